@@ -1,0 +1,47 @@
+"""One way to reach Chroma, embedded or server: the rest of the code does not care which."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from common.settings import Settings
+
+
+class ChromaUnavailableError(RuntimeError):
+    """Chroma (usually the server) cannot be reached; callers map it to a clear error."""
+
+
+def chroma_client(settings: Settings) -> Any:
+    """A Chroma client for the configured mode; telemetry is always off."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    try:
+        if settings.chroma_mode == "server":
+            return chromadb.HttpClient(
+                host=settings.chroma_host,
+                port=settings.chroma_port,
+                ssl=settings.chroma_ssl,
+                settings=chroma_settings,
+            )
+        settings.chroma_path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+    except Exception as exc:  # chromadb raises several types for connection failures
+        where = (
+            f"{settings.chroma_host}:{settings.chroma_port}"
+            if settings.chroma_mode == "server"
+            else str(settings.chroma_path)
+        )
+        raise ChromaUnavailableError(
+            f"cannot open Chroma ({settings.chroma_mode}, {where}): {exc}"
+        ) from exc
+
+
+def get_collection(client: Any, name: str, create: bool = False) -> Any:
+    """Our collection, cosine space; embeddings are always supplied by us, never by Chroma."""
+    if create:
+        return client.get_or_create_collection(
+            name=name, metadata={"hnsw:space": "cosine"}, embedding_function=None
+        )
+    return client.get_collection(name=name, embedding_function=None)

@@ -1,0 +1,55 @@
+"""Lexical (BM25) analysis shared by the index writer and the retriever: both must tokenise a
+text the same way, or keyword search silently finds nothing."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_NUMBER_GROUPS = re.compile(r"(?<![\d.,])(\d{1,3})(?:[ \u00a0\u202f,](\d{3}))+(?![\d])")
+_TOKEN = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself yourselves
+    shall may might must upon within without whether""".split()  # noqa: SIM905
+)
+
+
+def join_digit_groups(text: str) -> str:
+    """'28 200 000' and '28,200,000' -> '28200000', so figures match however they are typed."""
+    return _NUMBER_GROUPS.sub(
+        lambda m: (
+            m.group(0).replace(" ", "").replace(",", "").replace("\u00a0", "").replace("\u202f", "")
+        ),
+        text,
+    )
+
+
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    return _stemmer().stemWord(word)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case word and number tokens, stop words dropped, English stems."""
+    text = join_digit_groups(text.lower().replace("’", "'"))
+    out = []
+    for token in _TOKEN.findall(text):
+        token = token.removesuffix("'s")
+        if token in STOPWORDS or (len(token) == 1 and not token.isdigit()):
+            continue
+        out.append(token if token[0].isdigit() else _stem(token))
+    return out

@@ -1,0 +1,167 @@
+"""The index schema shared by ingestion (writer) and retrieval (reader).
+
+A chunk is the unit that is embedded, indexed lexically and cited. Its id is a content hash, so
+re-ingesting the same text yields the same id (idempotent, incremental ingestion).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+CHUNKER_VERSION = "2"
+SECTION_SEPARATOR = " > "
+
+DocStatus = Literal["in_force", "proposal", "superseded", "informative"]
+
+
+class CatalogEntry(BaseModel):
+    """One document of the corpus catalog (corpus/catalog.json)."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,80}$")
+    title: str
+    reference: str = ""
+    date: str = Field(default="", description="ISO date (YYYY-MM-DD) or empty when undated.")
+    kind: str = "document"
+    language: str = "en"
+    source: str = Field(default="", description="Where the original was published.")
+    url: str = ""
+    licence: str = ""
+    file: str = Field(description="Path relative to the catalog's folder.")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    status: DocStatus = "in_force"
+    superseded_by: str = ""
+
+
+class Catalog(BaseModel):
+    documents: list[CatalogEntry]
+
+    @classmethod
+    def load(cls, path: Path) -> Catalog:
+        return cls.model_validate(json.loads(path.read_text(encoding="utf-8")))
+
+    def by_file(self) -> dict[str, CatalogEntry]:
+        return {entry.file: entry for entry in self.documents}
+
+
+class DocumentMeta(BaseModel):
+    """What every chunk of a document carries about the document."""
+
+    doc_id: str
+    title: str
+    reference: str = ""
+    date: str = ""
+    kind: str = "document"
+    language: str = "en"
+    url: str = ""
+    source_file: str = ""
+    sha256: str = ""
+    status: str = "in_force"
+    superseded_by: str = ""
+    catalogued: bool = True
+
+
+class Chunk(BaseModel):
+    id: str
+    doc: DocumentMeta
+    ordinal: int = Field(description="Position of the chunk in its document.")
+    text: str
+    section_path: str = ""
+    page: int | None = Field(default=None, description="First PDF page (1-based) of the chunk.")
+    page_end: int | None = None
+    char_start: int = 0
+    char_end: int = 0
+    footnotes: list[str] = Field(default_factory=list)
+    block: Literal["text", "table"] = "text"
+    chunker_version: str = CHUNKER_VERSION
+
+    def chroma_metadata(self) -> dict[str, Any]:
+        """Flat scalar metadata (Chroma accepts no None, lists or nesting)."""
+        return {
+            "doc_id": self.doc.doc_id,
+            "title": self.doc.title,
+            "reference": self.doc.reference,
+            "date": self.doc.date,
+            "kind": self.doc.kind,
+            "language": self.doc.language,
+            "status": self.doc.status,
+            "section_path": self.section_path,
+            "page": self.page or 0,
+            "ordinal": self.ordinal,
+            "char_start": self.char_start,
+            "char_end": self.char_end,
+            "block": self.block,
+            "chunker_version": self.chunker_version,
+            "doc_sha256": self.doc.sha256,
+        }
+
+
+def chunk_id(doc_id: str, section_path: str, text: str, occurrence: int) -> str:
+    """Content hash; `occurrence` separates identical passages repeated in one section."""
+    payload = "\x1f".join([CHUNKER_VERSION, doc_id, section_path, text, str(occurrence)])
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class ManifestDocument(BaseModel):
+    doc_id: str
+    title: str
+    file: str
+    sha256: str
+    chunks: int
+    catalogued: bool = True
+
+
+class Manifest(BaseModel):
+    """Describes an index build; the API reports it and every answer carries its hash."""
+
+    corpus_hash: str
+    embedding_model: str
+    embedding_dimension: int
+    chunker_version: str = CHUNKER_VERSION
+    collection: str
+    chroma_mode: str
+    documents: int
+    chunks: int
+    sentences: int
+    built_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    document_list: list[ManifestDocument] = Field(default_factory=list)
+
+    @property
+    def manifest_hash(self) -> str:
+        stable = self.model_dump(exclude={"built_at"})
+        return hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class IndexPaths:
+    """File layout of an index folder."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.root = index_dir
+        self.chroma = index_dir / "chroma"
+        self.chunk_store = index_dir / "chunks.sqlite"
+        self.embedding_cache = index_dir / "embedding-cache.sqlite"
+        self.bm25 = index_dir / "bm25"
+        self.manifest = index_dir / "manifest.json"
+        self.lock = index_dir / ".ingest.lock"
+
+    def read_manifest(self) -> Manifest | None:
+        if not self.manifest.exists():
+            return None
+        return Manifest.model_validate_json(self.manifest.read_text(encoding="utf-8"))

