@@ -17,7 +17,9 @@ STOPWORDS = frozenset(
     ourselves out over own same she should so some such than that the their theirs them
     themselves then there these they this those through to too under until up very was we were
     what when where which while who whom why will with would you your yours yourself yourselves
-    shall may might must upon within without whether""".split()  # noqa: SIM905
+    shall may might must upon within without whether how many much what which when say says
+    said tell explain describe please according give show list mention mentions mentioned
+    document documents text passage kind sort thing things regarding concerning""".split()  # noqa: SIM905
 )
 
 

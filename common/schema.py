@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"
 SECTION_SEPARATOR = " > "
 
 DocStatus = Literal["in_force", "proposal", "superseded", "informative"]
@@ -87,6 +87,8 @@ class Chunk(BaseModel):
             "title": self.doc.title,
             "reference": self.doc.reference,
             "date": self.doc.date,
+            # Chroma compares numbers only: dates as YYYYMMDD integers (0 = undated).
+            "date_num": int(self.doc.date.replace("-", "")) if self.doc.date else 0,
             "kind": self.doc.kind,
             "language": self.doc.language,
             "status": self.doc.status,

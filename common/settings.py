@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +72,38 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(
         default=40.0, gt=0, description="Files larger than this are rejected by ingestion."
     )
+
+    # --- answering ----------------------------------------------------------------------
+    composer: Literal["extractive", "llm"] = Field(
+        default="extractive",
+        description="'extractive' quotes the best sentences (no generative model); 'llm' "
+        "writes with the configured chat model and falls back to extractive on failure.",
+    )
+    retrieval_k: int = Field(default=8, ge=1, le=50, description="Passages given to a composer.")
+    abstain_threshold: float = Field(
+        default=0.45,
+        ge=0.0,
+        le=1.0,
+        description="Below this retrieval confidence the assistant abstains.",
+    )
+    generation: Literal["on", "off"] = Field(
+        default="on",
+        description="'off' is the kill switch: search-and-quote only, no generative model.",
+    )
+
+    # --- generative model (composer 'llm') ----------------------------------------------
+    llm_provider: Literal["openai", "azure", "mistral"] = Field(
+        default="openai",
+        description="'openai': any OpenAI-compatible server (vLLM, Ollama, llama.cpp server); "
+        "'azure': Azure OpenAI; 'mistral': Mistral's API.",
+    )
+    llm_base_url: str = Field(default="http://127.0.0.1:8080/v1")
+    llm_model: str = Field(default="local-model")
+    llm_api_key: SecretStr = Field(default=SecretStr("not-needed"))
+    llm_api_version: str = Field(default="2024-10-21", description="Azure OpenAI API version.")
+    llm_timeout_s: float = Field(default=30.0, gt=0)
+    llm_max_tokens: int = Field(default=400, ge=16)
+    llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:

@@ -15,6 +15,9 @@ class Block(BaseModel):
     text: str
     level: int = Field(default=0, description="Heading level as marked up (1 = top).")
     page: int | None = None
+    page_end: int | None = Field(
+        default=None, description="Last page, for a paragraph that runs onto the next page."
+    )
     footnote_id: str = Field(default="", description="For footnote blocks: the footnote's id.")
 
 

@@ -8,6 +8,7 @@ debris) are dropped.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ class _Unit:
     footnotes: list[tuple[str, str]] = field(default_factory=list)
     table: bool = False
     raw: str = ""  # the text with footnote marks, for splitting a long paragraph
+    page_end: int | None = None
 
 
 def footnote_line(footnote_id: str, text: str) -> str:
@@ -92,6 +94,7 @@ def _units(blocks: list[Block]) -> list[_Unit]:
                 footnotes=footnotes,
                 table=block.kind == "table",
                 raw=block.text,
+                page_end=block.page_end or block.page,
             )
         )
         offset += len(text) + 2
@@ -103,48 +106,138 @@ def _unit_tokens(unit: _Unit, count: TokenCounter) -> int:
     return count(unit.text + ("\n" + notes if notes else ""))
 
 
+def section_budget(section: str, count: TokenCounter, max_tokens: int) -> int:
+    """Tokens left for a chunk's text: the pipeline embeds "section path\ntext", so the path
+    takes part of the model's window (never more than half of it)."""
+    if not section:
+        return max_tokens
+    return max(max_tokens - count(section), max_tokens // 2)
+
+
+# A footnote mark right after the punctuation that ends a sentence or clause ("2025.⟦fn:1⟧ The")
+# hides the boundary from the sentence splitter; moved before it, the clean text is unchanged.
+_MARK_AFTER_PUNCT = re.compile(r"([.!?;:,])((?:⟦fn:\w{1,8}⟧)+)")
+_CLAUSE_GAP = re.compile(r"(?<=[;:,])\s+")
+_WORD_GAP = re.compile(r"\s+")
+
+Span = tuple[int, int]
+
+
+def _sub_spans(text: str, span: Span, gap: re.Pattern[str]) -> list[Span]:
+    a, b = span
+    spans: list[Span] = []
+    start = a
+    for m in gap.finditer(text, a, b):
+        if m.start() > start:
+            spans.append((start, m.start()))
+        start = m.end()
+    if start < b:
+        spans.append((start, b))
+    return spans
+
+
+def _pack(spans: list[Span], fits: Callable[[Span], bool], finer: list[Callable]) -> list[Span]:
+    """Greedy grouping of consecutive spans while `fits`; a span too big on its own is cut with
+    the next finer splitter (clauses, then words); a single word is kept whatever its size."""
+    out: list[Span] = []
+    current: Span | None = None
+    for span in spans:
+        if not fits(span) and finer:
+            if current is not None:
+                out.append(current)
+                current = None
+            out.extend(_pack(finer[0](span), fits, finer[1:]))
+            continue
+        if current is not None and fits((current[0], span[1])):
+            current = (current[0], span[1])
+            continue
+        if current is not None:
+            out.append(current)
+        current = span
+    if current is not None:
+        out.append(current)
+    return out
+
+
+def _atoms(text: str, count: TokenCounter, budget: int) -> list[Span]:
+    """The sentences of `text` (footnote marks allowed); only a sentence whose clean text is
+    longer than `budget` is cut, at clauses, then between words."""
+
+    def fits(span: Span) -> bool:
+        return count(FOOTNOTE_MARK.sub("", text[span[0] : span[1]])) <= budget
+
+    finer = [
+        lambda s: _sub_spans(text, s, _CLAUSE_GAP),
+        lambda s: _sub_spans(text, s, _WORD_GAP),
+    ]
+    atoms: list[Span] = []
+    for sentence in split_sentences(text):
+        atoms.extend([sentence] if fits(sentence) else _pack(finer[0](sentence), fits, finer[1:]))
+    return atoms
+
+
+def _fit_spans(text: str, count: TokenCounter, budget: int) -> list[Span]:
+    """Consecutive sentence groups of `text`, each within `budget`."""
+
+    def fits(span: Span) -> bool:
+        return count(FOOTNOTE_MARK.sub("", text[span[0] : span[1]])) <= budget
+
+    return _pack(_atoms(text, count, budget), fits, [])
+
+
 def _split_long(unit: _Unit, count: TokenCounter, max_tokens: int) -> list[_Unit]:
     """Split a paragraph too big for one chunk at sentence boundaries; each piece keeps the
-    footnotes its own sentences cite."""
-    raw = unit.raw or unit.text
+    footnotes its own sentences cite. Footnotes that do not fit beside their sentence follow
+    it as their own units in the same section."""
+    raw = _MARK_AFTER_PUNCT.sub(r"\2\1", unit.raw or unit.text)
     notes = dict(unit.footnotes)
     pieces: list[_Unit] = []
-    current_raw: list[str] = []
 
-    def emit() -> None:
-        if not current_raw:
-            return
-        raw_text = " ".join(current_raw)
-        text = FOOTNOTE_MARK.sub("", raw_text)
-        refs = [f for f in dict.fromkeys(FOOTNOTE_MARK.findall(raw_text)) if f in notes]
-        prev_end = pieces[-1].end + 1 if pieces else unit.start
-        pieces.append(
-            _Unit(
-                text,
-                unit.section,
-                unit.page,
-                prev_end,
-                prev_end + len(text),
-                [(f, notes[f]) for f in refs],
-            )
-        )
-        current_raw.clear()
-
-    for a, b in split_sentences(raw):
-        sentence = raw[a:b]
-        candidate = " ".join([*current_raw, sentence])
-        trial = _Unit(
-            FOOTNOTE_MARK.sub("", candidate),
+    def piece_unit(span: Span, text_of: str, attached: list[tuple[str, str]]) -> _Unit:
+        before = FOOTNOTE_MARK.sub("", text_of[: span[0]])
+        text = FOOTNOTE_MARK.sub("", text_of[span[0] : span[1]])
+        start = unit.start + len(before)
+        return _Unit(
+            text,
             unit.section,
             unit.page,
-            0,
-            0,
-            [(f, notes[f]) for f in FOOTNOTE_MARK.findall(candidate) if f in notes],
+            start,
+            start + len(text),
+            attached,
+            page_end=unit.page_end,
         )
-        if current_raw and _unit_tokens(trial, count) > max_tokens:
-            emit()
-        current_raw.append(sentence)
-    emit()
+
+    def refs(span: Span) -> list[str]:
+        cited = FOOTNOTE_MARK.findall(raw[span[0] : span[1]])
+        return [f for f in dict.fromkeys(cited) if f in notes]
+
+    def fits_with_notes(span: Span) -> bool:
+        trial = piece_unit(span, raw, [(f, notes[f]) for f in refs(span)])
+        return _unit_tokens(trial, count) <= max_tokens
+
+    for span in _pack(_atoms(raw, count, max_tokens), fits_with_notes, []):
+        attached: list[tuple[str, str]] = []
+        overflow: list[tuple[str, str]] = []
+        for fid in refs(span):
+            trial = piece_unit(span, raw, [*attached, (fid, notes[fid])])
+            if not overflow and _unit_tokens(trial, count) <= max_tokens:
+                attached.append((fid, notes[fid]))
+            else:
+                overflow.append((fid, notes[fid]))
+        piece = piece_unit(span, raw, attached)
+        pieces.append(piece)
+        for fid, note in overflow:
+            line = footnote_line(fid, note)
+            for sub in _fit_spans(line, count, max_tokens):
+                extra = _Unit(
+                    line[sub[0] : sub[1]],
+                    unit.section,
+                    unit.page,
+                    piece.end,
+                    piece.end,
+                    page_end=unit.page_end,
+                )
+                pieces.append(extra)
     return pieces
 
 
@@ -154,11 +247,19 @@ def chunk_blocks(
     count_tokens: TokenCounter,
     max_tokens: int,
 ) -> list[Chunk]:
-    """Greedy packing of a section's paragraphs up to `max_tokens` (the model's window)."""
+    """Greedy packing of a section's paragraphs up to `max_tokens` (the model's window) minus
+    what the section path takes when the chunk is embedded."""
+    budgets: dict[str, int] = {}
+
+    def budget(section: str) -> int:
+        if section not in budgets:
+            budgets[section] = section_budget(section, count_tokens, max_tokens)
+        return budgets[section]
+
     units: list[_Unit] = []
     for unit in _units(blocks):
-        if not unit.table and _unit_tokens(unit, count_tokens) > max_tokens:
-            units.extend(_split_long(unit, count_tokens, max_tokens))
+        if not unit.table and _unit_tokens(unit, count_tokens) > budget(unit.section):
+            units.extend(_split_long(unit, count_tokens, budget(unit.section)))
         else:
             units.append(unit)
 
@@ -168,7 +269,7 @@ def chunk_blocks(
     for unit in units:
         tokens = _unit_tokens(unit, count_tokens)
         same_section = bool(current) and current[0].section == unit.section
-        if same_section and current_tokens + tokens <= max_tokens:
+        if same_section and current_tokens + tokens <= budget(unit.section):
             current.append(unit)
             current_tokens += tokens
             continue
@@ -188,6 +289,7 @@ def chunk_blocks(
         key = (section, text)
         occurrences[key] = occurrences.get(key, 0) + 1
         pages = [u.page for u in group if u.page is not None]
+        ends = [u.page_end or u.page for u in group if u.page is not None]
         chunks.append(
             Chunk(
                 id=chunk_id(doc.doc_id, section, text, occurrences[key]),
@@ -196,7 +298,7 @@ def chunk_blocks(
                 text=text,
                 section_path=section,
                 page=min(pages) if pages else None,
-                page_end=max(pages) if pages else None,
+                page_end=max(e for e in ends if e is not None) if pages else None,
                 char_start=group[0].start,
                 char_end=group[-1].end,
                 footnotes=[f for f, _ in notes],

@@ -30,6 +30,14 @@ def normalise_spaces(line: str) -> str:
     return _SPACES.sub(" ", line).strip()
 
 
+_SENTENCE_END = re.compile(r"[.!?:;][\"'”’)\]]*(?:⟦fn:\w{1,8}⟧)*$")
+
+
+def ends_sentence(text: str) -> bool:
+    """Whether a paragraph ends with terminal punctuation (then maybe a quote or footnote mark)."""
+    return bool(_SENTENCE_END.search(text.rstrip()))
+
+
 def is_page_debris(line: str) -> bool:
     """Page numbers and horizontal rules left by page breaks."""
     return bool(_PAGE_NUMBER.match(line) or _RULE.match(line))

@@ -47,6 +47,15 @@ def decode_text(raw: bytes) -> str:
         ) from exc
 
 
+_ARTICLE = re.compile(r"^[*_]{0,3}(Article|ARTICLE)\s+\d+[a-z]?\b")
+
+
+def _is_article_heading(group: list[str]) -> bool:
+    """'*Article 2*' + '*Union contribution*': the article headings of an EU legal act."""
+    text = " ".join(x.strip() for x in group)
+    return bool(_ARTICLE.match(text)) and len(text) < 150 and not text.rstrip("*_ ").endswith(".")
+
+
 def _looks_like_plain_heading(line: str, next_line: str | None) -> bool:
     words = line.split()
     if not words or len(words) > 12 or len(line) > 90:
@@ -114,6 +123,8 @@ def parse_text(text: str, markdown: bool) -> list[Block]:
                 for r in group
             ]
             blocks.append(Block(kind="table", text="\n".join(r for r in rows if r)))
+        elif _is_article_heading(group):
+            blocks.append(_heading(" ".join(group), 6))
         elif not has_markup and _looks_like_plain_heading(
             first, flat[i + 1] if i + 1 < len(flat) else None
         ):

@@ -1,0 +1,219 @@
+"""Input and output guards. Rules rather than a model: each decision can be explained to the
+user and to an auditor, and the default deployment needs no generative model.
+
+Order matters: an attack on the assistant is declined before anything else; an individual
+case is declined for the personal part but still gets general policy information.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rag.answer import GuardVerdict
+
+MAX_QUESTION_CHARS = 2000
+MAX_HISTORY_TURNS = 20
+MAX_HISTORY_CHARS = 12000
+
+_INJECTION = re.compile(
+    r"(?ix)"
+    r"\b(ignore|disregard|forget|override|bypass)\b[^.?!]{0,40}\b(previous|prior|above|earlier|all|"
+    r"your|the|any|system)\b[^.?!]{0,30}\b(instructions?|rules?|prompts?|guidelines|guardrails|"
+    r"restrictions|constraints|polic(y|ies))"
+    r"|\b(system|developer|hidden|initial|original)\s+(prompt|message|instructions?)"
+    r"|\b(reveal|show|print|display|repeat|output|tell\s+me|give\s+me|leak|dump|list)\b[^.?!]{0,40}"
+    r"\b(your\s+)?(prompt|instructions|api[\s_-]?keys?|secrets?|passwords?|credentials|"
+    r"tokens?|configuration|the\s+index|vector\s+store|database)\b"
+    r"|\byou\s+are\s+(now|no\s+longer)\b|\bpretend\s+(to\s+be|you)\b|\brole[\s-]?play\b"
+    r"|\bact\s+as\s+(an?\s+)?(unrestricted|unfiltered|evil|different|jailbroken|dan)\b"
+    r"|\b(jailbreak|dan\s+mode|developer\s+mode|do\s+anything\s+now)\b"
+    r"|\bnew\s+instructions?\s*:|\bfrom\s+now\s+on\b[^.?!]{0,40}\b(you|answer|respond)\b"
+    r"|<\s*/?\s*(system|assistant|instructions?)\s*>|^\s*(system|assistant)\s*:"
+)
+
+# Retrieved passages are data: one that addresses the assistant is quarantined.
+_PASSAGE_INJECTION = re.compile(
+    r"(?ix)\b(assistant|ai|chatbot|model|llm)\b\s*[:,]?\s*(must\s+)?(ignore|disregard|forget|"
+    r"override)\b|\bignore\s+(all\s+|your\s+|any\s+|the\s+)?(previous\s+|prior\s+)?"
+    r"(instructions|rules)\b|\b(system|developer)\s+prompt\b|\byou\s+are\s+now\b"
+    r"|\bwhen\s+asked\b[^.]{0,80}\b(answer|say|reply|respond)\b"
+)
+
+_PROFILING = re.compile(
+    r"(?ix)\b(profile|profiling|score|scoring|rank|ranking|rate|rating|predict|prediction|"
+    r"flag|classify|assess\s+the\s+risk|risk\s+score|likelihood)\b[^.?!]{0,80}\b(individuals?|"
+    r"persons?|people|migrants?|asylum\s+seekers?|applicants?|refugees?|nationalit(y|ies)|"
+    r"ethnic\w*|religio\w*|him|her|them|families|groups?)\b"
+    r"|\b(which|what)\s+(nationalit(y|ies)|ethnic\w*\s+groups?|religions?)\b[^.?!]{0,60}\b(most|"
+    r"more|least|likely|dangerous|criminal|risky|fraud\w*)\b"
+    r"|\b(likely|tend)\s+to\s+(commit|abscond|lie|be\s+criminals?|commit\s+crimes?)\b"
+)
+
+_FABRICATION = re.compile(
+    r"(?ix)\b(fabricate|invent|make\s+up|fake|forge|falsify|made[\s-]up)\b[^.?!]{0,60}"
+    r"\b(statement|quote|statistics?|figures?|numbers?|data|press\s+release|announcement|"
+    r"decision|document|citation|source)s?"
+    r"|\b(write|draft|create|generate)\b[^.?!]{0,40}\b(official|commission('s)?|eu)\b[^.?!]{0,30}"
+    r"\b(statement|press\s+release|announcement|declaration)\b[^.?!]{0,60}\b(that|saying|"
+    r"announcing|claiming)\b"
+    r"|\bpretend\s+(that\s+)?the\s+(commission|eu|council)\s+(said|announced|decided)"
+)
+
+_FIRST_PERSON = re.compile(r"(?i)\b(i|i'm|i've|i'd|me|my|mine|myself|we|our|us)\b")
+_CASE_TERMS = re.compile(
+    r"(?ix)\b(my|our|i|we)\b[^.?!]{0,60}\b(application|claim|case|permit|visa|deport\w*|removal|"
+    r"expel\w*|detain\w*|detention|appeal|interview|hearing|status|asylum|residence|citizenship|"
+    r"naturali[sz]\w*|family\s+reunification|return\s+decision|lawyer|refus\w*|reject\w*|"
+    r"stay|papers|passport)\b"
+    r"|\b(will|can|could|should|would|do|am|may)\s+(i|we)\b[^.?!]{0,60}\b(be\s+)?(deport\w*|"
+    r"stay|remain|get|obtain|receive|granted|apply|appeal|returned|removed|expelled|allowed|"
+    r"eligible|qualify|entitled|work|renew\w*)\b"
+    r"|\b(stop|prevent|avoid|delay|cancel|fight)\s+(my|our|his|her|their)\s+(deport\w*|removal|"
+    r"return|expulsion|transfer)\b"
+    r"|\b(my|our)\s+(husband|wife|son|daughter|child(ren)?|family|brother|sister|mother|father)"
+    r"\b[^.?!]{0,60}\b(visa|permit|asylum|deport\w*|residence|reunification|application)\b"
+)
+
+_DOMAIN = re.compile(
+    r"(?ix)\b(migra\w*|immigra\w*|emigra\w*|asylum|refugee\w*|border\w*|frontex|schengen|return\w*|"
+    r"readmission|deport\w*|visa\w*|emn|ncps?|national\s+contact\s+points?|integration|"
+    r"smuggl\w*|traffick\w*|protection|displace\w*|pact|amif|euaa|eurostat|resettle\w*|"
+    r"third[\s-]countr\w*|non[\s-]eu|residence|permit\w*|citizenship|naturali[sz]\w*|labour|"
+    r"talent|workers?|skills?|mobility|diaspora|reception|dublin|relocat\w*|solidarity|"
+    r"ukrain\w*|syria\w*|afghan\w*|libya\w*|tunisia\w*|crossings?|arrivals?|irregular|illegal|"
+    r"unaccompanied|minors?|statelessness|stateless|glossary|inform|studies|factsheets?|"
+    r"work\s+programme|steering\s+board|member\s+states?|commission|council|regulation|directive|"
+    r"strategy|budget|grants?|funding|procurement|observer\w*|policy|policies|eu|european|"
+    r"union|euro\w*|entry|exit|etias|eurodac|biometric\w*|digitali[sz]\w*|ai\s+act|"
+    r"exploitation|employment|students?|researchers?|family\s+reunification|humanitarian|"
+    r"partner\s+countr\w*|hybrid|weaponi[sz]\w*|secondary\s+movements?|recognition\s+rate)\b"
+)
+
+DECLINE_OUT_OF_SCOPE = (
+    "I can only help with EU migration and asylum policy as covered by European Migration "
+    "Network documents (the EMN work programme 2026-2027, the European Asylum and Migration "
+    "Management Strategy, EMN outputs). Please ask a question on those topics, for example "
+    "about the EMN budget, return and readmission policy, or legal pathways for workers."
+)
+DECLINE_INJECTION = (
+    "I can't follow instructions that try to change how I work or reveal my configuration, "
+    "prompts, keys or index. I answer questions on EU migration and asylum policy from EMN "
+    "documents, with a citation for every statement."
+)
+DECLINE_PROFILING = (
+    "I can't profile, score, rank or predict the behaviour of individuals, nationalities or "
+    "other groups: this is outside the assistant's purpose and such uses are restricted under "
+    "the EU AI Act (Regulation (EU) 2024/1689, Article 5). I can explain EU policy and "
+    "aggregate figures as published in EMN documents."
+)
+DECLINE_FABRICATION = (
+    "I can't write invented official statements, quotes or statistics. I only state what EMN "
+    "and Commission documents say, with a citation for each statement."
+)
+DECLINE_INDIVIDUAL = (
+    "I can't give advice on an individual case, and I don't assess personal situations. For "
+    "your own case, please contact the competent national authority (the immigration or "
+    "asylum office handling the file), a lawyer, or a legal aid service or NGO that assists "
+    "migrants and asylum seekers in your country."
+)
+DECLINE_TOO_LONG = (
+    f"The question is too long (more than {MAX_QUESTION_CHARS} characters). Please shorten it "
+    "to the policy question you want answered."
+)
+
+
+@dataclass
+class GuardResult:
+    verdicts: list[GuardVerdict]
+    decline_message: str = ""
+    decline_reason: str = ""
+    individual_case: bool = False
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.decline_message) and not self.individual_case
+
+
+def is_injection(text: str) -> bool:
+    return bool(_INJECTION.search(text))
+
+
+def passage_is_suspicious(text: str) -> bool:
+    """A retrieved passage that addresses the assistant: treated as data, never obeyed,
+    and kept out of answers."""
+    return bool(_PASSAGE_INJECTION.search(text))
+
+
+def in_domain(text: str) -> bool:
+    return bool(_DOMAIN.search(text))
+
+
+def check_question(question: str, history_chars: int = 0, history_turns: int = 0) -> GuardResult:
+    """Guard in: size, attacks on the assistant, Art. 5 uses, fabrication, individual cases."""
+    verdicts: list[GuardVerdict] = []
+
+    def block(guard: str, message: str, reason: str, detail: str = "") -> GuardResult:
+        verdicts.append(GuardVerdict(guard=guard, verdict="block", detail=detail or reason))
+        return GuardResult(verdicts, message, reason)
+
+    if len(question) > MAX_QUESTION_CHARS:
+        return block("size", DECLINE_TOO_LONG, "question too long", f"{len(question)} chars")
+    verdicts.append(GuardVerdict(guard="size", verdict="pass"))
+    if history_turns > MAX_HISTORY_TURNS or history_chars > MAX_HISTORY_CHARS:
+        verdicts.append(
+            GuardVerdict(guard="history", verdict="flag", detail="history truncated to the limit")
+        )
+    if is_injection(question):
+        return block("injection", DECLINE_INJECTION, "prompt injection or request for internals")
+    verdicts.append(GuardVerdict(guard="injection", verdict="pass"))
+    if _PROFILING.search(question):
+        return block(
+            "profiling", DECLINE_PROFILING, "profiling or scoring of people (AI Act Art. 5)"
+        )
+    verdicts.append(GuardVerdict(guard="profiling", verdict="pass"))
+    if _FABRICATION.search(question):
+        return block("fabrication", DECLINE_FABRICATION, "request to fabricate official content")
+    verdicts.append(GuardVerdict(guard="fabrication", verdict="pass"))
+    if _CASE_TERMS.search(question) and _FIRST_PERSON.search(question):
+        verdicts.append(
+            GuardVerdict(guard="individual_case", verdict="block", detail="personal case")
+        )
+        return GuardResult(
+            verdicts,
+            DECLINE_INDIVIDUAL,
+            "individual case: no personal advice",
+            individual_case=True,
+        )
+    verdicts.append(GuardVerdict(guard="individual_case", verdict="pass"))
+    return GuardResult(verdicts)
+
+
+def depersonalise(question: str) -> str:
+    """The general policy question inside a personal one, for the information we can give."""
+    text = re.sub(r"(?i)\b(i|we)\b", "a person", question)
+    text = re.sub(r"(?i)\b(my|our)\b", "their", text)
+    text = re.sub(r"(?i)\b(me|us)\b", "them", text)
+    return text
+
+
+def check_answer(answer_text: str, secrets: list[str]) -> list[GuardVerdict]:
+    """Guard out: no configured secret and no instruction-following text in an answer."""
+    verdicts = []
+    leaked = [s for s in secrets if s and len(s) >= 8 and s in answer_text]
+    verdicts.append(
+        GuardVerdict(
+            guard="secrets",
+            verdict="block" if leaked else "pass",
+            detail="configured secret in answer" if leaked else "",
+        )
+    )
+    hijacked = passage_is_suspicious(answer_text)
+    verdicts.append(
+        GuardVerdict(
+            guard="output_injection",
+            verdict="block" if hijacked else "pass",
+            detail="answer repeats an instruction aimed at the assistant" if hijacked else "",
+        )
+    )
+    return verdicts

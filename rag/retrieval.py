@@ -1,0 +1,210 @@
+"""Hybrid retrieval: dense (Chroma) + BM25, fused by reciprocal rank, then re-scored with the
+precomputed sentence vectors, query-term coverage and section titles, then diversified so
+that one document does not crowd out the others.
+
+There is no cross-encoder: no PyPI package ships one offline, and an untrained head would be
+worse than these signals.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from common.lexical import tokenize
+from common.schema import Chunk
+from rag.answer import Filters
+from rag.index import IndexReader
+
+RRF_K = 60
+MONEY_EXPANSION = "EUR budget contribution appropriations envelope amount"
+SUPERSEDED_WEIGHT = 0.8
+
+
+@dataclass
+class Candidate:
+    chunk: Chunk
+    dense: float = 0.0
+    dense_rank: int | None = None
+    lexical: float = 0.0
+    lexical_rank: int | None = None
+    rrf: float = 0.0
+    sentence_spans: list[tuple[int, int]] = field(default_factory=list)
+    sentence_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), np.float32))
+    sentence_sims: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    best_sentence: float = 0.0
+    coverage: float = 0.0
+    section_match: float = 0.0
+    score: float = 0.0
+
+    @property
+    def id(self) -> str:
+        return self.chunk.id
+
+
+_MONEY_QUESTION = re.compile(
+    r"(?i)\b(how\s+much|budget\w*|amount|cost\w*|fund(s|ing|ed)?|allocat\w*|euros?|eur|€|"
+    r"contribution|envelope|spen[dt]\w*|money|financ\w*|appropriations?)\b"
+)
+_SHARE_QUESTION = re.compile(r"(?i)\b(percent\w*|%|rate|share|proportion|by\s+how\s+much)\b")
+_YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+_MONEY = re.compile(r"(?i)(\bEUR\b|€|\beuros?\b|\bmillion\b|\bbillion\b)")
+_PERCENT = re.compile(r"\d\s?%|\bper\s?cent\b")
+
+
+@dataclass
+class QueryTerms:
+    """Content terms of the question with their IDF weights (rare terms matter more), and
+    what kind of figure, if any, the question asks for."""
+
+    weights: dict[str, float]
+    money: bool = False
+    share: bool = False
+    years: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, question: str, index: IndexReader) -> QueryTerms:
+        weights = {}
+        for token in dict.fromkeys(tokenize(question)):
+            idf = index.idf(token)
+            # Unknown terms (no chunk has them) still count: they are what makes a question
+            # unanswerable from this corpus.
+            weights[token] = idf if idf > 0 else 3.0
+        return cls(
+            weights,
+            money=bool(_MONEY_QUESTION.search(question)),
+            share=bool(_SHARE_QUESTION.search(question)),
+            years=tuple(dict.fromkeys(_YEAR.findall(question))),
+        )
+
+    def lexical_query(self, question: str) -> str:
+        """The keyword query, with the words EU budget texts use for money ('Union
+        contribution', 'appropriations', 'EUR') when the question asks for an amount."""
+        return f"{question} {MONEY_EXPANSION}" if self.money else question
+
+    def figure_match(self, text: str) -> float:
+        """1 when `text` holds the kind of figure asked for (an amount, a percentage), and
+        the years the question names."""
+        wanted = 0
+        found = 0
+        if self.money:
+            wanted += 1
+            found += bool(_MONEY.search(text))
+        if self.share:
+            wanted += 1
+            found += bool(_PERCENT.search(text))
+        if self.years:
+            wanted += 1
+            found += any(y in text for y in self.years)
+        return found / wanted if wanted else 0.0
+
+    @property
+    def total(self) -> float:
+        return sum(self.weights.values())
+
+    def coverage(self, text_tokens: set[str]) -> float:
+        if not self.weights:
+            return 0.0
+        return sum(w for t, w in self.weights.items() if t in text_tokens) / self.total
+
+
+def fuse(
+    dense: list[tuple[str, float]], lexical: list[tuple[str, float]]
+) -> dict[str, tuple[float, int | None, float, int | None, float]]:
+    """Reciprocal rank fusion: id -> (rrf, dense rank, dense score, lexical rank, bm25)."""
+    fused: dict[str, list] = {}
+    for rank, (cid, score) in enumerate(dense, start=1):
+        entry = fused.setdefault(cid, [0.0, None, 0.0, None, 0.0])
+        entry[0] += 1.0 / (RRF_K + rank)
+        entry[1], entry[2] = rank, score
+    for rank, (cid, score) in enumerate(lexical, start=1):
+        entry = fused.setdefault(cid, [0.0, None, 0.0, None, 0.0])
+        entry[0] += 1.0 / (RRF_K + rank)
+        entry[3], entry[4] = rank, score
+    return {cid: tuple(v) for cid, v in fused.items()}  # type: ignore[misc]
+
+
+def diversify(candidates: list[Candidate], k: int, per_doc_decay: float = 0.85) -> list[Candidate]:
+    """Greedy selection where each further passage of an already chosen document counts less,
+    so multi-document questions see every relevant document."""
+    pool = sorted(candidates, key=lambda c: c.score, reverse=True)
+    chosen: list[Candidate] = []
+    per_doc: dict[str, int] = {}
+    while pool and len(chosen) < k:
+        best_i = max(
+            range(len(pool)),
+            key=lambda i: pool[i].score * per_doc_decay ** per_doc.get(pool[i].chunk.doc.doc_id, 0),
+        )
+        pick = pool.pop(best_i)
+        per_doc[pick.chunk.doc.doc_id] = per_doc.get(pick.chunk.doc.doc_id, 0) + 1
+        chosen.append(pick)
+    return chosen
+
+
+class HybridRetriever:
+    def __init__(self, index: IndexReader, fetch_k: int = 40) -> None:
+        self.index = index
+        self.fetch_k = fetch_k
+        self._tokens: dict[str, set[str]] = {}
+
+    def chunk_tokens(self, chunk: Chunk) -> set[str]:
+        tokens = self._tokens.get(chunk.id)
+        if tokens is None:
+            tokens = set(tokenize(f"{chunk.doc.title}\n{chunk.section_path}\n{chunk.text}"))
+            self._tokens[chunk.id] = tokens
+        return tokens
+
+    def candidates(
+        self, question: str, query_vector: np.ndarray, filters: Filters | None = None
+    ) -> list[Candidate]:
+        """All fused candidates, scored; not yet diversified or cut."""
+        index = self.index
+        terms = QueryTerms.of(question, index)
+        dense = index.dense(query_vector, self.fetch_k, filters)
+        lexical = index.lexical(terms.lexical_query(question), self.fetch_k, filters)
+        fused = fuse(dense, lexical)
+        out: list[Candidate] = []
+        max_rrf = max((v[0] for v in fused.values()), default=1.0)
+        for cid, (rrf, d_rank, d_score, l_rank, l_score) in fused.items():
+            chunk = index.chunks.get(cid)
+            if chunk is None or not index.allowed(chunk, filters):
+                continue
+            sentences = index.sentences.get(cid)
+            has_sentences = sentences is not None and len(sentences.spans) > 0
+            sims = sentences.vectors @ query_vector if has_sentences else np.zeros(0, np.float32)
+            cand = Candidate(
+                chunk=chunk,
+                dense=d_score,
+                dense_rank=d_rank,
+                lexical=l_score,
+                lexical_rank=l_rank,
+                rrf=rrf,
+                sentence_spans=sentences.spans if has_sentences else [],
+                sentence_vectors=sentences.vectors if has_sentences else np.zeros((0, 1)),
+                sentence_sims=sims,
+                best_sentence=float(sims.max()) if len(sims) else 0.0,
+                coverage=terms.coverage(self.chunk_tokens(chunk)),
+                section_match=terms.coverage(
+                    set(tokenize(f"{chunk.doc.title} {chunk.section_path}"))
+                ),
+            )
+            cand.score = (
+                0.30 * (rrf / max_rrf)
+                + 0.30 * cand.best_sentence
+                + 0.10 * max(cand.dense, 0.0)
+                + 0.20 * cand.coverage
+                + 0.05 * cand.section_match
+                + 0.05 * terms.figure_match(chunk.text)
+            )
+            if chunk.doc.status == "superseded":
+                cand.score *= SUPERSEDED_WEIGHT
+            out.append(cand)
+        out.sort(key=lambda c: c.score, reverse=True)
+        return out
+
+    def retrieve(
+        self, question: str, query_vector: np.ndarray, k: int = 8, filters: Filters | None = None
+    ) -> list[Candidate]:
+        return diversify(self.candidates(question, query_vector, filters), k)

@@ -1,0 +1,63 @@
+"""Follow-up questions rewritten into stand-alone ones from the conversation history.
+
+Rule-based for the extractive default ("and for 2027?" after a question about 2026 becomes
+the same question about 2027); the LLM composer may rewrite with its model instead.
+"""
+
+from __future__ import annotations
+
+import re
+
+from common.lexical import STOPWORDS
+from rag.answer import Turn
+
+_LEAD = re.compile(
+    r"(?i)^\s*(and|but|also|so|ok(ay)?|then|what\s+about|how\s+about|and\s+what\s+about|"
+    r"what\s+of|same\s+(question\s+)?for|and\s+for|and\s+in|and\s+the)\b[\s,]*"
+)
+_YEAR = re.compile(r"\b(19|20)\d{2}(?:\s*[-–]\s*(?:19|20)?\d{2,4})?\b")
+_PRONOUN_START = re.compile(r"(?i)^\s*(it|they|them|this|that|these|those|its|their)\b")
+_ABOUT = re.compile(r"(?i)^(.*?\b(?:about|on|regarding|concerning|for)\b)\s+(.+?)\s*\??$")
+
+
+def _content_words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[A-Za-z][\w-]+", text.lower()) if w not in STOPWORDS]
+
+
+def needs_rewrite(question: str) -> bool:
+    q = question.strip()
+    return bool(_LEAD.match(q) or _PRONOUN_START.match(q) or len(_content_words(q)) <= 2)
+
+
+def rewrite_followup(question: str, history: list[Turn]) -> str:
+    """A stand-alone question; unchanged when there is no history or no need."""
+    previous = next((t.content for t in reversed(history) if t.role == "user"), "")
+    if not previous or not needs_rewrite(question):
+        return question
+    follow = _LEAD.sub("", question.strip()).strip().rstrip("?").strip()
+    if not follow:
+        return previous
+    follow_years = [m.group(0) for m in _YEAR.finditer(follow)]
+    prev_years = [m.group(0) for m in _YEAR.finditer(previous)]
+    if follow_years and prev_years and len(_content_words(_YEAR.sub("", follow))) <= 2:
+        # "and for 2027?" -> the previous question with its year replaced.
+        rewritten = previous
+        for old, new in zip(prev_years, follow_years, strict=False):
+            rewritten = rewritten.replace(old, new, 1)
+        return rewritten
+    if _PRONOUN_START.match(follow):
+        subject = _topic(previous)
+        return _PRONOUN_START.sub(subject, follow, count=1) + "?"
+    match = _ABOUT.match(previous)
+    if match and len(_content_words(follow)) <= 4:
+        # "what about return?" after "What does the strategy say about borders?"
+        return f"{match.group(1)} {follow}?"
+    return f"{follow} ({previous.rstrip('?')})?"
+
+
+def _topic(question: str) -> str:
+    match = _ABOUT.match(question)
+    if match:
+        return match.group(2).rstrip("?")
+    words = _content_words(question)
+    return " ".join(words[-4:]) if words else "it"

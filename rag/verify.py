@@ -1,0 +1,134 @@
+"""Verification, run on every draft whatever the composer: a sentence survives only if it cites
+a retrieved passage that supports it and every figure in it occurs in a cited passage.
+Markers are then renumbered 1..n in order of appearance, so none dangles."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from common.lexical import join_digit_groups, tokenize
+from common.sentences import split_sentences
+from rag.retrieval import Candidate
+
+_MARKER_GROUP = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_MARKER = re.compile(r"\[(\d+)\]")
+_MARKERS_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\d+\])+)")
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
+
+LEXICAL_SUPPORT = 0.6
+LEXICAL_WITH_EMBEDDING = 0.3
+EMBEDDING_SUPPORT = 0.6
+
+
+@dataclass
+class Removed:
+    sentence: str
+    reason: str
+
+
+@dataclass
+class Verified:
+    text: str
+    cited: list[int] = field(default_factory=list)  # passage indexes (0-based), marker order
+    removed: list[Removed] = field(default_factory=list)
+    kept: int = 0
+
+
+def normalise_markers(text: str) -> str:
+    """'[1, 2]' -> '[1][2]'; markers after the full stop are moved before it."""
+    text = _MARKER_GROUP.sub(
+        lambda m: "".join(f"[{n.strip()}]" for n in re.split(r"[,;]", m.group(1))), text
+    )
+    return _MARKERS_AFTER_STOP.sub(lambda m: f"{m.group(2)}{m.group(1)}", text)
+
+
+def numbers_in(text: str) -> list[str]:
+    """Figures as digit strings: '28 200 000' -> '28200000', '51.4' stays, years kept."""
+    return [n.replace(",", "") if re.fullmatch(r"\d{1,3}(,\d{3})+", n) else n
+            for n in _NUMBER.findall(join_digit_groups(text))]  # fmt: skip
+
+
+def _has_number(number: str, passage: str) -> bool:
+    haystack = join_digit_groups(passage)
+    variants = {number, number.replace(".", ","), number.replace(",", ".")}
+    return any(re.search(rf"(?<![\d]){re.escape(v)}(?![\d])", haystack) for v in variants)
+
+
+def split_answer(text: str) -> list[str]:
+    """Answer sentences (bullet lines are sentences too), markers attached."""
+    out = []
+    for line in normalise_markers(text).split("\n"):
+        line = line.strip()
+        if not line:
+            continue
+        bullet = line.startswith(("- ", "* ", "• "))
+        body = line[2:] if bullet else line
+        pieces = [body[a:b] for a, b in split_sentences(body)] or [body]
+        out.extend(f"- {p}" if bullet and i == 0 else p for i, p in enumerate(pieces))
+    return out
+
+
+class Verifier:
+    def __init__(self, embed: Callable[[list[str]], np.ndarray] | None = None) -> None:
+        """`embed` (optional) scores paraphrased sentences; verbatim ones pass lexically."""
+        self.embed = embed
+
+    def support(self, sentence: str, passage: Candidate) -> float:
+        tokens = set(tokenize(sentence))
+        if not tokens:
+            return 0.0
+        passage_tokens = set(tokenize(passage.chunk.text))
+        lexical = len(tokens & passage_tokens) / len(tokens)
+        if lexical >= LEXICAL_SUPPORT:
+            return lexical
+        if self.embed is None or lexical < LEXICAL_WITH_EMBEDDING:
+            return lexical
+        vector = self.embed([sentence])[0]
+        vectors = passage.sentence_vectors
+        cosine = float((vectors @ vector).max()) if len(vectors) else 0.0
+        return lexical if cosine < EMBEDDING_SUPPORT else max(lexical, LEXICAL_SUPPORT)
+
+    def verify(self, draft: str, passages: list[Candidate]) -> Verified:
+        result = Verified(text="")
+        kept_sentences: list[str] = []
+        order: dict[int, int] = {}
+        for sentence in split_answer(draft):
+            bullet = sentence.startswith("- ")
+            body = sentence[2:] if bullet else sentence
+            markers = [int(m) for m in _MARKER.findall(body)]
+            plain = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", body)).strip()
+            if not plain:
+                continue
+            valid = [m - 1 for m in dict.fromkeys(markers) if 1 <= m <= len(passages)]
+            if not valid:
+                reason = "cites no retrieved passage" if not markers else "dangling citation"
+                result.removed.append(Removed(plain, reason))
+                continue
+            supporting = [i for i in valid if self.support(plain, passages[i]) >= LEXICAL_SUPPORT]
+            if not supporting:
+                result.removed.append(Removed(plain, "not supported by the cited passages"))
+                continue
+            missing = [
+                n for n in numbers_in(plain)
+                if not any(_has_number(n, passages[i].chunk.text) for i in supporting)
+            ]  # fmt: skip
+            if missing:
+                result.removed.append(
+                    Removed(plain, f"figure(s) {', '.join(missing)} not in the cited passages")
+                )
+                continue
+            for i in supporting:
+                order.setdefault(i, len(order) + 1)
+            marks = "".join(f"[{order[i]}]" for i in sorted(supporting, key=order.get))
+            stop = plain[-1] if plain[-1] in ".!?:" else "."
+            core = plain[:-1] if plain[-1] in ".!?:" else plain
+            kept_sentences.append(("- " if bullet else "") + f"{core} {marks}{stop}")
+        joiner = "\n" if any(s.startswith("- ") for s in kept_sentences) else " "
+        result.text = joiner.join(kept_sentences)
+        result.cited = sorted(order, key=order.get)
+        result.kept = len(kept_sentences)
+        return result
