@@ -7,11 +7,12 @@ patching globals.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -105,10 +106,83 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(default=400, ge=16)
     llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
 
+    # --- service (api/) -----------------------------------------------------------------
+    api_host: str = Field(default="127.0.0.1", description="Address the API server binds to.")
+    api_port: int = Field(default=8000, ge=1, le=65535, description="Port of the API server.")
+    api_public_url: str = Field(
+        default="",
+        description="Public base URL of the API (e.g. https://emn.example.eu); when set, "
+        "citation URLs are absolute, otherwise API-relative (/v1/documents/...).",
+    )
+    data_dir: Path | None = Field(
+        default=None,
+        description="Folder of the service's own data (API keys, audit and feedback "
+        "database); default: a 'data' folder beside index_dir.",
+    )
+    auth_mode: Literal["open", "keys"] = Field(
+        default="open",
+        description="'open': no key needed (local single-user default); 'keys': every /v1 "
+        "request needs an API key (Authorization: Bearer KEY or X-API-Key).",
+    )
+    api_keys_file: Path | None = Field(
+        default=None,
+        description="JSON file of hashed API keys (python -m api.keys); default "
+        "data_dir/api-keys.json.",
+    )
+    audit_db_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of the audit log and feedback database; default a SQLite "
+        "file data_dir/audit.sqlite. Use postgresql+psycopg://... for several replicas.",
+    )
+    audit_retention_days: int = Field(
+        default=183, ge=1, description="Audit records older than this are purged (six months)."
+    )
+    audit_hmac_key: SecretStr | None = Field(
+        default=None,
+        description="Optional secret: the audit chain then uses HMAC-SHA256, so someone who "
+        "can write the database but lacks the key cannot forge a consistent chain.",
+    )
+    max_body_bytes: int = Field(
+        default=131072, ge=1024, description="Largest request body accepted (413 beyond)."
+    )
+    rate_limit_per_minute: float = Field(
+        default=60.0,
+        gt=0,
+        description="Sustained requests per minute per API key (per client IP in open mode).",
+    )
+    rate_limit_burst: int = Field(
+        default=20, ge=1, description="Requests a client may send at once before throttling."
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Browser origins allowed by CORS, comma-separated or a JSON list; "
+        "empty (the default) means CORS is closed.",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
         self.corpus_dir = self.corpus_dir.expanduser().resolve()
         self.index_dir = self.index_dir.expanduser().resolve()
+        return self
+
+    @model_validator(mode="after")
+    def _resolve_service_paths(self) -> Settings:
+        """Service defaults derive from the index location (runs after _resolve_paths)."""
+        data = (self.data_dir or self.index_dir.parent / "data").expanduser().resolve()
+        self.data_dir = data
+        self.api_keys_file = (self.api_keys_file or data / "api-keys.json").expanduser().resolve()
+        if not self.audit_db_url:
+            self.audit_db_url = f"sqlite:///{data / 'audit.sqlite'}"
         return self
 
     @property

@@ -59,7 +59,29 @@ def _resolve_footnotes(blocks: list[Block]) -> tuple[dict[tuple[int, str], str],
     return resolved, used
 
 
+def merge_broken_paragraphs(blocks: list[Block]) -> list[Block]:
+    """Join a paragraph cut by a page break: it ends without punctuation and the next one
+    starts in lower case ('... financed from the appropriations' + 'entered in the ...')."""
+    out: list[Block] = []
+    for block in blocks:
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and prev.kind == "paragraph"
+            and block.kind == "paragraph"
+            and prev.text
+            and block.text
+            and FOOTNOTE_MARK.sub("", prev.text).rstrip()[-1:].isalnum()
+            and block.text[0].islower()
+        ):
+            out[-1] = prev.model_copy(update={"text": f"{prev.text} {block.text}"})
+            continue
+        out.append(block)
+    return out
+
+
 def _units(blocks: list[Block]) -> list[_Unit]:
+    blocks = merge_broken_paragraphs(blocks)
     resolved, used = _resolve_footnotes(blocks)
     tracker = SectionTracker()
     units: list[_Unit] = []

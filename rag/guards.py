@@ -41,13 +41,16 @@ _PASSAGE_INJECTION = re.compile(
 )
 
 _PROFILING = re.compile(
-    r"(?ix)\b(profile|profiling|score|scoring|rank|ranking|rate|rating|predict|prediction|"
-    r"flag|classify|assess\s+the\s+risk|risk\s+score|likelihood)\b[^.?!]{0,80}\b(individuals?|"
-    r"persons?|people|migrants?|asylum\s+seekers?|applicants?|refugees?|nationalit(y|ies)|"
-    r"ethnic\w*|religio\w*|him|her|them|families|groups?)\b"
+    r"(?ix)\b(profile|profiling|score|rank|rate|predict|flag|classify|screen\s+out|blacklist)\s+"
+    r"(the\s+|these\s+|those\s+|each\s+|every\s+|all\s+|individual\s+|specific\s+|which\s+)?"
+    r"(\w+\s+)?(individuals?|persons?|people|migrants?|asylum\s+seekers?|applicants?|"
+    r"refugees?|nationalit(y|ies)|ethnic\w*|religio\w*|him|her|them|famil(y|ies)|groups?)\b"
+    r"|\b(risk\s+scores?|social\s+scor\w*|predictive\s+polic\w*)\b"
     r"|\b(which|what)\s+(nationalit(y|ies)|ethnic\w*\s+groups?|religions?)\b[^.?!]{0,60}\b(most|"
-    r"more|least|likely|dangerous|criminal|risky|fraud\w*)\b"
+    r"more|least)\s+(likely|dangerous|criminal|risky|fraudulent)\b"
     r"|\b(likely|tend)\s+to\s+(commit|abscond|lie|be\s+criminals?|commit\s+crimes?)\b"
+    r"|\b(is|are)\s+(this|that|he|she|they)\s+(person|man|woman|applicant|migrant)?\s*"
+    r"(lying|dangerous|a\s+threat|a\s+criminal)\b"
 )
 
 _FABRICATION = re.compile(
@@ -61,18 +64,24 @@ _FABRICATION = re.compile(
 )
 
 _FIRST_PERSON = re.compile(r"(?i)\b(i|i'm|i've|i'd|me|my|mine|myself|we|our|us)\b")
+_FAMILY = (
+    r"(husband|wife|partner|son|daughter|child(?:ren)?|kids?|family|brother|sister|mother|"
+    r"father|parents?|cousin|uncle|aunt|friend|fianc[ée]e?)"
+)
 _CASE_TERMS = re.compile(
-    r"(?ix)\b(my|our|i|we)\b[^.?!]{0,60}\b(application|claim|case|permit|visa|deport\w*|removal|"
-    r"expel\w*|detain\w*|detention|appeal|interview|hearing|status|asylum|residence|citizenship|"
-    r"naturali[sz]\w*|family\s+reunification|return\s+decision|lawyer|refus\w*|reject\w*|"
-    r"stay|papers|passport)\b"
-    r"|\b(will|can|could|should|would|do|am|may)\s+(i|we)\b[^.?!]{0,60}\b(be\s+)?(deport\w*|"
+    r"(?ix)\b(my|our)\s+(\w+\s+){0,2}(application|claim|case|permit|visa|deport\w*|removal|"
+    r"expulsion|detention|appeal|interview|hearing|status|protection|residence|citizenship|"
+    r"naturali[sz]ation|return\s+decision|decision|lawyer|refusal|rejection|flight|file|papers|"
+    r"passport|transfer|reunification|employer|job|contract)\b"
+    r"|\b(will|can|could|should|would|do|am|may|must)\s+(i|we)\b[^.?!]{0,60}\b(be\s+)?(deport\w*|"
     r"stay|remain|get|obtain|receive|granted|apply|appeal|returned|removed|expelled|allowed|"
-    r"eligible|qualify|entitled|work|renew\w*)\b"
+    r"eligible|qualify|entitled|work|renew\w*|lose|leave|sent\s+back)\b"
     r"|\b(stop|prevent|avoid|delay|cancel|fight)\s+(my|our|his|her|their)\s+(deport\w*|removal|"
     r"return|expulsion|transfer)\b"
-    r"|\b(my|our)\s+(husband|wife|son|daughter|child(ren)?|family|brother|sister|mother|father)"
-    r"\b[^.?!]{0,60}\b(visa|permit|asylum|deport\w*|residence|reunification|application)\b"
+    r"|\b(my|our)\s+" + _FAMILY + r"\b[^?!]{0,120}\b(visa|permit|asylum|deport\w*|residence|"
+    r"reunification|application|claim|fingerprint\w*|sent\s+back|transfer\w*)\b"
+    r"|\b(i|we)\s+(applied|fled|arrived|live|lived|entered|was|were|got|received|have)\b"
+    r"[^?!]{0,120}\b(asylum|protection|permit|visa|refugee|deport\w*|residence|status)\b"
 )
 
 _DOMAIN = re.compile(

@@ -35,17 +35,28 @@ from rag.composers.base import ComposeInput, Composer, ComposerError, Draft, cla
 from rag.composers.extractive import ExtractiveComposer
 from rag.composers.llm import LLMComposer
 from rag.index import IndexReader
+from rag.places import countries_in
 from rag.retrieval import Candidate, HybridRetriever, QueryTerms, diversify
 from rag.rewrite import rewrite_followup
-from rag.verify import Verified, Verifier
+from rag.verify import Removed, Verified, Verifier, assemble, numbers_in, split_answer
 
 try:
     APP_VERSION = importlib.metadata.version("emn-policy-assistant")
 except importlib.metadata.PackageNotFoundError:  # running from a source tree
     APP_VERSION = "0.0.0"
 
-OUT_OF_SCOPE_SIMILARITY = 0.2
+INDIVIDUAL_INFO_CONFIDENCE = 0.6
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+# "Article 4(5)", "No 516/2014", "(9)": numbers that are references, not figures.
+_LEGAL_REFERENCE = re.compile(
+    r"(?i)\b(articles?|art\.|no\.?|nos\.?|points?|paragraphs?|protocol|annex|recital)\s*"
+    r"[\d()/.a-z]*|\(\d{1,3}\)|\b\d{2,4}/\d{1,4}(/\w+)?\b|\[\d+\]"
+)
+_QUANTITY = re.compile(r"(?i)\b(how\s+(many|much)|number\s+of|amount\s+of|what\s+percentage)\b")
+_WORD_NUMBER = re.compile(
+    r"(?i)\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"hundred|thousand|million|billion|half|third|quarter|fourth|fifth|dozen|several)\b"
+)
 
 
 @dataclass
@@ -143,14 +154,15 @@ class Retrieve(Step):
 
 
 class Scope(Step):
-    """Out of scope when nothing in the question is about migration, asylum or the EMN and
-    nothing in the corpus resembles it."""
+    """Out of scope when nothing in the question is about migration, asylum, the EMN or EU
+    policy (a broad lexicon: an in-scope question the corpus can't answer is abstained on,
+    not declined)."""
 
     name = "scope"
 
     def run(self, ctx: Context) -> None:
         best = max((c.best_sentence for c in ctx.candidates), default=0.0)
-        if not guards.in_domain(ctx.query) and best < OUT_OF_SCOPE_SIMILARITY * 2:
+        if not guards.in_domain(ctx.query):
             ctx.guards.append(GuardVerdict(guard="scope", verdict="block", detail="out of scope"))
             ctx.confidence = 1.0 - best
             ctx.finish("declined", guards.DECLINE_OUT_OF_SCOPE, "out of scope")
@@ -208,25 +220,43 @@ def compose_input(ctx: Context) -> ComposeInput:
 
 
 class Verify(Step):
-    """Unsupported sentences and unbacked figures removed; behaviour decided."""
+    """Unsupported sentences and unbacked figures removed; behaviour decided. A model draft
+    with nothing supported is replaced by the extractive answer (and the answer says so)."""
 
     name = "verify"
 
-    def __init__(self, verifier: Verifier, threshold: float) -> None:
+    def __init__(self, verifier: Verifier, threshold: float, extractive: Composer) -> None:
         self.verifier = verifier
         self.threshold = threshold
+        self.extractive = extractive
 
     def run(self, ctx: Context) -> None:
-        draft = ctx.draft.text if ctx.draft else ""
-        ctx.verified = verified = self.verifier.verify(draft, ctx.passages)
+        if ctx.verified is None:  # streaming verifies sentence by sentence before this step
+            draft = ctx.draft.text if ctx.draft else ""
+            ctx.verified = self.verifier.verify(draft, ctx.passages)
+        verified = ctx.verified
         for removed in verified.removed:
             ctx.notes.append(f"removed: {removed.sentence[:80]!r} ({removed.reason})")
+        if not verified.kept and ctx.model != "none" and ctx.passages:
+            ctx.fallback = True
+            ctx.model = "none"
+            ctx.notes.append(
+                "The language model's draft was not supported by the sources; this answer "
+                "quotes the sources instead."
+            )
+            ctx.draft = self.extractive.compose(compose_input(ctx))
+            ctx.verified = verified = self.verifier.verify(ctx.draft.text, ctx.passages)
+        self.decide(ctx, verified)
+
+    def decide(self, ctx: Context, verified: Verified) -> None:
         ctx.confidence = confidence(ctx)
-        uncovered = uncovered_constraints(ctx.query, [ctx.passages[i] for i in verified.cited])
+        uncovered = uncovered_constraints(
+            ctx.query, verified.text, [ctx.passages[i] for i in verified.cited]
+        )
         if ctx.individual_case:
             general = (
                 f"\n\nGeneral policy information from EMN documents:\n{verified.text}"
-                if verified.kept and ctx.confidence >= self.threshold and not uncovered
+                if verified.kept and ctx.confidence >= INDIVIDUAL_INFO_CONFIDENCE and not uncovered
                 else ""
             )
             if not general:
@@ -243,7 +273,8 @@ class Verify(Step):
             ctx.finish("abstained", abstention_text(ctx), why)
             ctx.verified = Verified(text="")
             return
-        ctx.finish("answered", verified.text, "; ".join(ctx.notes[-3:]) if ctx.fallback else "")
+        notes = [n for n in ctx.notes if not n.startswith("removed:")]
+        ctx.finish("answered", verified.text, " ".join(notes) if ctx.fallback else "")
 
 
 def confidence(ctx: Context) -> float:
@@ -258,12 +289,22 @@ def confidence(ctx: Context) -> float:
     return float(min(1.0, max(0.0, value)))
 
 
-def uncovered_constraints(question: str, cited: list[Candidate]) -> list[str]:
-    """Years named in the question that no cited passage mentions (e.g. 'budget for 2030')."""
+def uncovered_constraints(question: str, answer: str, cited: list[Candidate]) -> list[str]:
+    """What the question pins down that the evidence does not: a year the answer never
+    mentions ('budget for 2030'), a country no cited passage names, or a quantity asked for
+    with no figure in the answer."""
     if not cited:
         return []
-    text = " ".join(c.chunk.text + " " + c.chunk.section_path for c in cited)
-    return [y for y in dict.fromkeys(_YEAR.findall(question)) if y not in text]
+    evidence = " ".join(c.chunk.text + " " + c.chunk.section_path for c in cited)
+    missing = [y for y in dict.fromkeys(_YEAR.findall(question)) if y not in answer]
+    evidence_countries = set(countries_in(evidence))
+    missing += [c for c in countries_in(question) if c not in evidence_countries]
+    if _QUANTITY.search(question):
+        asked_years = set(_YEAR.findall(question))
+        figures = [n for n in numbers_in(_LEGAL_REFERENCE.sub(" ", answer)) if n not in asked_years]
+        if not figures and not _WORD_NUMBER.search(answer):
+            missing.append("the figure asked for")
+    return missing
 
 
 def abstention_text(ctx: Context) -> str:
@@ -330,7 +371,7 @@ class Assistant:
             Scope(),
             Rerank(self.settings.retrieval_k),
             Compose(self.composers, self.generation),
-            Verify(self.verifier, self.settings.abstain_threshold),
+            Verify(self.verifier, self.settings.abstain_threshold, self.composers["extractive"]),
             GuardOut([self.settings.llm_api_key.get_secret_value()]),
         ]
 
@@ -338,11 +379,8 @@ class Assistant:
         self.index.ensure_loaded()
         started = time.perf_counter()
         for step in self.steps():
-            if ctx.done and step.name != "guard_out":
-                continue
-            t0 = time.perf_counter()
-            step.run(ctx)
-            ctx.timings[step.name] = round((time.perf_counter() - t0) * 1000, 2)
+            if not ctx.done or step.name == "guard_out":
+                self._timed(step, ctx)
         ctx.timings["total"] = round((time.perf_counter() - started) * 1000, 2)
         return ctx
 
@@ -359,13 +397,108 @@ class Assistant:
     def stream(self, question: str, history: list[Turn] | None = None,
                filters: Filters | None = None, composer: str | None = None
                ) -> Iterator[StreamEvent]:  # fmt: skip
-        """Verified text in sentence-sized deltas, then the full answer. Only verified
-        sentences are ever sent: nothing shown is later retracted."""
-        answer = self.ask(question, history, filters, composer)
-        for piece in re.split(r"(?<=[.!?\]])\s+", answer.answer):
-            if piece:
-                yield StreamEvent(kind="delta", text=piece + " ")
+        """Verified text as it becomes available, then the full answer.
+
+        With the `llm` composer, model tokens are buffered into sentences and each sentence is
+        verified before it is sent, so unsupported text never reaches the user. Other paths
+        send the verified answer in sentence-sized pieces.
+        """
+        ctx = Context(
+            question=question.strip(),
+            history=list(history or []),
+            filters=filters,
+            composer=composer or self.settings.composer,
+        )
+        use_model = ctx.composer == "llm" and self.generation
+        if not use_model:
+            answer = self.to_answer(self.run(ctx))
+            for piece in re.split(r"(?<=[.!?\]])\s+", answer.answer):
+                if piece:
+                    yield StreamEvent(kind="delta", text=piece + " ")
+            yield StreamEvent(kind="answer", answer=answer)
+            return
+        self.index.ensure_loaded()
+        started = time.perf_counter()
+        steps = self.steps()
+        before = [s for s in steps if s.name in ("guard_in", "rewrite", "retrieve", "scope",
+                                                 "rerank")]  # fmt: skip
+        after = [s for s in steps if s.name in ("verify", "guard_out")]
+        for step in before:
+            if not ctx.done:
+                self._timed(step, ctx)
+        sent = False
+        if not ctx.done:
+            for event in self._stream_model(ctx):
+                sent = True
+                yield event
+        for step in after:
+            if not ctx.done or step.name == "guard_out":
+                self._timed(step, ctx)
+        ctx.timings["total"] = round((time.perf_counter() - started) * 1000, 2)
+        answer = self.to_answer(ctx)
+        if not sent or answer.behaviour != "answered":
+            # Nothing verified was sent (decline, abstention, extractive fallback): the
+            # client still gets the final text as a delta, then the record.
+            yield StreamEvent(kind="delta", text=answer.answer)
         yield StreamEvent(kind="answer", answer=answer)
+
+    def _timed(self, step: Step, ctx: Context) -> None:
+        t0 = time.perf_counter()
+        step.run(ctx)
+        ctx.timings[step.name] = round((time.perf_counter() - t0) * 1000, 2)
+
+    def _stream_model(self, ctx: Context) -> Iterator[StreamEvent]:
+        """Compose with the model token by token; emit each sentence once verified."""
+        t0 = time.perf_counter()
+        data = compose_input(ctx)
+        composer = self.composers["llm"]
+        order: dict[int, int] = {}
+        kept: list[str] = []
+        removed: list[Removed] = []
+        raw: list[str] = []
+        buffer = ""
+        try:
+            for token in composer.stream(data):
+                raw.append(token)
+                buffer += token
+                sentences = split_answer(buffer)
+                # The last piece may be incomplete: keep it until more text arrives.
+                for sentence in sentences[:-1]:
+                    text, why = self.verifier.check_sentence(sentence, ctx.passages, order)
+                    if text:
+                        kept.append(text)
+                        yield StreamEvent(kind="delta", text=text + " ")
+                    elif why:
+                        removed.append(why)
+                if len(sentences) > 1:
+                    buffer = sentences[-1]
+            for sentence in split_answer(buffer):
+                text, why = self.verifier.check_sentence(sentence, ctx.passages, order)
+                if text:
+                    kept.append(text)
+                    yield StreamEvent(kind="delta", text=text + " ")
+                elif why:
+                    removed.append(why)
+            ctx.model = composer.model
+            ctx.draft = Draft(text="".join(raw), model=composer.model)
+            ctx.verified = assemble(kept, removed, order)
+        except ComposerError as exc:
+            ctx.fallback = True
+            ctx.notes.append(
+                f"The language model was unavailable ({exc}); this answer was composed "
+                "extractively from the sources instead."
+            )
+            ctx.model = "none"
+            ctx.draft = self.composers["extractive"].compose(data)
+            ctx.verified = None
+            if kept:  # sentences already sent stay part of the answer
+                ctx.draft = Draft(text=" ".join(kept) + " " + ctx.draft.text)
+        ctx.timings["compose"] = round((time.perf_counter() - t0) * 1000, 2)
+
+    def warm_up(self) -> None:
+        """Load the index and the embedding model now rather than on the first question."""
+        self.index.ensure_loaded()
+        self.embedder.embed_query("warm-up")
 
     def search(self, query: str, filters: Filters | None = None, k: int = 10) -> list[Candidate]:
         self.index.ensure_loaded()

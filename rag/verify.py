@@ -92,43 +92,56 @@ class Verifier:
         cosine = float((vectors @ vector).max()) if len(vectors) else 0.0
         return lexical if cosine < EMBEDDING_SUPPORT else max(lexical, LEXICAL_SUPPORT)
 
+    def check_sentence(
+        self, sentence: str, passages: list[Candidate], order: dict[int, int]
+    ) -> tuple[str | None, Removed | None]:
+        """One answer sentence: its verified form (markers renumbered through `order`, which
+        grows as new passages are cited), or why it was removed."""
+        bullet = sentence.startswith("- ")
+        body = sentence[2:] if bullet else sentence
+        markers = [int(m) for m in _MARKER.findall(body)]
+        plain = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", body)).strip()
+        if not plain or not re.search(r"\w", plain):
+            return None, None
+        valid = [m - 1 for m in dict.fromkeys(markers) if 1 <= m <= len(passages)]
+        if not valid:
+            reason = "cites no retrieved passage" if not markers else "dangling citation"
+            return None, Removed(plain, reason)
+        supporting = [i for i in valid if self.support(plain, passages[i]) >= LEXICAL_SUPPORT]
+        if not supporting:
+            return None, Removed(plain, "not supported by the cited passages")
+        missing = [
+            n for n in numbers_in(plain)
+            if not any(_has_number(n, passages[i].chunk.text) for i in supporting)
+        ]  # fmt: skip
+        if missing:
+            return None, Removed(plain, f"figure(s) {', '.join(missing)} not in the cited passages")
+        for i in supporting:
+            order.setdefault(i, len(order) + 1)
+        marks = "".join(f"[{order[i]}]" for i in sorted(supporting, key=order.__getitem__))
+        stop = plain[-1] if plain[-1] in ".!?:" else "."
+        core = plain[:-1] if plain[-1] in ".!?:" else plain
+        return ("- " if bullet else "") + f"{core} {marks}{stop}", None
+
     def verify(self, draft: str, passages: list[Candidate]) -> Verified:
-        result = Verified(text="")
-        kept_sentences: list[str] = []
         order: dict[int, int] = {}
+        kept: list[str] = []
+        removed: list[Removed] = []
         for sentence in split_answer(draft):
-            bullet = sentence.startswith("- ")
-            body = sentence[2:] if bullet else sentence
-            markers = [int(m) for m in _MARKER.findall(body)]
-            plain = re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", body)).strip()
-            if not plain:
-                continue
-            valid = [m - 1 for m in dict.fromkeys(markers) if 1 <= m <= len(passages)]
-            if not valid:
-                reason = "cites no retrieved passage" if not markers else "dangling citation"
-                result.removed.append(Removed(plain, reason))
-                continue
-            supporting = [i for i in valid if self.support(plain, passages[i]) >= LEXICAL_SUPPORT]
-            if not supporting:
-                result.removed.append(Removed(plain, "not supported by the cited passages"))
-                continue
-            missing = [
-                n for n in numbers_in(plain)
-                if not any(_has_number(n, passages[i].chunk.text) for i in supporting)
-            ]  # fmt: skip
-            if missing:
-                result.removed.append(
-                    Removed(plain, f"figure(s) {', '.join(missing)} not in the cited passages")
-                )
-                continue
-            for i in supporting:
-                order.setdefault(i, len(order) + 1)
-            marks = "".join(f"[{order[i]}]" for i in sorted(supporting, key=order.get))
-            stop = plain[-1] if plain[-1] in ".!?:" else "."
-            core = plain[:-1] if plain[-1] in ".!?:" else plain
-            kept_sentences.append(("- " if bullet else "") + f"{core} {marks}{stop}")
-        joiner = "\n" if any(s.startswith("- ") for s in kept_sentences) else " "
-        result.text = joiner.join(kept_sentences)
-        result.cited = sorted(order, key=order.get)
-        result.kept = len(kept_sentences)
-        return result
+            text, why = self.check_sentence(sentence, passages, order)
+            if text:
+                kept.append(text)
+            elif why:
+                removed.append(why)
+        return assemble(kept, removed, order)
+
+
+def assemble(kept: list[str], removed: list[Removed], order: dict[int, int]) -> Verified:
+    """Prose sentences joined by spaces; bullet lists one item per line."""
+    joiner = "\n" if any(s.startswith("- ") for s in kept) else " "
+    return Verified(
+        text=joiner.join(kept),
+        cited=sorted(order, key=order.__getitem__),
+        removed=removed,
+        kept=len(kept),
+    )

@@ -48,6 +48,17 @@ def display_sentence(raw: str, table_header: str = "") -> str:
     return text
 
 
+_URL = re.compile(r"<?https?://\S+>?|www\.\S+")
+
+
+def _is_statement(text: str) -> bool:
+    """A sentence worth quoting: starts like a sentence, is not a bare link or reference."""
+    if not (text[0].isupper() or text[0].isdigit() or text[0] in "(\"'‘“"):
+        return False
+    without_links = _URL.sub("", text)
+    return len(without_links.split()) >= 4 and len(without_links) >= 0.6 * len(text)
+
+
 def _table_header(chunk_text: str) -> str:
     return next((line for line in chunk_text.split("\n") if "|" in line), "")
 
@@ -56,8 +67,10 @@ class ExtractiveComposer:
     name = "extractive"
     model = "none"
 
-    def __init__(self, max_sentences: int = 3, max_list_sentences: int = 6,
-                 relative_floor: float = 0.8, max_passages: int = 5) -> None:  # fmt: skip
+    def __init__(self, max_sentences: int = 4, max_list_sentences: int = 6,
+                 relative_floor: float = 0.7, max_passages: int = 5,
+                 novelty: float = 0.15) -> None:  # fmt: skip
+        self.novelty = novelty
         self.max_sentences = max_sentences
         self.max_list_sentences = max_list_sentences
         self.relative_floor = relative_floor
@@ -78,11 +91,15 @@ class ExtractiveComposer:
                 if len(raw) < 12 or passage_is_suspicious(raw):
                     continue
                 text = display_sentence(raw, header)
-                if not text or text == display_sentence(header):
+                if not text or text == display_sentence(header) or not _is_statement(text):
                     continue
                 cos = float(sims[position]) if position < len(sims) else 0.0
-                coverage = data.terms.coverage(set(tokenize(raw)))
-                score = 0.55 * cos + 0.35 * coverage + rank_bonus
+                sentence_tokens = tokenize(raw)
+                coverage = data.terms.coverage(set(sentence_tokens))
+                # Matched terms per word: a short sentence that names the asked-for
+                # things beats a long one that mentions everything.
+                density = min(1.0, 4.0 * coverage / max(len(sentence_tokens), 4) ** 0.5)
+                score = 0.5 * cos + 0.25 * coverage + 0.15 * density + rank_bonus
                 figures = data.terms.figure_match(raw)
                 score += 0.15 * figures
                 if data.wants_numbers and not _DIGIT.search(_FOOTNOTE_PREFIX.sub("", raw)):
@@ -90,33 +107,39 @@ class ExtractiveComposer:
                 words = len(text.split())
                 if words < 5 and not figures:
                     continue  # title-page lines, labels: not an answer
-                if words > 45:
-                    score -= 0.002 * (words - 45)
+                if words > 35:
+                    score -= 0.004 * (words - 35)
                 out.append(
                     _Sentence(p_index, position, text, cand.sentence_vectors[position], score)
                 )
         return out
 
     def select(self, data: ComposeInput) -> list[tuple[_Sentence, list[int]]]:
-        """Chosen sentences with the passages that support each (near-duplicates merged)."""
+        """Chosen sentences with the passages that support each (near-duplicates merged).
+
+        Greedy: each step takes the sentence with the best score plus a bonus for question
+        terms not yet covered, so a two-part question gets both parts answered.
+        """
         pool = sorted(self.candidates(data), key=lambda s: s.score, reverse=True)
         if not pool:
             return []
         limit = self.max_list_sentences if data.wants_list else self.max_sentences
         floor = pool[0].score * self.relative_floor
+        pool = [s for s in pool if s.score >= floor]
+        tokens = {id(s): set(tokenize(s.text)) for s in pool}
+        covered: set[str] = set()
         chosen: list[tuple[_Sentence, list[int]]] = []
-        for sentence in pool:
-            if len(chosen) >= limit or sentence.score < floor:
-                break
-            duplicate = next(
-                (c for c in chosen if _near_duplicate(c[0], sentence)),
-                None,
-            )
+        while pool and len(chosen) < limit:
+            best = max(pool, key=lambda s: s.score + self.novelty * _gain(data, tokens[id(s)],
+                                                                             covered))  # fmt: skip
+            pool.remove(best)
+            duplicate = next((c for c in chosen if _near_duplicate(c[0], best)), None)
             if duplicate is not None:
-                if sentence.passage not in duplicate[1]:
-                    duplicate[1].append(sentence.passage)
+                if best.passage not in duplicate[1]:
+                    duplicate[1].append(best.passage)
                 continue
-            chosen.append((sentence, [sentence.passage]))
+            chosen.append((best, [best.passage]))
+            covered |= tokens[id(best)]
         chosen.sort(key=lambda c: (c[0].passage, c[0].position))
         return chosen
 
@@ -130,11 +153,20 @@ class ExtractiveComposer:
             parts.append(f"{sentence.text} {markers}")
         if data.wants_list and len(parts) >= 3:
             return Draft(text="\n".join(f"- {p}" for p in parts))
-        return Draft(text=" ".join(parts))
+        # One sentence per line: a quoted sentence may start in lower case or hold
+        # abbreviations, and must never be merged with its neighbour during verification.
+        return Draft(text="\n".join(parts))
 
     def stream(self, data: ComposeInput) -> Iterator[str]:
         draft = self.compose(data)
         yield from re.split(r"(?<=\])(?=\s)", draft.text)
+
+
+def _gain(data: ComposeInput, sentence_tokens: set[str], covered: set[str]) -> float:
+    """Share of the question's term weight this sentence adds to what is covered."""
+    weights = data.terms.weights
+    total = sum(weights.values()) or 1.0
+    return sum(w for t, w in weights.items() if t in sentence_tokens and t not in covered) / total
 
 
 def _near_duplicate(a: _Sentence, b: _Sentence) -> bool:
