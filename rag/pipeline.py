@@ -31,14 +31,14 @@ from rag.answer import (
     Versions,
     new_trace_id,
 )
+from rag.answerability import unanswered_constraints
 from rag.composers.base import ComposeInput, Composer, ComposerError, Draft, classify_question
 from rag.composers.extractive import ExtractiveComposer
 from rag.composers.llm import LLMComposer
 from rag.index import IndexReader
-from rag.places import countries_in
 from rag.retrieval import Candidate, HybridRetriever, QueryTerms, diversify
 from rag.rewrite import rewrite_followup
-from rag.verify import Removed, Verified, Verifier, assemble, numbers_in, split_answer
+from rag.verify import Removed, Verified, Verifier, assemble, split_answer
 
 try:
     APP_VERSION = importlib.metadata.version("emn-policy-assistant")
@@ -46,17 +46,6 @@ except importlib.metadata.PackageNotFoundError:  # running from a source tree
     APP_VERSION = "0.0.0"
 
 INDIVIDUAL_INFO_CONFIDENCE = 0.6
-_YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
-# "Article 4(5)", "No 516/2014", "(9)": numbers that are references, not figures.
-_LEGAL_REFERENCE = re.compile(
-    r"(?i)\b(articles?|art\.|no\.?|nos\.?|points?|paragraphs?|protocol|annex|recital)\s*"
-    r"[\d()/.a-z]*|\(\d{1,3}\)|\b\d{2,4}/\d{1,4}(/\w+)?\b|\[\d+\]"
-)
-_QUANTITY = re.compile(r"(?i)\b(how\s+(many|much)|number\s+of|amount\s+of|what\s+percentage)\b")
-_WORD_NUMBER = re.compile(
-    r"(?i)\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
-    r"hundred|thousand|million|billion|half|third|quarter|fourth|fifth|dozen|several)\b"
-)
 
 
 @dataclass
@@ -250,8 +239,9 @@ class Verify(Step):
 
     def decide(self, ctx: Context, verified: Verified) -> None:
         ctx.confidence = confidence(ctx)
-        uncovered = uncovered_constraints(
-            ctx.query, verified.text, [ctx.passages[i] for i in verified.cited]
+        assert ctx.terms is not None
+        uncovered = unanswered_constraints(
+            ctx.query, verified.text, [ctx.passages[i] for i in verified.cited], ctx.terms
         )
         if ctx.individual_case:
             general = (
@@ -287,24 +277,6 @@ def confidence(ctx: Context) -> float:
     kept = ctx.verified.kept / (ctx.verified.kept + len(ctx.verified.removed))
     value = 0.55 * best_sentence + 0.30 * coverage + 0.15 * kept
     return float(min(1.0, max(0.0, value)))
-
-
-def uncovered_constraints(question: str, answer: str, cited: list[Candidate]) -> list[str]:
-    """What the question pins down that the evidence does not: a year the answer never
-    mentions ('budget for 2030'), a country no cited passage names, or a quantity asked for
-    with no figure in the answer."""
-    if not cited:
-        return []
-    evidence = " ".join(c.chunk.text + " " + c.chunk.section_path for c in cited)
-    missing = [y for y in dict.fromkeys(_YEAR.findall(question)) if y not in answer]
-    evidence_countries = set(countries_in(evidence))
-    missing += [c for c in countries_in(question) if c not in evidence_countries]
-    if _QUANTITY.search(question):
-        asked_years = set(_YEAR.findall(question))
-        figures = [n for n in numbers_in(_LEGAL_REFERENCE.sub(" ", answer)) if n not in asked_years]
-        if not figures and not _WORD_NUMBER.search(answer):
-            missing.append("the figure asked for")
-    return missing
 
 
 def abstention_text(ctx: Context) -> str:

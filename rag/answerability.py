@@ -1,0 +1,65 @@
+"""Does the verified answer answer what was asked? Checks on the constraints a question pins
+down, so that a fluent answer about something nearby becomes an abstention:
+
+- a year the question names must appear in the answer ('the EMN budget for 2030');
+- a country the question names must appear in a cited passage;
+- 'how many / how much' needs a sentence holding a figure (not a year, date or legal
+  reference) together with what is being counted;
+- 'which countries' needs at least one country named in the answer.
+"""
+
+from __future__ import annotations
+
+import re
+
+from common.lexical import tokenize
+from rag.places import countries_in
+from rag.retrieval import Candidate, QueryTerms
+from rag.verify import numbers_in, split_answer
+
+_YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+_QUANTITY = re.compile(
+    r"(?i)\b(how\s+(many|much)|number\s+of|amount\s+of|what\s+percentage|what\s+share)\b"
+)
+_WHICH_COUNTRIES = re.compile(
+    r"(?i)\b(which|what)\s+(\w+\s+){0,2}(countries|country|member\s+states|states|nationalities)\b"
+)
+# "Article 4(5)", "No 516/2014", "(9)", "20 May 2025": numbers that are not quantities.
+_NOT_QUANTITIES = re.compile(
+    r"(?i)\b(articles?|art\.|no\.?|nos\.?|points?|paragraphs?|protocol|annex|recital)\s*"
+    r"[\d()/.a-z]*|\(\d{1,3}\)|\b\d{2,4}/\d{1,4}(/\w+)?\b|\[\d+\]"
+    r"|\b\d{1,2}\s+(january|february|march|april|may|june|july|august|september|october|"
+    r"november|december)\b|\b(?:19|20)\d{2}\b|\b\d{1,2}\.\d{1,2}\.\d{4}\b"
+)
+_WORD_NUMBER = re.compile(
+    r"(?i)\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"hundred|thousand|million|billion|half|third|quarter|dozen)\b"
+)
+QUANTITY_COVERAGE = 0.15
+
+
+def has_quantity(sentence: str) -> bool:
+    stripped = _NOT_QUANTITIES.sub(" ", sentence)
+    return bool(numbers_in(stripped) or _WORD_NUMBER.search(stripped))
+
+
+def unanswered_constraints(
+    question: str, answer: str, cited: list[Candidate], terms: QueryTerms
+) -> list[str]:
+    """What the question asks for that the answer does not give (empty: answerable)."""
+    if not cited:
+        return []
+    missing = [y for y in dict.fromkeys(_YEAR.findall(question)) if y not in answer]
+    evidence = " ".join(f"{c.chunk.text} {c.chunk.section_path}" for c in cited)
+    named = set(countries_in(evidence))
+    missing += [c for c in countries_in(question) if c not in named]
+    if _QUANTITY.search(question):
+        content = QueryTerms({t: w for t, w in terms.weights.items() if not _YEAR.fullmatch(t)})
+        if not any(
+            has_quantity(s) and content.coverage(set(tokenize(s))) >= QUANTITY_COVERAGE
+            for s in split_answer(answer)
+        ):
+            missing.append("the figure asked for")
+    if _WHICH_COUNTRIES.search(question) and not countries_in(answer):
+        missing.append("the countries asked for")
+    return missing
