@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-CHUNKER_VERSION = "4"
+CHUNKER_VERSION = "5"
 SECTION_SEPARATOR = " > "
 
 DocStatus = Literal["in_force", "proposal", "superseded", "informative"]

@@ -47,9 +47,9 @@ class Settings(BaseSettings):
         description="'embedded': a PersistentClient in index_dir/chroma; "
         "'server': a Chroma server at chroma_host:chroma_port.",
     )
-    chroma_host: str = "127.0.0.1"
-    chroma_port: int = 8001
-    chroma_ssl: bool = False
+    chroma_host: str = Field(default="127.0.0.1", description="Chroma server host (server mode).")
+    chroma_port: int = Field(default=8001, description="Chroma server port (server mode).")
+    chroma_ssl: bool = Field(default=False, description="Use HTTPS to reach the Chroma server.")
 
     # --- embedding model --------------------------------------------------------------
     embedding_model: str = Field(
@@ -59,7 +59,9 @@ class Settings(BaseSettings):
         "Nothing is downloaded from a model hub.",
     )
     embedding_device: str = Field(default="cpu", description="torch device: cpu, cuda, mps.")
-    embedding_batch_size: int = Field(default=32, ge=1, le=1024)
+    embedding_batch_size: int = Field(
+        default=32, ge=1, le=1024, description="Texts per forward pass when embedding."
+    )
     query_prefix: str = Field(default="", description="Prefix the model expects on queries.")
     passage_prefix: str = Field(default="", description="Prefix the model expects on passages.")
 
@@ -98,13 +100,20 @@ class Settings(BaseSettings):
         description="'openai': any OpenAI-compatible server (vLLM, Ollama, llama.cpp server); "
         "'azure': Azure OpenAI; 'mistral': Mistral's API.",
     )
-    llm_base_url: str = Field(default="http://127.0.0.1:8080/v1")
-    llm_model: str = Field(default="local-model")
-    llm_api_key: SecretStr = Field(default=SecretStr("not-needed"))
+    llm_base_url: str = Field(
+        default="http://127.0.0.1:8080/v1",
+        description="OpenAI-compatible base URL, or the Azure endpoint.",
+    )
+    llm_model: str = Field(default="local-model", description="Model (Azure: deployment) name.")
+    llm_api_key: SecretStr = Field(
+        default=SecretStr("not-needed"), description="API key of the model server."
+    )
     llm_api_version: str = Field(default="2024-10-21", description="Azure OpenAI API version.")
-    llm_timeout_s: float = Field(default=30.0, gt=0)
-    llm_max_tokens: int = Field(default=400, ge=16)
-    llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    llm_timeout_s: float = Field(
+        default=30.0, gt=0, description="Seconds before the model call is abandoned (fallback)."
+    )
+    llm_max_tokens: int = Field(default=400, ge=16, description="Longest model answer in tokens.")
+    llm_temperature: float = Field(default=0.0, ge=0.0, le=2.0, description="Sampling temperature.")
 
     # --- service (api/) -----------------------------------------------------------------
     api_host: str = Field(default="127.0.0.1", description="Address the API server binds to.")
@@ -157,6 +166,38 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Browser origins allowed by CORS, comma-separated or a JSON list; "
         "empty (the default) means CORS is closed.",
+    )
+
+    # --- chat page (ui/) ----------------------------------------------------------------
+    api_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Base URL of the API that the chat page talks to.",
+    )
+    ui_api_key: SecretStr | None = Field(
+        default=None,
+        description="API key the chat page sends (auth mode 'keys'; scopes ask, search, "
+        "feedback).",
+    )
+    ui_host: str = Field(default="127.0.0.1", description="Address the chat page binds to.")
+    ui_port: int = Field(default=8501, ge=1, le=65535, description="Port of the chat page.")
+    ui_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long the chat page waits for the API (per read; drafts run longer).",
+    )
+    ui_connect_timeout_s: float = Field(
+        default=3.0, gt=0, description="How long the chat page waits to connect to the API."
+    )
+    ui_retries: int = Field(
+        default=2,
+        ge=0,
+        le=5,
+        description="Retries of a request that could not reach the API (or got 502/503/504 "
+        "on a read-only request), with a short back-off.",
+    )
+    ui_stream: bool = Field(
+        default=True,
+        description="Stream answers (server-sent events); falls back to one JSON response.",
     )
 
     @field_validator("cors_origins", mode="before")

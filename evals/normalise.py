@@ -12,6 +12,9 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Sequence
+from difflib import SequenceMatcher
+from functools import lru_cache
 
 __all__ = ["key_fact_present", "normalise", "quote_in_passage", "tokens"]
 
@@ -73,6 +76,7 @@ def _join_digit_groups(match: re.Match[str]) -> str:
     return match.group(1) + re.sub(r"[ ,]", "", match.group(2))
 
 
+@lru_cache(maxsize=4096)
 def normalise(text: str) -> str:
     """Return a canonical form of `text` for substring matching.
 
@@ -107,26 +111,63 @@ def tokens(text: str) -> list[str]:
 
     Punctuation and hyphens split tokens, so "2026-2027" and "2026 - 2027" give the same ones.
     """
-    return _TOKEN.findall(normalise(text))
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=4096)
+def _tokens(text: str) -> tuple[str, ...]:
+    # cached: an evaluation run compares the same retrieved passages with many quotes
+    return tuple(_TOKEN.findall(normalise(text)))
 
 
 def quote_in_passage(quote: str, passage: str, min_token_share: float = 0.8) -> bool:
-    """True when the passage contains the gold quote.
+    """True when the passage holds the gold quote, or at least `min_token_share` of it.
 
-    Exact containment after normalisation first; failing that, at least `min_token_share` of
-    the quote's distinct tokens must occur in the passage, because a chunker may cut a quote
-    across two chunks or format it differently (list markers, table cells, line breaks).
+    Exact containment after normalisation first. Failing that, a chunker may have cut the quote
+    across two chunks or formatted it differently (list markers, table cells, a footnote number
+    left in the text), so the quote still counts when a single in-order run of its tokens,
+    covering at least `min_token_share` of them, occurs in the passage; the run may skip up to
+    a few inserted passage tokens. A run rather than a bag of words, because the work
+    programme repeats formulaic sentences ("The global budgetary envelope reserved for ... is
+    EUR ...") that share most words but not the figure that matters.
     """
     norm_quote = normalise(quote)
     if not norm_quote:
         return False
     if norm_quote in normalise(passage):
         return True
-    quote_tokens = set(tokens(quote))
+    quote_tokens = _tokens(quote)
     if not quote_tokens:
         return False
-    shared = quote_tokens & set(tokens(passage))
-    return len(shared) / len(quote_tokens) >= min_token_share
+    return _longest_run(quote_tokens, _tokens(passage)) / len(quote_tokens) >= min_token_share
+
+
+_MAX_INSERTED = 3
+
+
+def _longest_run(quote_tokens: Sequence[str], passage_tokens: Sequence[str]) -> int:
+    """Length of the longest in-order run of quote tokens found in the passage.
+
+    Consecutive quote tokens continue a run across at most `_MAX_INSERTED` extra passage
+    tokens (e.g. a footnote marker "(35)" kept as text).
+    """
+    matcher = SequenceMatcher(None, quote_tokens, passage_tokens, autojunk=False)
+    best = current = 0
+    previous = None
+    for block in matcher.get_matching_blocks():
+        if not block.size:
+            continue
+        if (
+            previous is not None
+            and block.a == previous.a + previous.size
+            and 0 <= block.b - (previous.b + previous.size) <= _MAX_INSERTED
+        ):
+            current += block.size
+        else:
+            current = block.size
+        best = max(best, current)
+        previous = block
+    return best
 
 
 def _continues_number(text: str, index: int, step: int) -> bool:

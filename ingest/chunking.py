@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from common.schema import CHUNKER_VERSION, Chunk, DocumentMeta, chunk_id
 from common.sentences import split_sentences
 from ingest.blocks import FOOTNOTE_MARK, Block
+from ingest.cleaning import repair_hyphenation
 from ingest.sections import SectionTracker, is_section_heading
 
 TokenCounter = Callable[[str], int]
@@ -60,21 +61,28 @@ def _resolve_footnotes(blocks: list[Block]) -> tuple[dict[tuple[int, str], str],
 
 
 def merge_broken_paragraphs(blocks: list[Block]) -> list[Block]:
-    """Join a paragraph cut by a page break: it ends without punctuation and the next one
-    starts in lower case ('... financed from the appropriations' + 'entered in the ...')."""
+    """Join a paragraph cut by a page break: it ends without punctuation (or with a word
+    hyphenated across the break) and the next one starts in lower case ('... financed from the
+    appropriations' + 'entered in the ...'). The page's footnotes may sit between the halves:
+    they stay after the joined paragraph."""
     out: list[Block] = []
     for block in blocks:
-        prev = out[-1] if out else None
+        j = len(out) - 1
+        while j >= 0 and out[j].kind == "footnote":
+            j -= 1
+        prev = out[j] if j >= 0 else None
+        tail = FOOTNOTE_MARK.sub("", prev.text).rstrip() if prev is not None else ""
         if (
             prev is not None
             and prev.kind == "paragraph"
             and block.kind == "paragraph"
-            and prev.text
             and block.text
-            and FOOTNOTE_MARK.sub("", prev.text).rstrip()[-1:].isalnum()
+            and (tail[-1:].isalnum() or (tail.endswith("-") and tail[-2:-1].isalpha()))
             and block.text[0].islower()
         ):
-            out[-1] = prev.model_copy(update={"text": f"{prev.text} {block.text}"})
+            text = repair_hyphenation(f"{prev.text}\n{block.text}").replace("\n", " ")
+            page_end = block.page_end or block.page or prev.page_end
+            out[j] = prev.model_copy(update={"text": text, "page_end": page_end})
             continue
         out.append(block)
     return out

@@ -7,7 +7,9 @@ import re
 import unicodedata
 from collections import Counter
 
-_INVISIBLE = re.compile("[\u00ad\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\ufeff]")
+# Soft hyphen, zero-width and joiner characters, direction marks, embeddings and isolates,
+# invisible operators, BOM.
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 _HYPHENATED_BREAK = re.compile(r"(\w)-\n(?=[a-zà-ÿ])")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _PAGE_NUMBER = re.compile(

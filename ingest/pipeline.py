@@ -99,9 +99,14 @@ class IngestReport(BaseModel):
                 f"index: {m.documents} documents, {m.chunks} chunks, {m.sentences} sentences,"
                 f" model {m.embedding_model.split('|')[0]}, corpus hash {m.corpus_hash[:12]}"
             )
-        lines += [f"warning: {w}" for w in self.warnings]
-        lines += [f"error: {r.file}: {r.error}" for r in self.failed]
+        lines += [f"warning: {_one_line(w)}" for w in self.warnings]
+        lines += [f"error: {r.file}: {_one_line(r.error)}" for r in self.failed]
         return "\n".join(lines)
+
+
+def _one_line(message: str) -> str:
+    """Each problem on one line, however the underlying library worded it."""
+    return " ".join(message.split())
 
 
 @contextmanager
@@ -184,6 +189,7 @@ class Ingestor:
         self.settings = settings
         self.progress = progress
         self.paths = IndexPaths(settings.index_dir)
+        self._dimension = 0  # of the vectors this run wrote, once known
 
     def _bar(self, total: int, desc: str, unit: str) -> tqdm:
         return tqdm(total=total, desc=desc, unit=unit, disable=not self.progress, leave=True)
@@ -347,6 +353,8 @@ class Ingestor:
             texts, embedder.embed_passages, self.settings.embedding_batch_size, bar.update
         )
         bar.close()
+        if vectors:
+            self._dimension = len(next(iter(vectors.values())))
         report.texts_embedded += embedded
         report.embedding_seconds += time.perf_counter() - t0
 
@@ -461,10 +469,18 @@ class Ingestor:
         corpus_hash = text_hash(
             CHUNKER_VERSION + "".join(f"{d}:{documents[d].sha256};" for d in sorted(documents))
         )
+        # Asking the embedder loads the network (seconds); a run that embedded nothing new (a
+        # removal, a catalog edit, vectors from the cache) knows the dimension already.
+        if self._dimension:
+            dimension = self._dimension
+        elif manifest is not None and manifest.embedding_model == embedder.model_id:
+            dimension = manifest.embedding_dimension
+        else:
+            dimension = embedder.dimension
         manifest = Manifest(
             corpus_hash=corpus_hash,
             embedding_model=embedder.model_id,
-            embedding_dimension=embedder.dimension,
+            embedding_dimension=dimension,
             collection=self.settings.collection,
             chroma_mode=self.settings.chroma_mode,
             documents=len(documents),

@@ -142,6 +142,32 @@ def test_quote_straddling_a_chunk_boundary() -> None:
     assert not quote_in_passage(quote, second_chunk)
 
 
+def test_similar_formulaic_sentence_is_not_the_quote() -> None:
+    # the work programme repeats this sentence per envelope; only the figure tells them apart
+    grants = (
+        "The global budgetary envelope reserved for grants under this work programme is "
+        "EUR 19 105 100."
+    )
+    indirect = (
+        "4. Actions implemented in indirect management\n\nThe global budgetary envelope reserved "
+        "for actions implemented in indirect management under this work programme is "
+        "EUR 2 930 000."
+    )
+    assert not quote_in_passage(grants, indirect)
+
+
+def test_footnote_number_left_in_chunk_text() -> None:
+    quote = (
+        "An additional EUR 3 billion were made available to support Member States in the "
+        "necessary reforms for the implementation of the Pact."
+    )
+    chunk = (
+        "An additional EUR 3 billion (35) were made available to support Member States in the "
+        "necessary reforms for the implementation of the Pact. Tailored engagement will continue."
+    )
+    assert quote_in_passage(quote, chunk)
+
+
 def test_quote_in_passage_exact_match_and_empty_input() -> None:
     passage = (
         "The EMN Steering Board provides strategic guidance on EMN activities. It is chaired "

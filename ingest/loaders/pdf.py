@@ -122,11 +122,11 @@ def _page_runs(page) -> list[_Run]:
 
 
 def _lines(runs: list[_Run], body_size: float) -> list[_Line]:
+    """Runs grouped into lines by baseline. pypdf's own line breaks are ignored: it reports
+    one before a raised footnote number too, and with a meaningless position."""
     lines: list[_Line] = []
     for run in runs:
-        for i, piece in enumerate(run.text.split("\n")):
-            if i > 0 and lines and lines[-1].text:
-                lines.append(_Line(y=run.y, size=run.size, bold=run.bold))
+        for piece in run.text.split("\n"):
             if not piece:
                 continue
             line = lines[-1] if lines else None
@@ -134,7 +134,9 @@ def _lines(runs: list[_Run], body_size: float) -> list[_Line]:
             raised = small_number and (
                 run.rise > 0.5 or (line is not None and run.y > line.y + 1.0)
             )
-            if raised and line is not None and line.text.strip() and not line.lead_mark:
+            same_line = line is not None and abs(run.y - line.y) <= max(2.0, 0.5 * run.size)
+            in_text = line is not None and bool(line.text.strip()) and not line.lead_mark
+            if raised and in_text and (same_line or 0 < run.y - line.y <= max(line.size, 1.0)):
                 line.text += footnote_mark(piece.strip())  # a reference in running text
                 continue
             if (
@@ -146,17 +148,16 @@ def _lines(runs: list[_Run], body_size: float) -> list[_Line]:
                 line.y, line.size, line.bold, line.lead_mark = run.y, run.size, run.bold, False
                 line.text += piece
                 continue
-            if line is None or (line.text and abs(run.y - line.y) > max(2.0, 0.5 * run.size)):
+            if line is None or not same_line or line.lead_mark:
                 line = _Line(y=run.y, size=run.size, bold=run.bold)
                 lines.append(line)
-            if not line.text.strip():
-                line.y, line.size, line.bold = run.y, run.size, run.bold
                 if raised:  # a raised number opening a line numbers a footnote
                     line.text, line.lead_mark = piece.strip() + " ", True
                     continue
-            else:
-                line.size = max(line.size, run.size)
-                line.bold = line.bold and run.bold
+                line.text = piece
+                continue
+            line.size = max(line.size, run.size)
+            line.bold = line.bold and run.bold
             line.text += piece
     return [ln for ln in lines if ln.text.strip()]
 

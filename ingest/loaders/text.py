@@ -19,6 +19,10 @@ _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _WIKI_HEADING = re.compile(r"^(={1,6})\s*(.+?)\s*\1\s*$")
 _FOOTNOTE_DEF = re.compile(r"^(?:<sup>\s*\(?(\d{1,3})\)?\s*</sup>|\[\^(\d{1,3})\]:)\s*(.+)$")
 _FOOTNOTE_REF = re.compile(r"\s?<sup>\s*\(?(\d{1,3})\)?\s*</sup>|\[\^(\d{1,3})\](?!:)")
+# "(12) Joint Communication ...": a footnote defined without markup (converted documents mix
+# both forms); read as a footnote only when "<sup>(12)</sup>" is cited and defined nowhere else,
+# so numbered recitals and list items are never mistaken for footnotes.
+_PLAIN_FOOTNOTE_DEF = re.compile(r"^\((\d{1,3})\)\s+(.+)$")
 _OTHER_SUP = re.compile(r"</?sup>")
 _HTML_TAG = re.compile(r"</?(?:b|i|strong|em|u|span)>", re.IGNORECASE)
 _EMPHASIS = re.compile(r"(\*{1,3}|_{2,3})(?=\S)(.+?)(?<=\S)\1")
@@ -74,6 +78,14 @@ def parse_text(text: str, markdown: bool) -> list[Block]:
     repeated = repeated_short_lines(lines, min_count=2, max_chars=40)
     seen_repeated: set[str] = set()
     has_markup = markdown or any(_MD_HEADING.match(x) or _WIKI_HEADING.match(x) for x in lines)
+    plain_ids = _plain_footnote_ids(lines)
+
+    def footnote_def(line: str) -> tuple[str, str] | None:
+        if m := _FOOTNOTE_DEF.match(line):
+            return m.group(1) or m.group(2), m.group(3)
+        if (m := _PLAIN_FOOTNOTE_DEF.match(line)) and m.group(1) in plain_ids:
+            return m.group(1), m.group(2)
+        return None
 
     # Group into paragraphs (blank-line separated); in plain text every line is a paragraph.
     groups: list[list[str]] = []
@@ -92,7 +104,7 @@ def parse_text(text: str, markdown: bool) -> list[Block]:
             seen_repeated.add(stripped)
         is_heading = bool(_MD_HEADING.match(stripped) or _WIKI_HEADING.match(stripped))
         is_table = bool(_TABLE_LINE.search(line))
-        if is_heading or _FOOTNOTE_DEF.match(stripped) or not has_markup:
+        if is_heading or footnote_def(stripped) or not has_markup:
             if current:
                 groups.append(current)
                 current = []
@@ -111,9 +123,9 @@ def parse_text(text: str, markdown: bool) -> list[Block]:
         first = normalise_spaces(group[0])
         if (m := _MD_HEADING.match(first)) or (m := _WIKI_HEADING.match(first)):
             blocks.append(_heading(m.group(2), len(m.group(1))))
-        elif m := _FOOTNOTE_DEF.match(first):
-            fid = m.group(1) or m.group(2)
-            body = strip_inline_markup(" ".join([m.group(3), *group[1:]]))
+        elif definition := footnote_def(first):
+            fid, text = definition
+            body = strip_inline_markup(" ".join([text, *group[1:]]))
             blocks.append(Block(kind="footnote", text=normalise_spaces(body), footnote_id=fid))
         elif any(_TABLE_LINE.search(x) for x in group) and len(group) >= 2:
             rows = [
@@ -133,6 +145,19 @@ def parse_text(text: str, markdown: bool) -> list[Block]:
             joined = "\n".join(group) if all(x.startswith("- ") for x in group) else " ".join(group)
             blocks.append(_paragraph(joined))
     return [b for b in blocks if b.text]
+
+
+def _plain_footnote_ids(lines: list[str]) -> set[str]:
+    """Footnote numbers cited in the text whose definition has no markup."""
+    cited: set[str] = set()
+    defined: set[str] = set()
+    for line in lines:
+        stripped = line.strip()
+        if m := _FOOTNOTE_DEF.match(stripped):
+            defined.add(m.group(1) or m.group(2))
+            stripped = stripped[m.start(3) :]
+        cited.update(m.group(1) or m.group(2) for m in _FOOTNOTE_REF.finditer(stripped))
+    return cited - defined
 
 
 def _heading(text: str, level: int) -> Block:
