@@ -94,6 +94,12 @@ class Settings(BaseSettings):
         description="'off' is the kill switch: search-and-quote only, no generative model.",
     )
 
+    provenance_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Secret that signs every answer's provenance record (HMAC-SHA256); empty: "
+        "a key generated once and kept in data_dir/provenance.key.",
+    )
+
     # --- generative model (composer 'llm') ----------------------------------------------
     llm_provider: Literal["openai", "azure", "mistral"] = Field(
         default="openai",
@@ -175,8 +181,7 @@ class Settings(BaseSettings):
     )
     ui_api_key: SecretStr | None = Field(
         default=None,
-        description="API key the chat page sends (auth mode 'keys'; scopes ask, search, "
-        "feedback).",
+        description="API key the chat page sends (auth mode 'keys'; scopes ask, search, feedback).",
     )
     ui_host: str = Field(default="127.0.0.1", description="Address the chat page binds to.")
     ui_port: int = Field(default=8501, ge=1, le=65535, description="Port of the chat page.")

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from rag.provenance import Provenance
+
 Behaviour = Literal["answered", "abstained", "declined"]
 
 DISCLOSURE = (
@@ -99,4 +101,9 @@ class Answer(BaseModel):
     guards: list[GuardVerdict] = Field(default_factory=list)
     fallback: bool = Field(
         default=False, description="True when the configured LLM failed and extractive answered."
+    )
+    provenance: Provenance | None = Field(
+        default=None,
+        description="Signed machine-readable marking (AI Act Art. 50(2)); check it with "
+        "POST /v1/provenance/verify.",
     )

@@ -36,6 +36,14 @@ from rag.composers.base import ComposeInput, Composer, ComposerError, Draft, cla
 from rag.composers.extractive import ExtractiveComposer
 from rag.composers.llm import LLMComposer
 from rag.index import IndexReader
+from rag.provenance import (
+    Provenance,
+    citations_digest,
+    key_id,
+    load_or_create_key,
+    sha256,
+    sign,
+)
 from rag.retrieval import Candidate, HybridRetriever, QueryTerms, diversify
 from rag.rewrite import rewrite_followup
 from rag.verify import Removed, Verified, Verifier, assemble, split_answer
@@ -330,6 +338,10 @@ class Assistant:
         }
         self.verifier = Verifier(embed=self.embedder.embed_passages)
         self.generation = settings.generation == "on"
+        assert settings.data_dir is not None
+        self.provenance_key = load_or_create_key(
+            settings.data_dir / "provenance.key", settings.provenance_key.get_secret_value()
+        )
 
     def set_generation(self, enabled: bool) -> None:
         """The kill switch: off means search-and-quote only, effective immediately."""
@@ -493,10 +505,11 @@ class Assistant:
     def to_answer(self, ctx: Context) -> Answer:
         citations: list[Citation] = []
         if ctx.verified is not None:
+            base = self.settings.api_public_url.rstrip("/")
             for marker, index in enumerate(ctx.verified.cited, start=1):
-                citations.append(citation(marker, ctx.passages[index]))
+                citations.append(citation(marker, ctx.passages[index], base))
         composer = "extractive" if (ctx.fallback or not self.generation) else ctx.composer
-        return Answer(
+        answer = Answer(
             answer=ctx.answer,
             behaviour=ctx.behaviour or "abstained",
             reason=ctx.reason,
@@ -519,9 +532,30 @@ class Assistant:
             guards=ctx.guards,
             fallback=ctx.fallback,
         )
+        answer.provenance = self.sign(answer, verbatim=ctx.model == "none")
+        return answer
+
+    def sign(self, answer: Answer, verbatim: bool) -> Provenance:
+        """The signed provenance record over the answer as it will be returned."""
+        record = Provenance(
+            generator_version=APP_VERSION,
+            composer=answer.versions.composer,
+            model=answer.versions.model,
+            index_manifest=answer.versions.index_manifest,
+            trace_id=answer.trace_id,
+            behaviour=answer.behaviour,
+            answer_sha256=sha256(answer.answer),
+            citations_sha256=citations_digest(
+                [c.model_dump(mode="json") for c in answer.citations]
+            ),
+            verbatim=verbatim,
+            key_id=key_id(self.provenance_key),
+        )
+        return sign(record, self.provenance_key)
 
 
-def citation(marker: int, cand: Candidate) -> Citation:
+def citation(marker: int, cand: Candidate, base: str = "") -> Citation:
+    """`base` (EMN_API_PUBLIC_URL) makes the URL absolute; set here, before signing."""
     chunk = cand.chunk
     doc = chunk.doc
     return Citation(
@@ -533,7 +567,7 @@ def citation(marker: int, cand: Candidate) -> Citation:
         section_path=chunk.section_path,
         page=chunk.page,
         quote=chunk.text,
-        url=f"/v1/documents/{doc.doc_id}/chunks#{chunk.id}",
+        url=f"{base}/v1/documents/{doc.doc_id}/chunks#{chunk.id}",
         kind=doc.kind,
         date=doc.date,
         status=doc.status if not doc.superseded_by else f"superseded by {doc.superseded_by}",

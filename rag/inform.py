@@ -1,0 +1,135 @@
+"""Inform drafting for NCP staff: a cited first draft in the EMN house shape (title, key
+messages, background, main findings, policy implications, sources).
+
+Each section is answered by the same pipeline as a question (so every sentence is cited and
+verified); the sections' citations are then merged into one numbered source list and
+sentences already used in an earlier section are not repeated.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, Field
+
+from rag.answer import DISCLOSURE, Answer, Citation, Filters, Versions, new_trace_id
+from rag.pipeline import Assistant
+
+DRAFT_MARKING = "AI-generated draft — verify before use"
+
+SECTIONS: list[tuple[str, str]] = [
+    ("Key messages", "What are the key points on {topic}?"),
+    ("Background", "What is the background and policy context of {topic}?"),
+    ("Main findings", "What are the main facts, figures and developments on {topic}?"),
+    ("Policy implications", "What actions and measures are planned or needed on {topic}?"),
+]
+_MARKER = re.compile(r"\[(\d+)\]")
+
+
+class InformSection(BaseModel):
+    heading: str
+    text: str = Field(description="Sentences with global [n] markers; bullets for key messages.")
+    behaviour: str
+
+
+class InformDraft(BaseModel):
+    title: str
+    topic: str
+    sections: list[InformSection]
+    citations: list[Citation]
+    behaviour: str = Field(description="answered if any section has content, else abstained")
+    marking: str = DRAFT_MARKING
+    ai_generated: bool = True
+    disclosure: str = DISCLOSURE
+    trace_id: str = Field(default_factory=new_trace_id)
+    created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    versions: Versions | None = None
+    section_trace_ids: list[str] = Field(default_factory=list)
+
+
+def _sentences(text: str) -> list[str]:
+    lines = [ln.strip().removeprefix("- ").strip() for ln in text.split("\n") if ln.strip()]
+    out: list[str] = []
+    for line in lines:
+        out.extend(p for p in re.split(r"(?<=[.!?])\s+(?=[A-Z(])", line) if p)
+    return out
+
+
+def draft_inform(
+    assistant: Assistant, topic: str, filters: Filters | None = None, max_key_messages: int = 5
+) -> InformDraft:
+    """Compose the draft section by section; sources numbered once across the document."""
+    topic = topic.strip().rstrip("?.")
+    citations: list[Citation] = []
+    by_chunk: dict[str, int] = {}
+    used: set[str] = set()
+    sections: list[InformSection] = []
+    trace_ids: list[str] = []
+    versions = None
+    for heading, template in SECTIONS:
+        answer: Answer = assistant.ask(template.format(topic=topic), filters=filters)
+        trace_ids.append(answer.trace_id)
+        versions = versions or answer.versions
+        if answer.behaviour != "answered":
+            sections.append(InformSection(heading=heading, text="", behaviour=answer.behaviour))
+            continue
+        local = {c.marker: c for c in answer.citations}
+        kept: list[str] = []
+        for sentence in _sentences(answer.answer):
+            key = _MARKER.sub("", sentence).strip()
+            if key in used:
+                continue
+            used.add(key)
+
+            def renumber(match: re.Match[str], local: dict[int, Citation] = local) -> str:
+                cite = local[int(match.group(1))]
+                if cite.chunk_id not in by_chunk:
+                    by_chunk[cite.chunk_id] = len(citations) + 1
+                    citations.append(cite.model_copy(update={"marker": len(citations) + 1}))
+                return f"[{by_chunk[cite.chunk_id]}]"
+
+            kept.append(_MARKER.sub(renumber, sentence))
+        if heading == "Key messages":
+            text = "\n".join(f"- {s}" for s in kept[:max_key_messages])
+        else:
+            text = " ".join(kept)
+        sections.append(
+            InformSection(heading=heading, text=text, behaviour="answered" if kept else "abstained")
+        )
+    behaviour = "answered" if any(s.text for s in sections) else "abstained"
+    return InformDraft(
+        title=f"EMN inform (draft): {topic[:1].upper()}{topic[1:]}",
+        topic=topic,
+        sections=sections,
+        citations=citations,
+        behaviour=behaviour,
+        versions=versions,
+        section_trace_ids=trace_ids,
+    )
+
+
+def inform_markdown(draft: InformDraft) -> str:
+    """The draft as Markdown, with the marking in the text and the sources as a list."""
+    lines = [
+        f"# {draft.title}",
+        "",
+        f"> **{draft.marking}.** {draft.disclosure}",
+        "",
+    ]
+    for section in draft.sections:
+        lines += [f"## {section.heading}", ""]
+        lines += [section.text or "_The documents do not cover this section._", ""]
+    lines += ["## Sources", ""]
+    for c in draft.citations:
+        where = ", ".join(x for x in [c.reference, c.section_path] if x)
+        page = f", p. {c.page}" if c.page else ""
+        lines.append(f"[{c.marker}] {c.title}" + (f" — {where}" if where else "") + page)
+    lines += [
+        "",
+        "<!-- provenance: generator=EMN policy assistant; "
+        f"trace_id={draft.trace_id}; created={draft.created_at}; "
+        f"ai_generated=true; marking={draft.marking} -->",
+        "",
+    ]
+    return "\n".join(lines)
