@@ -66,6 +66,10 @@ class IngestReport(BaseModel):
     embedding_seconds: float = 0.0
     seconds: float = 0.0
     manifest: Manifest | None = None
+    incomplete_metadata: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Per file, the provenance fields its catalog entry lacks (data governance).",
+    )
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -99,6 +103,11 @@ class IngestReport(BaseModel):
                 f"index: {m.documents} documents, {m.chunks} chunks, {m.sentences} sentences,"
                 f" model {m.embedding_model.split('|')[0]}, corpus hash {m.corpus_hash[:12]}"
             )
+        if self.incomplete_metadata:
+            lines.append(
+                "metadata incomplete: "
+                + "; ".join(f"{f} (no {', '.join(m)})" for f, m in self.incomplete_metadata.items())
+            )
         lines += [f"warning: {_one_line(w)}" for w in self.warnings]
         lines += [f"error: {r.file}: {_one_line(r.error)}" for r in self.failed]
         return "\n".join(lines)
@@ -121,6 +130,22 @@ def index_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+PROVENANCE_FIELDS = ("reference", "date", "source", "url", "licence")
+
+
+def metadata_gaps(sources: list[Source]) -> dict[str, list[str]]:
+    """Which provenance fields each document lacks (uncatalogued files lack them all)."""
+    gaps: dict[str, list[str]] = {}
+    for source in sources:
+        if source.entry is None:
+            gaps[source.path.name] = ["catalog entry"]
+            continue
+        missing = [f for f in PROVENANCE_FIELDS if not getattr(source.entry, f)]
+        if missing:
+            gaps[source.path.name] = missing
+    return gaps
 
 
 def embedding_text(chunk: Chunk) -> str:
@@ -210,6 +235,7 @@ class Ingestor:
         settings = self.settings
         sources, warnings = discover(settings.corpus_dir if include_corpus else None, extra)
         report.warnings.extend(warnings)
+        report.incomplete_metadata = metadata_gaps(sources)
         embedder = embedder_from_settings(settings)
         model_id = embedder.model_id
         store = ChunkStore(self.paths.chunk_store)
