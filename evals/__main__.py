@@ -1,0 +1,201 @@
+"""`python -m evals run --dataset FILE [--api URL --key KEY] [--baseline] [--out DIR]
+[--composer extractive|llm] [--limit N] [--floors FILE]`
+
+Asks every question of the set (in process by default, over HTTP with --api), scores the
+replies, optionally runs the naive LangChain baseline on the same questions, and writes
+DIR/results.json, DIR/report.md and DIR/metrics_by_type.png.
+
+Exit codes: 0 done; 1 a metric is below its floor (only with --floors); 2 the run could not be
+made (file not found, invalid question set, service unreachable, no index).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from evals.dataset import DEV_SET, load_dataset
+
+DEFAULT_OUT = Path(__file__).parent / "reports" / "latest"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m evals", description=__doc__.split("\n\n")[1])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="evaluate a question set and write a report")
+    run.add_argument(
+        "--dataset",
+        type=Path,
+        default=DEV_SET,
+        help="JSON Lines question set (default: the dev set)",
+    )
+    run.add_argument(
+        "--api", metavar="URL", help="evaluate the service at URL over HTTP instead of in process"
+    )
+    run.add_argument(
+        "--key",
+        default=os.environ.get("EMN_EVAL_API_KEY"),
+        help="API key for --api (default: $EMN_EVAL_API_KEY)",
+    )
+    run.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also run the naive LangChain RAG baseline on the same questions",
+    )
+    run.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help="output folder (default: evals/reports/latest)",
+    )
+    run.add_argument(
+        "--composer",
+        choices=["extractive", "llm"],
+        help="composer to ask for (default: the configured one)",
+    )
+    run.add_argument("--limit", type=int, metavar="N", help="only the first N questions")
+    run.add_argument(
+        "--floors",
+        type=Path,
+        metavar="FILE",
+        help="exit 1 when a metric misses its bound in this TOML file (e.g. evals/floors.toml)",
+    )
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    raw = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(raw)
+    args.raw = raw
+    if args.limit is not None and args.limit < 1:
+        return _fail("--limit must be at least 1")
+    if not args.dataset.is_file():
+        return _fail(f"question set not found: {args.dataset}")
+    try:
+        items = load_dataset(args.dataset)
+    except ValueError as exc:
+        # every invalid line, one per line, then exit 2
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, UnicodeDecodeError) as exc:
+        return _fail(f"cannot read {args.dataset}: {exc}")
+    if args.limit:
+        items = items[: args.limit]
+    bounds = None
+    if args.floors:
+        from evals.floors import load_floors
+
+        try:
+            bounds = load_floors(args.floors)
+        except ValueError as exc:
+            return _fail(str(exc))
+
+    from evals.targets import EvalError
+
+    started = time.perf_counter()
+    started_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    targets = []
+    try:
+        return _run(args, items, bounds, started, started_at, targets)
+    except EvalError as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        for target in targets:
+            target.close()
+
+
+def _run(args, items, bounds, started, started_at, targets) -> int:
+    from common.settings import load_settings
+    from evals.report import write_outputs
+    from evals.runner import build_results, run_targets
+    from evals.targets import EvalError, InProcessTarget, shown_path
+
+    settings = load_settings()
+    progress = not args.no_progress
+    if args.api:
+        from evals.http import HttpTarget
+
+        target = HttpTarget(args.api, args.key, args.composer)
+    else:
+        try:
+            target = InProcessTarget(settings, args.composer)
+        except (RuntimeError, ValueError) as exc:
+            if isinstance(exc, EvalError):
+                raise
+            raise EvalError(f"cannot start the assistant: {exc}") from exc
+    targets.append(target)
+    base = None
+    if args.baseline:
+        from evals.baseline import BaselineTarget, cache_path_for
+
+        base = BaselineTarget(settings, cache_path=cache_path_for(settings))
+        targets.append(base)
+    runs = run_targets(targets, items, progress)
+    metrics, records = runs[0]
+    baseline = runs[1] if base is not None else None
+    base_info = base.describe() if base is not None else None
+    warnings = list(getattr(target, "warnings", []))
+    missing = getattr(target, "missing_texts", 0)
+    if missing:
+        warnings.append(
+            f"{missing} ranked passage(s) had no text from the API (counted as not holding "
+            "a gold quote)"
+        )
+    command = ["python", "-m", "evals"]
+    for arg in args.raw:  # never write a key into a report
+        command.append("***" if command[-1] == "--key" else arg)
+        if arg.startswith("--key="):
+            command[-1] = "--key=***"
+    run = {
+        "dataset": shown_path(args.dataset),
+        "started": started_at,
+        "seconds": round(time.perf_counter() - started, 1),
+        "target": target.describe(),
+        "command": shlex.join(command),
+        "warnings": warnings,
+    }
+    if base_info is not None:
+        run["baseline"] = base_info
+    results = build_results(metrics, records, baseline, run)
+    paths = write_outputs(results, args.out)
+    _print_summary(metrics, baseline[0] if baseline else None)
+    print(f"wrote {paths['results']}, {paths['report']}, {paths['chart']}")
+    if bounds is not None:
+        from evals.floors import check, report
+
+        checks = check(metrics, bounds)
+        print(report(checks))
+        if not all(c.ok for c in checks):
+            return 1
+    return 0
+
+
+def _print_summary(metrics: dict, base: dict | None) -> None:
+    from evals.report import fmt
+    from evals.runner import HEADLINE
+
+    width = max(len(k) for k in HEADLINE)
+    print(f"{'metric':{width}}  {'ours':>9}" + (f"  {'baseline':>9}" if base else ""))
+    for key in HEADLINE:
+        line = f"{key:{width}}  {fmt(metrics.get(key), key):>9}"
+        if base:
+            line += f"  {fmt(base.get(key), key):>9}"
+        print(line)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""The model card's accuracy section, generated from the latest evaluation run, so the
+instructions for use (AI Act Art. 13) never quote figures the evaluation did not produce.
+
+`python -m evals.model_card` rewrites the section in docs/model-card.md;
+`tests/test_model_card.py` fails when the two disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from common.settings import PROJECT_ROOT
+
+RESULTS = PROJECT_ROOT / "evals" / "reports" / "latest" / "results.json"
+MODEL_CARD = PROJECT_ROOT / "docs" / "model-card.md"
+START, END = "<!-- accuracy:start -->", "<!-- accuracy:end -->"
+
+ROWS = [
+    ("behaviour_accuracy", "Behaviour accuracy (answered / abstained / declined as expected)"),
+    ("key_fact_recall", "Key-fact recall of answers"),
+    ("citation_precision", "Citation precision"),
+    ("unsupported_sentence_rate", "Unsupported-sentence rate (lower is better)"),
+    ("unsupported_numbers", "Figures not found in a cited passage (count, lower is better)"),
+    ("hit@5", "Retrieval hit@5 (a gold passage among the top 5)"),
+    ("mrr", "Retrieval MRR"),
+    ("latency_p50_ms", "Latency p50 (ms, in process)"),
+    ("latency_p95_ms", "Latency p95 (ms, in process)"),
+]
+
+
+def _fmt(key: str, value: object) -> str:
+    if not isinstance(value, int | float):
+        return "n/a"
+    if key.startswith("latency") or key == "unsupported_numbers":
+        return f"{value:.0f}" if key.startswith("latency") else f"{value:g}"
+    return f"{value:.1%}"
+
+
+def accuracy_section(results_path: Path = RESULTS) -> str:
+    results = json.loads(results_path.read_text(encoding="utf-8"))
+    ours = results.get("metrics", {})
+    base = results.get("baseline") or {}
+    questions = len(results.get("questions", []))
+    lines = [
+        f"Measured on the development set ({questions} questions, "
+        f"`evals/datasets/dev.jsonl`) by `make eval`; source: "
+        "`evals/reports/latest/results.json`.",
+        "",
+        "| Metric | This assistant | Naive RAG baseline |",
+        "|---|---|---|",
+    ]
+    for key, label in ROWS:
+        lines.append(f"| {label} | {_fmt(key, ours.get(key))} | {_fmt(key, base.get(key))} |")
+    return "\n".join(lines)
+
+
+def update(model_card: Path = MODEL_CARD, results_path: Path = RESULTS) -> None:
+    text = model_card.read_text(encoding="utf-8")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    section = accuracy_section(results_path)
+    model_card.write_text(f"{head}{START}\n{section}\n{END}{tail}", encoding="utf-8")
+
+
+def current_section(model_card: Path = MODEL_CARD) -> str:
+    text = model_card.read_text(encoding="utf-8")
+    return text.split(START, 1)[1].split(END, 1)[0].strip()
+
+
+if __name__ == "__main__":
+    update()
+    sys.stdout.write(f"updated {MODEL_CARD.relative_to(PROJECT_ROOT)}\n")
