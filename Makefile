@@ -10,12 +10,14 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run ingest test lint format
+.PHONY: help install run ingest test lint format eval
 
 help:
-	@echo "make run    install if needed, ingest corpus/ into the index if needed, start the service"
+	@echo "make run    install if needed, ingest corpus/ into the index if needed, start the API"
+	@echo "           on http://127.0.0.1:8000 (EMN_API_HOST, EMN_API_PORT; docs at /docs)"
 	@echo "make test   install if needed, lint, run the whole test suite"
 	@echo "make ingest (re)ingest corpus/ incrementally"
+	@echo "make eval   install and ingest if needed, run the dev set with the baseline, refresh evals/reports/latest/"
 
 $(STAMP):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +35,7 @@ ingest: install
 
 run: install
 	$(PY) -m ingest
+	$(PY) -m api
 
 lint: install
 	$(PY) -m ruff check .
@@ -45,3 +48,11 @@ format: install
 test: install
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+# The dev set in process with the naive LangChain baseline; refreshes the committed report.
+# Ingestion is incremental: it does nothing when corpus/ has not changed.
+eval: install
+	$(PY) -m ingest --quiet
+	$(PY) -m evals run --dataset evals/datasets/dev.jsonl --baseline --out evals/reports/latest
+	$(PY) -m evals run --dataset evals/datasets/redteam.jsonl --out evals/reports/latest/redteam
+	$(PY) -m evals.model_card
