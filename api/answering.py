@@ -1,0 +1,145 @@
+"""Answering for every endpoint (ask, its stream, chat completions): the blocking pipeline
+runs in the threadpool, each answer gets its audit record and metrics, and citation URLs are
+made absolute when a public URL is configured.
+
+An answer whose audit record cannot be written is not returned (503 `audit_unavailable`):
+record-keeping is a condition of answering, not a side effect.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Iterator
+
+import anyio
+from starlette.concurrency import run_in_threadpool
+
+from api.audit import answer_record
+from api.auth import Principal
+from api.errors import ApiError
+from api.state import Service
+from rag.answer import Answer, Filters, Turn
+from rag.pipeline import StreamEvent
+
+log = logging.getLogger("api")
+
+
+def with_citation_urls(answer: Answer, base: str) -> Answer:
+    """Citation URLs as the client should open them: API-relative, or absolute under `base`."""
+    if not base:
+        return answer
+    citations = [
+        c.model_copy(update={"url": base + c.url}) if c.url.startswith("/") else c
+        for c in answer.citations
+    ]
+    return answer.model_copy(update={"citations": citations})
+
+
+async def _record(
+    service: Service,
+    answer: Answer,
+    principal: Principal,
+    endpoint: str,
+    question: str,
+    history: list[Turn],
+    filters: Filters | None,
+    interrupted: bool = False,
+) -> None:
+    """The audit record and metrics of one answer (blocking database work in the pool)."""
+    record = answer_record(
+        answer, endpoint=endpoint, question=question, history=history, filters=filters
+    )
+    record.interrupted = interrupted
+    await run_in_threadpool(
+        service.audit.append_answer, record, trace_id=answer.trace_id, key_id=principal.key_id
+    )
+    service.metrics.observe_answer(answer, endpoint)
+
+
+async def _finish(
+    service: Service,
+    answer: Answer,
+    principal: Principal,
+    endpoint: str,
+    question: str,
+    history: list[Turn],
+    filters: Filters | None,
+) -> Answer:
+    try:
+        await _record(service, answer, principal, endpoint, question, history, filters)
+    except Exception as exc:
+        log.exception("audit record not written (trace id %s)", answer.trace_id)
+        raise ApiError(
+            503, "audit_unavailable", "The audit log cannot be written; no answer is given."
+        ) from exc
+    return with_citation_urls(answer, service.citation_base())
+
+
+def _final_answer(events: Iterator[StreamEvent]) -> Answer | None:
+    """Run an abandoned stream to its end, for the record of what was (partly) shown."""
+    for event in events:
+        if event.kind == "answer":
+            return event.answer
+    return None
+
+
+async def answer(
+    service: Service,
+    principal: Principal,
+    question: str,
+    history: list[Turn],
+    filters: Filters | None,
+    composer: str | None,
+    endpoint: str,
+) -> Answer:
+    result = await run_in_threadpool(service.assistant.ask, question, history, filters, composer)
+    return await _finish(service, result, principal, endpoint, question, history, filters)
+
+
+async def answer_stream(
+    service: Service,
+    principal: Principal,
+    question: str,
+    history: list[Turn],
+    filters: Filters | None,
+    composer: str | None,
+    endpoint: str,
+) -> AsyncGenerator[StreamEvent, None]:
+    """The assistant's stream events; the first is computed before this returns, so an
+    outage (Chroma down, no index) is still an HTTP error and not a broken stream."""
+    events: Iterator[StreamEvent] = service.assistant.stream(question, history, filters, composer)
+    first = await run_in_threadpool(next, events, None)
+
+    async def generate() -> AsyncGenerator[StreamEvent, None]:
+        event = first
+        finished = False
+        try:
+            while event is not None:
+                if event.kind == "answer" and event.answer is not None:
+                    finished = True
+                    done = await _finish(
+                        service, event.answer, principal, endpoint, question, history, filters
+                    )
+                    yield StreamEvent(kind="answer", answer=done)
+                else:
+                    yield event
+                event = await run_in_threadpool(next, events, None)
+        finally:
+            # Also when the client has gone (cancelled): text was shown, so it is recorded.
+            with anyio.CancelScope(shield=True):
+                if not finished:
+                    await _record_abandoned(events)
+                close = getattr(events, "close", None)
+                if close is not None:
+                    await run_in_threadpool(close)
+
+    async def _record_abandoned(rest: Iterator[StreamEvent]) -> None:
+        try:
+            final = await run_in_threadpool(_final_answer, rest)
+            if final is not None:
+                await _record(service, final, principal, endpoint, question, history, filters,
+                              interrupted=True)  # fmt: skip
+        except Exception:
+            log.exception("audit record of an interrupted stream not written")
+
+    return generate()

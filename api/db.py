@@ -1,0 +1,60 @@
+"""The service database (audit log and feedback) through SQLAlchemy.
+
+SQLite by default, so a single-user install needs nothing else; PostgreSQL by URL when several
+replicas share one log. The code path is the same for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event
+from sqlalchemy.engine import make_url
+
+metadata = MetaData()
+_IMMEDIATE = "emn_sqlite_immediate"
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`. SQLite gets its folder created, a busy timeout and write-ahead
+    logging (readers never block the writer), and transactions opened with `writing()` start
+    with BEGIN IMMEDIATE, so two processes appending to the audit chain never read the same
+    head: one waits for the other. (PostgreSQL does this with SELECT ... FOR UPDATE.)"""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below take effect
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        immediate = connection.get_execution_options().get(_IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """A read-then-write transaction that holds the write lock from its first statement."""
+    with engine.connect() as conn:
+        conn.execution_options(**{_IMMEDIATE: True})
+        with conn.begin():
+            yield conn
+
+
+def create_schema(engine: Engine) -> None:
+    """Create missing tables (idempotent; the schema only grows)."""
+    metadata.create_all(engine)

@@ -1,0 +1,43 @@
+"""POST /v1/feedback: a rating (up/down) and a comment on an answer, by its trace id."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import FeedbackCaller
+from api.errors import ERROR_RESPONSES, ApiError, error_doc
+from api.schemas import FeedbackReceipt, FeedbackRequest
+from api.state import ServiceDep
+
+router = APIRouter(tags=["feedback"])
+
+
+@router.post(
+    "/v1/feedback",
+    status_code=201,
+    response_model=FeedbackReceipt,
+    summary="Rate an answer",
+    description="Thumbs up or down, with an optional comment (personal data is redacted "
+    "before it is stored), on an answer identified by its `trace_id`. 'down' ratings feed the "
+    "review queue.",
+    responses=ERROR_RESPONSES | {404: error_doc("No answer with this trace id.")},
+)
+async def feedback(
+    body: FeedbackRequest,
+    principal: FeedbackCaller,
+    service: ServiceDep,
+) -> JSONResponse:
+    if not await run_in_threadpool(service.audit.has_trace, body.trace_id):
+        raise ApiError(
+            404, "trace_not_found", f"No answer with trace id {body.trace_id!r} is on record."
+        )
+    row = await run_in_threadpool(
+        service.feedback.add, body.trace_id, body.rating, body.comment, principal.key_id
+    )
+    service.metrics.feedback.labels(body.rating).inc()
+    receipt = FeedbackReceipt(
+        id=row["id"], trace_id=row["trace_id"], rating=row["rating"], created_at=row["created_at"]
+    )
+    return JSONResponse(receipt.model_dump(mode="json"), status_code=201)

@@ -1,0 +1,90 @@
+"""Operational endpoints: liveness (/healthz), readiness (/readyz) and Prometheus metrics."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import MetricsCaller
+from api.errors import ERROR_RESPONSES, RETRY_AFTER_OUTAGE_S, request_trace_id
+from api.schemas import Check, Health, Readiness
+from api.state import ServiceDep
+from common.chroma_client import ChromaUnavailableError
+from rag.index import IndexNotReadyError
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=Health, summary="Liveness: the process is up")
+async def healthz(service: ServiceDep) -> Health:
+    return Health(uptime_s=round(time.time() - service.started_at, 1))
+
+
+@router.get(
+    "/readyz",
+    response_model=Readiness,
+    summary="Readiness: index loaded, Chroma reachable, embedding model loaded",
+    description="200 when the service can answer; 503 with the same body (and `error.code` "
+    "`index_not_ready`, `chroma_unavailable` or `embedding_model_unavailable`) when not.",
+    responses={503: {"model": Readiness, "description": "Not ready."}},
+)
+async def readyz(request: Request, service: ServiceDep) -> JSONResponse:
+    index = service.assistant.index
+    checks: dict[str, Check] = {}
+    errors: list[tuple[str, str]] = []
+    manifest = None
+    try:
+        await run_in_threadpool(index.ensure_loaded)
+        assert index.manifest is not None
+        manifest = index.manifest.model_dump(exclude={"document_list"})
+        manifest["manifest_hash"] = index.manifest.manifest_hash
+        checks["index"] = Check(ok=True, detail=f"{len(index.chunks)} chunks loaded")
+    except IndexNotReadyError as exc:
+        checks["index"] = Check(ok=False, detail=str(exc))
+        errors.append(("index_not_ready", "No index has been built yet: run `python -m ingest`."))
+    try:
+        vectors = await run_in_threadpool(index.check_chroma)
+        checks["chroma"] = Check(ok=True, detail=f"{vectors} vectors")
+    except ChromaUnavailableError as exc:
+        checks["chroma"] = Check(ok=False, detail=str(exc))
+        errors.append(("chroma_unavailable", "The vector store (Chroma) is unavailable."))
+    embedder = service.assistant.embedder
+    loaded = service.embedding_loaded
+    checks["embedding_model"] = Check(ok=loaded, detail=embedder.version)
+    if not loaded:
+        errors.append(("embedding_model_unavailable", "The embedding model is not loaded."))
+    body = Readiness(
+        status="not_ready" if errors else "ready",
+        checks=checks,
+        manifest=manifest,
+        generation="on" if service.assistant.generation else "off",
+        auth_mode=service.settings.auth_mode,
+        error=(
+            {"code": errors[0][0], "message": errors[0][1], "trace_id": request_trace_id(request)}
+            if errors
+            else None
+        ),
+    )
+    headers = {"Retry-After": str(RETRY_AFTER_OUTAGE_S)} if errors else {}
+    return JSONResponse(body.model_dump(mode="json"), 503 if errors else 200, headers)
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    description="Requests by route and status, latency, per-step pipeline latency, answers "
+    "by behaviour (text exposition format). Needs the 'admin' scope in auth mode 'keys'.",
+    response_class=Response,
+    responses={
+        **{k: v for k, v in ERROR_RESPONSES.items() if k in (401, 403, 500)},
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+    },
+)
+async def metrics(
+    _: MetricsCaller,
+    service: ServiceDep,
+) -> Response:
+    return Response(service.metrics.render(), media_type=service.metrics.content_type)

@@ -1,0 +1,105 @@
+"""POST /v1/inform: a cited first draft of an EMN inform (title, key messages, background,
+main findings, policy implications, sources) on a topic, for NCP staff to edit and export.
+
+Every section is answered and verified by the same pipeline as /v1/ask, so every sentence
+carries a citation; the draft is marked "AI-generated draft — verify before use". Each draft
+gets an audit record (kind `inform`) naming its sections' trace ids and the cited passages.
+"""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import AskCaller
+from api.errors import ERROR_RESPONSES, ApiError
+from api.state import ServiceDep
+from rag.answer import Filters
+from rag.inform import InformDraft, draft_inform
+from rag.redaction import redact
+
+router = APIRouter(tags=["answers"])
+
+MAX_TOPIC_CHARS = 200
+
+
+class InformRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"topic": "return and readmission"},
+                {
+                    "topic": "EMN work programme 2026-2027",
+                    "filters": {"doc_ids": ["emn-work-programme-2026-2027"]},
+                },
+            ]
+        }
+    )
+
+    topic: str = Field(
+        min_length=1,
+        max_length=MAX_TOPIC_CHARS,
+        pattern=r"\S",
+        description=f"What the inform is about (at most {MAX_TOPIC_CHARS} characters).",
+        examples=["return and readmission"],
+    )
+    filters: Filters | None = Field(default=None, description="Restrict retrieval.")
+
+
+def _with_citation_urls(draft: InformDraft, base: str) -> InformDraft:
+    if not base:
+        return draft
+    citations = [
+        c.model_copy(update={"url": base + c.url}) if c.url.startswith("/") else c
+        for c in draft.citations
+    ]
+    return draft.model_copy(update={"citations": citations})
+
+
+@router.post(
+    "/v1/inform",
+    response_model=InformDraft,
+    summary="Draft an inform with citations",
+    description="A first draft in the EMN house shape: title, key messages (3-5 bullets), "
+    "background, main findings, policy implications and a numbered source list; every "
+    "sentence carries [n] markers into `citations`. A section the documents do not cover is "
+    "empty with `behaviour` `abstained` or `declined`. Marked as an AI-generated draft.",
+    responses=ERROR_RESPONSES,
+)
+async def inform(body: InformRequest, principal: AskCaller, service: ServiceDep) -> JSONResponse:
+    started = time.perf_counter()
+    draft = await run_in_threadpool(
+        draft_inform, service.assistant, body.topic, body.filters or None
+    )
+    took = round((time.perf_counter() - started) * 1000, 2)
+    filters = body.filters if body.filters is not None and not body.filters.is_empty() else None
+    versions = draft.versions
+    payload = {
+        "endpoint": "inform",
+        "topic": redact(body.topic),
+        "filters": filters.model_dump(mode="json") if filters else None,
+        "behaviour": draft.behaviour,
+        "sections": [{"heading": s.heading, "behaviour": s.behaviour} for s in draft.sections],
+        "section_trace_ids": draft.section_trace_ids,
+        "cited": [c.chunk_id for c in draft.citations],
+        "versions": versions.model_dump(mode="json") if versions else None,
+        "timings": {"total": took},
+    }
+    try:
+        await run_in_threadpool(
+            service.audit.append,
+            "inform",
+            payload,
+            trace_id=draft.trace_id,
+            key_id=principal.key_id,
+        )
+    except Exception as exc:
+        raise ApiError(
+            503, "audit_unavailable", "The audit log cannot be written; no draft is given."
+        ) from exc
+    draft = _with_citation_urls(draft, service.citation_base())
+    return JSONResponse(draft.model_dump(mode="json"))

@@ -1,0 +1,125 @@
+"""Plain ASGI middleware (no BaseHTTPMiddleware: it buffers and breaks streaming):
+a trace id per request, the request body size limit, and CORS with JSON rejections."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import error_body
+
+
+class RequestContextMiddleware:
+    """Gives every request a trace id (request.state.trace_id, echoed as X-Request-ID);
+    error bodies carry it so a client report finds the server log line."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        trace_id = uuid.uuid4().hex
+        scope.setdefault("state", {})["trace_id"] = trace_id
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"x-request-id" for name, _ in headers):
+                    headers.append((b"x-request-id", trace_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+class BodyTooLarge(HTTPException):
+    """Raised while the body streams in; FastAPI re-raises HTTPExceptions from body reading,
+    so the JSON error handler answers 413."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413, detail="The request body is too large.")
+
+
+class BodyLimitMiddleware:
+    """413 JSON for bodies over `max_bytes`: at once when Content-Length says so, otherwise
+    as soon as the streamed (chunked) body passes the limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = None
+        for name, value in scope.get("headers", []):
+            if name.lower() == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = None
+        if declared is not None and declared > self.max_bytes:
+            await self._reject(scope, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge()
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+    async def _reject(self, scope: Scope, send: Send) -> None:
+        trace_id = scope.get("state", {}).get("trace_id") or uuid.uuid4().hex
+        body = json.dumps(
+            error_body(
+                "payload_too_large",
+                f"The request body is larger than {self.max_bytes} bytes.",
+                trace_id,
+            )
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class JsonCorsMiddleware(CORSMiddleware):
+    """Starlette's CORS, but a refused preflight is the JSON error envelope (400 cors_refused)
+    like every other error, instead of plain text."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 400:
+            return response
+        headers = {
+            k: v
+            for k, v in response.headers.items()
+            if k.lower() not in ("content-type", "content-length")
+        }
+        message = bytes(response.body).decode() or "Disallowed CORS request"
+        return JSONResponse(
+            error_body("cors_refused", message, uuid.uuid4().hex), status_code=400, headers=headers
+        )

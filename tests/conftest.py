@@ -1,0 +1,217 @@
+"""Session-wide fixtures shared by the test suites: the default corpus ingested once per
+session, and real API servers (uvicorn subprocesses on free loopback ports).
+
+Embedding is the slow part of ingestion (about a minute for the default corpus on two
+cores), so the session index starts from a persistent content-hash embedding cache in
+.emn/test-cache/: vectors are keyed by model and text hash, so the cache can only skip work,
+never change a result. Delete the folder to measure a cold ingest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from common.schema import IndexPaths
+from common.settings import PROJECT_ROOT, Settings
+
+TEST_CACHE = PROJECT_ROOT / ".emn" / "test-cache" / "embedding-cache.sqlite"
+PYTHON = sys.executable
+
+
+def copy_sqlite(source: Path, target: Path) -> None:
+    """A consistent copy of a SQLite database, write-ahead log included."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    src = sqlite3.connect(str(source))
+    dst = sqlite3.connect(str(target))
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+
+
+@pytest.fixture(scope="session")
+def default_index_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings of an embedded index of the default corpus/, ingested once per session.
+    Treat it as read-only; copy it (`copy_index`) to change it or to serve it."""
+    from ingest.pipeline import run_ingest
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        index_dir=tmp_path_factory.mktemp("default-index") / "index",
+        corpus_dir=PROJECT_ROOT / "corpus",
+        chroma_mode="embedded",
+    )
+    cache = IndexPaths(settings.index_dir).embedding_cache
+    if TEST_CACHE.exists():
+        copy_sqlite(TEST_CACHE, cache)
+    run_ingest(settings, progress=False)
+    with contextlib.suppress(sqlite3.Error):  # a concurrent session holds it: next run
+        copy_sqlite(cache, TEST_CACHE)
+    return settings
+
+
+def copy_index(settings: Settings, target: Path, *, vectors: bool = True) -> Settings:
+    """A private copy of an index (so servers never share Chroma files). Without `vectors`,
+    only the embedding cache is kept: ingesting into another Chroma then embeds nothing."""
+    if vectors:
+        shutil.copytree(settings.index_dir, target)
+    else:
+        copy_sqlite(
+            IndexPaths(settings.index_dir).embedding_cache, IndexPaths(target).embedding_cache
+        )
+    return settings.model_copy(update={"index_dir": target})
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """EMN_ variables that make a child process use the same index as `settings`."""
+    return {
+        "EMN_INDEX_DIR": str(settings.index_dir),
+        "EMN_CORPUS_DIR": str(settings.corpus_dir),
+        "EMN_COLLECTION": settings.collection,
+        "EMN_CHROMA_MODE": settings.chroma_mode,
+        "EMN_CHROMA_HOST": settings.chroma_host,
+        "EMN_CHROMA_PORT": str(settings.chroma_port),
+        "EMN_EMBEDDING_MODEL": settings.embedding_model,
+    }
+
+
+def child_env(emn: dict[str, str]) -> dict[str, str]:
+    """The test process's environment without its EMN_ variables, plus `emn` and offline
+    switches (no model hub, no telemetry)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMN_")}
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        ANONYMIZED_TELEMETRY="False",
+        PYTHONPATH=str(PROJECT_ROOT),
+    )
+    env.update(emn)
+    return env
+
+
+@dataclass
+class ApiServer:
+    """A running `uvicorn api.main:app` subprocess."""
+
+    port: int
+    proc: subprocess.Popen
+    env: dict[str, str]
+    workdir: Path
+    log: Path
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    @property
+    def audit_db_url(self) -> str:
+        return self.env["EMN_AUDIT_DB_URL"]
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """Terminate one process we started; kill it if it does not stop."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=15)
+
+
+def wait_http_ok(url: str, proc: subprocess.Popen, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited early with status {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"{what} did not answer {url} within {timeout} s")
+
+
+def start_api_server(workdir: Path, emn: dict[str, str], *, timeout: float = 120.0) -> ApiServer:
+    """Start the API on a free loopback port with the given EMN_ environment and wait until
+    /healthz answers (the index and the embedding model are loaded by then). Its data (keys,
+    audit log) defaults to `workdir`/data; its log is `workdir`/server.log."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    emn = {
+        "EMN_DATA_DIR": str(workdir / "data"),
+        "EMN_AUDIT_DB_URL": f"sqlite:///{workdir / 'data' / 'audit.sqlite'}",
+        **emn,
+    }
+    env = child_env(emn)
+    log = workdir / "server.log"
+    command = [PYTHON, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
+               "--port", str(port), "--no-access-log"]  # fmt: skip
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
+    server = ApiServer(port=port, proc=proc, env=emn, workdir=workdir, log=log)
+    try:
+        wait_http_ok(server.url("/healthz"), proc, timeout, "the API server")
+    except Exception as exc:
+        server.stop()
+        raise RuntimeError(f"{exc}\n--- server log ---\n{server.log_tail()}") from exc
+    return server
+
+
+@pytest.fixture(scope="session")
+def api_server(
+    default_index_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ApiServer]:
+    """The API in open mode (no keys) over a copy of the session index, with a rate limit
+    high enough for fuzzing; stopped at the end of the session."""
+    workdir = tmp_path_factory.mktemp("api-open")
+    settings = copy_index(default_index_settings, workdir / "index")
+    server = start_api_server(
+        workdir,
+        {
+            **settings_env(settings),
+            "EMN_AUTH_MODE": "open",
+            # No chat model runs there: the 'llm' composer falls back to extractive at once.
+            "EMN_LLM_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
+            "EMN_RATE_LIMIT_PER_MINUTE": "100000",
+            "EMN_RATE_LIMIT_BURST": "10000",
+        },
+    )
+    yield server
+    server.stop()

@@ -1,0 +1,175 @@
+"""The audit chain: `python -m api.audit verify` accepts an intact log and names the record
+when one is changed or deleted; purging old records keeps the chain verifiable; concurrent
+writers never fork it; the live server's log verifies and detects tampering."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from api_helpers import BUDGET_QUESTION
+from conftest import ApiServer, child_env, copy_sqlite
+
+from api.audit import AuditLog, parse_duration
+from api.db import make_engine
+
+
+def db_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def run_audit(path: Path, *args: str, hmac_key: str | None = None) -> subprocess.CompletedProcess:
+    env = child_env({"EMN_AUDIT_HMAC_KEY": hmac_key} if hmac_key else {})
+    return subprocess.run(
+        [sys.executable, "-m", "api.audit", "--db", db_url(path), *args],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+
+
+def build_log(path: Path, records: int = 6, start: datetime | None = None, **kw) -> AuditLog:
+    log = AuditLog(make_engine(db_url(path)), **kw)
+    for i in range(records):
+        at = start + timedelta(hours=i) if start else None
+        log.append("answer", {"question": f"q{i}", "behaviour": "answered"},
+                   trace_id=f"t{i}", key_id="k1", at=at)  # fmt: skip
+    return log
+
+
+def sql(path: Path, statement: str) -> None:
+    conn = sqlite3.connect(str(path))
+    with conn:
+        conn.execute(statement)
+    conn.close()
+
+
+def test_an_intact_chain_verifies(tmp_path: Path) -> None:
+    log = build_log(tmp_path / "audit.sqlite")
+    assert log.verify().ok and log.count() == 6
+    result = run_audit(tmp_path / "audit.sqlite", "verify")
+    assert result.returncode == 0, result.stderr
+    assert "audit chain OK: 6 records" in result.stdout
+
+
+def test_a_changed_record_is_detected_and_named(tmp_path: Path) -> None:
+    path = tmp_path / "audit.sqlite"
+    build_log(path)
+    sql(path, "UPDATE audit_log SET payload = replace(payload, 'q2', 'edited') WHERE seq = 3")
+    result = run_audit(path, "verify")
+    assert result.returncode == 1
+    assert "record 3 (trace id t2): content changed" in result.stderr
+    assert "broken at record 3" in result.stderr
+
+
+def test_a_record_rewritten_with_a_consistent_digest_is_detected(tmp_path: Path) -> None:
+    path = tmp_path / "audit.sqlite"
+    build_log(path)
+    # Change a header field: the stored hash no longer matches, and fixing the hash breaks
+    # the next record's link.
+    sql(path, "UPDATE audit_log SET key_id = 'someone-else' WHERE seq = 4")
+    assert "record 4" in run_audit(path, "verify").stderr
+    sql(path, "UPDATE audit_log SET hash = 'f' || substr(hash, 2) WHERE seq = 4")
+    result = run_audit(path, "verify")
+    assert result.returncode == 1 and "record 5" in result.stderr
+
+
+def test_a_deleted_middle_record_is_detected(tmp_path: Path) -> None:
+    path = tmp_path / "audit.sqlite"
+    build_log(path)
+    sql(path, "DELETE FROM audit_log WHERE seq = 3")
+    result = run_audit(path, "verify")
+    assert result.returncode == 1
+    assert "record 3 deleted" in result.stderr
+
+
+def test_a_deleted_newest_record_is_detected(tmp_path: Path) -> None:
+    path = tmp_path / "audit.sqlite"
+    build_log(path)
+    sql(path, "DELETE FROM audit_log WHERE seq = 6")
+    result = run_audit(path, "verify")
+    assert result.returncode == 1 and "record 6 deleted" in result.stderr
+
+
+def test_purge_deletes_old_records_and_the_chain_still_verifies(tmp_path: Path) -> None:
+    path = tmp_path / "audit.sqlite"
+    old = datetime.now(UTC) - timedelta(days=200)
+    log = build_log(path, records=4, start=old)
+    for i in range(3):
+        log.append("answer", {"question": f"new{i}"}, trace_id=f"n{i}", key_id=None)
+    result = run_audit(path, "purge", "--older-than", "183d")
+    assert result.returncode == 0 and "purged 4 records" in result.stdout
+    assert run_audit(path, "verify").returncode == 0
+    remaining = [r for r in log.records()]
+    assert [r["trace_id"] for r in remaining] == ["n0", "n1", "n2", None]
+    assert remaining[-1]["kind"] == "purge"
+    assert log.head()["anchor_seq"] == 4
+    # Purging again finds nothing; a tampered first remaining record is still caught.
+    assert "purged 0 records" in run_audit(path, "purge", "--older-than", "183d").stdout
+    sql(path, "UPDATE audit_log SET payload = replace(payload, 'new0', 'x') WHERE seq = 5")
+    assert run_audit(path, "verify").returncode == 1
+
+
+def test_purging_everything_leaves_a_verifiable_chain(tmp_path: Path) -> None:
+    path = tmp_path / "audit.sqlite"
+    log = build_log(path, records=3)
+    done = log.purge(timedelta(0), now=datetime.now(UTC) + timedelta(seconds=1))
+    assert done.purged == 3
+    assert log.verify().ok
+    log.append("answer", {"question": "after"}, trace_id="a", key_id=None)
+    assert log.verify().ok and log.count() == 2
+
+
+def test_with_an_hmac_key_the_chain_does_not_verify_without_it(tmp_path: Path) -> None:
+    path = tmp_path / "audit.sqlite"
+    build_log(path, hmac_key=b"audit-secret")
+    assert run_audit(path, "verify", hmac_key="audit-secret").returncode == 0
+    assert run_audit(path, "verify", hmac_key="wrong-secret").returncode == 1
+    assert run_audit(path, "verify").returncode == 1
+
+
+def test_concurrent_writers_never_fork_the_chain(tmp_path: Path) -> None:
+    path = tmp_path / "audit.sqlite"
+    AuditLog(make_engine(db_url(path)))
+    # Separate engines, as separate replicas would have: only the database serialises them.
+    logs = [AuditLog(make_engine(db_url(path))) for _ in range(4)]
+
+    def write(log: AuditLog, n: int) -> None:
+        for i in range(25):
+            log.append("answer", {"writer": n, "i": i}, trace_id=f"{n}-{i}", key_id=None)
+
+    threads = [threading.Thread(target=write, args=(log, n)) for n, log in enumerate(logs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result = logs[0].verify()
+    assert result.ok, result.problems
+    assert result.records == 100
+
+
+def test_duration_parsing() -> None:
+    assert parse_duration("183d") == timedelta(days=183)
+    assert parse_duration("12h") == timedelta(hours=12)
+    with pytest.raises(Exception, match="not a duration"):
+        parse_duration("six months")
+
+
+@pytest.mark.slow
+def test_the_live_servers_log_verifies_and_tampering_is_detected(
+    api_server: ApiServer, tmp_path: Path
+) -> None:
+    response = httpx.post(api_server.url("/v1/ask"), json={"question": BUDGET_QUESTION}, timeout=60)
+    trace_id = response.json()["trace_id"]
+    live = Path(api_server.audit_db_url.removeprefix("sqlite:///"))
+    copy = tmp_path / "copy.sqlite"
+    copy_sqlite(live, copy)
+    assert run_audit(copy, "verify").returncode == 0
+    sql(copy, f"UPDATE audit_log SET payload = replace(payload, '\"answered\"', '\"declined\"') "
+              f"WHERE trace_id = '{trace_id}'")  # fmt: skip
+    result = run_audit(copy, "verify")
+    assert result.returncode == 1 and trace_id in result.stderr
