@@ -18,6 +18,16 @@ from rag.retrieval import Candidate, QueryTerms
 from rag.verify import numbers_in, split_answer
 
 _YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
+_PERIOD = re.compile(r"\b(?:19|20)\d{2}\s*[-–]\s*(?:19|20)?\d{2}\b")
+_REFERENCE = re.compile(r"\b\d{2,4}/\d{1,4}(/\w+)?\b")
+
+
+def _period_key(period: str) -> str:
+    """'2024 – 25' and '2024-2025' -> '2024-2025'."""
+    start, end = re.split(r"\s*[-–]\s*", period)
+    return f"{start}-{start[: 4 - len(end)]}{end}"
+
+
 _QUANTITY = re.compile(
     r"(?i)\b(how\s+(many|much)|number\s+of|amount\s+of|what\s+percentage|what\s+share)\b"
 )
@@ -49,7 +59,17 @@ def unanswered_constraints(
     """What the question asks for that the answer does not give (empty: answerable)."""
     if not cited:
         return []
-    missing = [y for y in dict.fromkeys(_YEAR.findall(question)) if y not in answer]
+    # Years count as mentioned only outside legal references ("Regulation 2024/2509"), and a
+    # period ("the 2024-2025 programme") only as that period.
+    answer_years = _REFERENCE.sub(" ", answer)
+    periods = _PERIOD.findall(question)
+    missing = [
+        p for p in dict.fromkeys(periods) if _period_key(p) not in {
+            _period_key(q) for q in _PERIOD.findall(answer_years)
+        }
+    ]  # fmt: skip
+    single = _YEAR.findall(_PERIOD.sub(" ", question))
+    missing += [y for y in dict.fromkeys(single) if y not in _YEAR.findall(answer_years)]
     evidence = " ".join(f"{c.chunk.text} {c.chunk.section_path}" for c in cited)
     named = set(countries_in(evidence))
     missing += [c for c in countries_in(question) if c not in named]

@@ -8,13 +8,23 @@ sentences already used in an earlier section are not repeated.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from rag.answer import DISCLOSURE, Answer, Citation, Filters, Versions, new_trace_id
-from rag.pipeline import Assistant
+from rag.pipeline import APP_VERSION, Assistant
+from rag.provenance import (
+    Provenance,
+    citations_digest,
+    key_id,
+    sha256,
+    sign,
+    verify_answer,
+)
 
 DRAFT_MARKING = "AI-generated draft — verify before use"
 
@@ -46,6 +56,54 @@ class InformDraft(BaseModel):
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     versions: Versions | None = None
     section_trace_ids: list[str] = Field(default_factory=list)
+    provenance: Provenance | None = Field(
+        default=None,
+        description="Signed machine-readable marking (AI Act Art. 50(2)) over the title, the "
+        "sections and the citations; check it with POST /v1/provenance/verify.",
+    )
+
+
+def draft_text(draft: dict[str, Any]) -> str:
+    """What a draft's provenance signs as its text: title and sections, canonical JSON."""
+    sections = [
+        {"heading": s.get("heading"), "text": s.get("text"), "behaviour": s.get("behaviour")}
+        for s in draft.get("sections") or []
+    ]
+    value = {"title": draft.get("title"), "sections": sections}
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def sign_draft(draft: InformDraft, key: bytes) -> Provenance:
+    data = draft.model_dump(mode="json")
+    versions = draft.versions
+    record = Provenance(
+        generator_version=APP_VERSION,
+        composer=versions.composer if versions else "extractive",
+        model=versions.model if versions else "none",
+        index_manifest=versions.index_manifest if versions else "",
+        trace_id=draft.trace_id,
+        behaviour=draft.behaviour,
+        answer_sha256=sha256(draft_text(data)),
+        citations_sha256=citations_digest(data["citations"]),
+        verbatim=versions is None or versions.model == "none",
+        key_id=key_id(key),
+    )
+    return sign(record, key)
+
+
+def verify_draft(draft: dict[str, Any], key: bytes) -> tuple[bool, str]:
+    """Is this draft JSON (as /v1/inform returned it) unaltered? (valid, reason)."""
+    valid, reason = verify_answer(
+        {
+            "answer": draft_text(draft),
+            "citations": draft.get("citations"),
+            "trace_id": draft.get("trace_id"),
+            "behaviour": draft.get("behaviour"),
+            "provenance": draft.get("provenance"),
+        },
+        key,
+    )
+    return valid, reason.replace("the answer text", "the draft text")
 
 
 def _sentences(text: str) -> list[str]:
@@ -98,7 +156,7 @@ def draft_inform(
             InformSection(heading=heading, text=text, behaviour="answered" if kept else "abstained")
         )
     behaviour = "answered" if any(s.text for s in sections) else "abstained"
-    return InformDraft(
+    draft = InformDraft(
         title=f"EMN inform (draft): {topic[:1].upper()}{topic[1:]}",
         topic=topic,
         sections=sections,
@@ -107,6 +165,8 @@ def draft_inform(
         versions=versions,
         section_trace_ids=trace_ids,
     )
+    draft.provenance = sign_draft(draft, assistant.provenance_key)
+    return draft
 
 
 def inform_markdown(draft: InformDraft) -> str:

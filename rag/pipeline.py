@@ -32,7 +32,15 @@ from rag.answer import (
     new_trace_id,
 )
 from rag.answerability import unanswered_constraints
-from rag.composers.base import ComposeInput, Composer, ComposerError, Draft, classify_question
+from rag.composers.base import (
+    ComposeInput,
+    Composer,
+    ComposerError,
+    Draft,
+    SubQuestion,
+    classify_question,
+    split_question,
+)
 from rag.composers.extractive import ExtractiveComposer
 from rag.composers.llm import LLMComposer
 from rag.index import IndexReader
@@ -53,7 +61,7 @@ try:
 except importlib.metadata.PackageNotFoundError:  # running from a source tree
     APP_VERSION = "0.0.0"
 
-INDIVIDUAL_INFO_CONFIDENCE = 0.6
+INDIVIDUAL_INFO_CONFIDENCE = 0.7
 
 
 @dataclass
@@ -68,6 +76,7 @@ class Context:
     query_vector: np.ndarray | None = None
     terms: QueryTerms | None = None
     candidates: list[Candidate] = field(default_factory=list)
+    parts: list[SubQuestion] = field(default_factory=list)
     passages: list[Candidate] = field(default_factory=list)
     draft: Draft | None = None
     verified: Verified | None = None
@@ -135,9 +144,25 @@ class Retrieve(Step):
         self.retriever = retriever
 
     def run(self, ctx: Context) -> None:
+        index = self.retriever.index
         ctx.query_vector = self.embedder.embed_query(ctx.query)
-        ctx.terms = QueryTerms.of(ctx.query, self.retriever.index)
+        ctx.terms = QueryTerms.of(ctx.query, index)
         candidates = self.retriever.candidates(ctx.query, ctx.query_vector, ctx.filters)
+        parts = split_question(ctx.query)
+        if len(parts) > 1:
+            # A multi-part question: each part retrieves too, and a passage keeps its best
+            # score, so the second part's evidence is not crowded out by the first's.
+            vectors = self.embedder.embed_queries(parts)
+            ctx.parts = [
+                SubQuestion(text, vector, QueryTerms.of(text, index))
+                for text, vector in zip(parts, vectors, strict=True)
+            ]
+            best = {c.id: c for c in candidates}
+            for sub in ctx.parts:
+                for cand in self.retriever.candidates(sub.text, sub.vector, ctx.filters):
+                    if cand.id not in best or cand.score > best[cand.id].score:
+                        best[cand.id] = cand
+            candidates = sorted(best.values(), key=lambda c: c.score, reverse=True)
         clean = [c for c in candidates if not guards.passage_is_suspicious(c.chunk.text)]
         if len(clean) < len(candidates):
             ctx.guards.append(
@@ -213,6 +238,7 @@ def compose_input(ctx: Context) -> ComposeInput:
         terms=ctx.terms,
         wants_numbers=wants_numbers,
         wants_list=wants_list,
+        parts=ctx.parts,
     )
 
 
@@ -411,7 +437,10 @@ class Assistant:
             if not ctx.done:
                 self._timed(step, ctx)
         sent = False
-        if not ctx.done:
+        if not ctx.done and ctx.individual_case:
+            # The decline comes first: no model text is streamed ahead of it.
+            self._timed(Compose(self.composers, self.generation), ctx)
+        elif not ctx.done:
             for event in self._stream_model(ctx):
                 sent = True
                 yield event
@@ -475,8 +504,17 @@ class Assistant:
             ctx.model = "none"
             ctx.draft = self.composers["extractive"].compose(data)
             ctx.verified = None
-            if kept:  # sentences already sent stay part of the answer
-                ctx.draft = Draft(text=" ".join(kept) + " " + ctx.draft.text)
+            if kept:
+                # Sentences already sent stay, with the markers they were sent with; the
+                # extractive sentences continue the same numbering and are sent after them.
+                for sentence in split_answer(ctx.draft.text):
+                    text, why = self.verifier.check_sentence(sentence, ctx.passages, order)
+                    if text and text not in kept:
+                        kept.append(text)
+                        yield StreamEvent(kind="delta", text=text + " ")
+                    elif why:
+                        removed.append(why)
+                ctx.verified = assemble(kept, removed, order)
         ctx.timings["compose"] = round((time.perf_counter() - t0) * 1000, 2)
 
     def warm_up(self) -> None:
@@ -487,7 +525,14 @@ class Assistant:
     def search(self, query: str, filters: Filters | None = None, k: int = 10) -> list[Candidate]:
         self.index.ensure_loaded()
         vector = self.embedder.embed_query(query)
-        return diversify(self.retriever.candidates(query, vector, filters), k, per_doc_decay=1.0)
+        # The same quarantine as answering: LangChain chains built on this must never be
+        # handed a passage that addresses the model.
+        candidates = [
+            c
+            for c in self.retriever.candidates(query, vector, filters)
+            if not guards.passage_is_suspicious(c.chunk.text)
+        ]
+        return diversify(candidates, k, per_doc_decay=1.0)
 
     def versions(self, composer: str, model: str) -> Versions:
         manifest = self.index.manifest

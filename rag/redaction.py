@@ -10,19 +10,39 @@ import re
 
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("EMAIL", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
+    # "amina [at] example [dot] org"
+    (
+        "EMAIL",
+        re.compile(
+            r"(?i)\b[\w.+-]+\s*[\[(]\s*at\s*[\])]\s*[\w-]+(?:\s*[\[(]\s*dot\s*[\])]\s*[\w-]+)+"
+        ),
+    ),
     ("IBAN", re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b")),
+    # Typed in lower case, but introduced as an IBAN.
+    (
+        "IBAN",
+        re.compile(
+            r"(?i)\biban\b(?:\s+(?:number|no\.?))?(?:\s+(?:is|was))?\s*[:#]?\s*"
+            r"(?P<value>[a-z]{2}\d{2}(?:[ ]?[a-z0-9]{4}){2,7}(?:[ ]?[a-z0-9]{1,4})?)\b"
+        ),
+    ),
     (
         "DATE_OF_BIRTH",
         re.compile(
-            r"(?i)\b(?:born(?: on)?|date of birth|d\.o\.b\.?|dob)[:\s]+"
-            r"(?P<value>\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}-\d{2}-\d{2}|\d{1,2} \w+ \d{4})"
+            r"(?i)\b(?:born(?: on)?|date of birth|d\.o\.b\.?|dob)(?:\s+(?:is|was))?[:\s]+"
+            r"(?P<value>\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}-\d{2}-\d{2}|\d{1,2} \w+ \d{4}"
+            r"|\d{4}[./]\d{1,2}[./]\d{1,2}|[A-Za-z]+\.? \d{1,2}(?:st|nd|rd|th)?,? \d{4}"
+            r"|\d{1,2}(?:st|nd|rd|th)? of \w+,? \d{4})"
         ),
     ),
     (
         "DOCUMENT_NUMBER",
         re.compile(
-            r"(?i)\b(?:passport|id card|identity card|residence permit|permit|visa|case|file|"
-            r"application|reference|ref\.?)\s*(?:number|no\.?|nr\.?|#)?\s*[:#]?\s*"
+            r"(?i)\b(?:passport|id card|identity card|residence permit|residence card|permit|visa|"
+            r"case|file|application|reference|ref\.?|national insurance|social security|bsn|"
+            r"alien registration|registration|national id|personal id(?:entification)?|"
+            r"personal number|tax id|id)(?![a-z])"
+            r"\s*(?:number|no\.?|nr\.?|#)?\s*(?:is\s+|was\s+)?[:#]?\s*"
             r"(?P<value>(?=[A-Z0-9/-]*\d)[A-Z0-9][A-Z0-9/-]{5,})\b"
         ),
     ),
@@ -30,10 +50,19 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     # and ranges such as "2026-2027" do not.
     ("PHONE", re.compile(r"(?<![\w/+])(?:\+|0)\d[\d ()./-]{6,}\d(?![\w/])")),
     (
+        "PHONE",
+        re.compile(
+            r"(?i)\b(?:phone|telephone|tel|mobile|cell(?:phone)?|whatsapp|signal)\b"
+            r"(?:\s+(?:number|no\.?|nr\.?))?(?:\s+(?:is|was))?\s*[:.]?\s*"
+            r"(?P<value>\+?\d[\d ()./-]{5,}\d)(?![\w/])"
+        ),
+    ),
+    (
         "NAME",
         re.compile(
-            r"(?i:\b(?:my name is|i am called|name:|i'm|i am)\s+)"
-            r"([A-Z][a-zà-ÿ'-]+(?:\s+[A-Z][a-zà-ÿ'-]+){0,3})"
+            r"(?i:\b(?P<lead>my name is|my name['’]s|i am called|i['’]m called|name:|i['’]m|"
+            r"i am)\s+)"
+            r"(?P<name>[^\W\d_]+(?:['’-][^\W\d_]+)*(?:\s+[^\W\d_]+(?:['’-][^\W\d_]+)*){0,3})"
         ),
     ),
 ]
@@ -46,11 +75,37 @@ _NOT_NAMES = {
 }  # fmt: skip
 
 
+_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+# After "my name is" a name may be typed in lower case; these words end it.
+_NAME_STOP = {
+    "and", "from", "i", "im", "born", "my", "in", "of", "with", "who", "but", "living", "live",
+    "the", "a", "an", "is", "was", "at", "on", "to", "for", "or", "am", "have", "had",
+    "please", "can", "could", "would", "will", "what", "how", "when", "where", "why", "do",
+}  # fmt: skip
+_STRONG_LEADS = ("my name is", "my name's", "i am called", "i'm called", "name:")
+
+
 def _redact_name(match: re.Match[str]) -> str:
-    name = match.group(1)
-    if name.split()[0] in _NOT_NAMES:
+    """The name after the lead-in becomes [NAME]: capitalised words after "I am"/"I'm"
+    (not "I am Ukrainian"), any words up to a function word after "my name is"."""
+    base = match.start(0)
+    words = [(w.start() + match.start("name"), w.end() + match.start("name"), w.group())
+             for w in _WORD.finditer(match.group("name"))]  # fmt: skip
+    lead = " ".join(match.group("lead").lower().replace("’", "'").split())
+    strong = lead in _STRONG_LEADS
+    first = words[0][2]
+    if first in _NOT_NAMES or first.lower() in _NAME_STOP:
         return match.group(0)
-    return match.group(0)[: match.start(1) - match.start(0)] + "[NAME]"
+    if not first[0].isupper() and not strong:
+        return match.group(0)
+    taken = 1
+    for _, _, word in words[1:]:
+        if word[0].isupper() or (strong and not first[0].isupper() and word not in _NAME_STOP):
+            taken += 1
+        else:
+            break
+    text = match.group(0)
+    return text[: words[0][0] - base] + "[NAME]" + text[words[taken - 1][1] - base :]
 
 
 def redact(text: str) -> str:
@@ -59,7 +114,7 @@ def redact(text: str) -> str:
     for label, pattern in _PATTERNS:
         if label == "NAME":
             text = pattern.sub(_redact_name, text)
-        elif label in ("DOCUMENT_NUMBER", "DATE_OF_BIRTH"):
+        elif "value" in pattern.groupindex:
             text = pattern.sub(lambda m, lab=label: _replace_value(m, lab), text)
         else:
             text = pattern.sub(f"[{label}]", text)

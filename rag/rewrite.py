@@ -18,6 +18,11 @@ _LEAD = re.compile(
 _YEAR = re.compile(r"\b(19|20)\d{2}(?:\s*[-–]\s*(?:19|20)?\d{2,4})?\b")
 _PRONOUN_START = re.compile(r"(?i)^\s*(it|they|them|this|that|these|those|its|their)\b")
 _ABOUT = re.compile(r"(?i)^(.*?\b(?:about|on|regarding|concerning|for)\b)\s+(.+?)\s*\??$")
+# "When will it be operational?": a question of its own whose pronoun needs the subject.
+_QUESTION_START = re.compile(
+    r"(?i)^\s*(who|what|when|where|why|how|which|is|are|was|were|does|do|did|can|will|has|have)\b"
+)
+_PRONOUN = re.compile(r"(?i)\b(it|they|them|its|their)\b")
 
 
 def _content_words(text: str) -> list[str]:
@@ -48,8 +53,14 @@ def rewrite_followup(question: str, history: list[Turn]) -> str:
     if _PRONOUN_START.match(follow):
         subject = _topic(previous)
         return _PRONOUN_START.sub(subject, follow, count=1) + "?"
+    pronoun = _PRONOUN.search(follow)
+    if _QUESTION_START.match(follow) and pronoun and _ABOUT.match(previous):
+        subject = _topic(previous)
+        if pronoun.group(1).lower() in ("its", "their"):
+            subject += "'s"
+        return f"{follow[: pronoun.start()]}{subject}{follow[pronoun.end() :]}?"
     match = _ABOUT.match(previous)
-    if match and len(_content_words(follow)) <= 4:
+    if match and len(_content_words(follow)) <= 4 and not _QUESTION_START.match(follow):
         # "what about return?" after "What does the strategy say about borders?"
         return f"{match.group(1)} {follow}?"
     return f"{follow} ({previous.rstrip('?')})?"

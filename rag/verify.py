@@ -119,6 +119,7 @@ class Verifier:
         for i in supporting:
             order.setdefault(i, len(order) + 1)
         marks = "".join(f"[{order[i]}]" for i in sorted(supporting, key=order.__getitem__))
+        plain = plain.rstrip(" ;,")
         stop = plain[-1] if plain[-1] in ".!?:" else "."
         core = plain[:-1] if plain[-1] in ".!?:" else plain
         return ("- " if bullet else "") + f"{core} {marks}{stop}", None

@@ -29,6 +29,15 @@ _NUMBER_QUESTION = re.compile(
 
 
 @dataclass
+class SubQuestion:
+    """One part of a multi-part question, with its own vector and terms."""
+
+    text: str
+    vector: np.ndarray
+    terms: QueryTerms
+
+
+@dataclass
 class ComposeInput:
     question: str
     passages: list[Candidate]
@@ -36,6 +45,13 @@ class ComposeInput:
     terms: QueryTerms
     wants_numbers: bool = False
     wants_list: bool = False
+    parts: list[SubQuestion] = field(default_factory=list)
+
+    def part(self, sub: SubQuestion) -> ComposeInput:
+        """This input narrowed to one part of the question."""
+        wants_numbers, wants_list = classify_question(sub.text)
+        return ComposeInput(sub.text, self.passages, sub.vector, sub.terms,
+                            wants_numbers, wants_list)  # fmt: skip
 
 
 @dataclass
@@ -56,6 +72,20 @@ class Composer(Protocol):
     def compose(self, data: ComposeInput) -> Draft: ...
 
     def stream(self, data: ComposeInput) -> Iterator[str]: ...
+
+
+_PART_SPLIT = re.compile(
+    r"(?i),?\s+(?:and|but|also)\s+(?=(?:how|what|which|who|when|where|why|whether|is|are|"
+    r"does|do|did|has|have|can)\b)|\?\s+(?=\S)"
+)
+
+
+def split_question(question: str) -> list[str]:
+    """'How many NCPs are there, and what is the budget?' -> its two questions (a question
+    with one part comes back alone)."""
+    parts = [p.strip(" ,?") for p in _PART_SPLIT.split(question) if p and p.strip(" ,?")]
+    parts = [p for p in parts if len(p.split()) >= 3]
+    return parts if len(parts) > 1 else [question]
 
 
 def classify_question(question: str) -> tuple[bool, bool]:

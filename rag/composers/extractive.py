@@ -55,8 +55,9 @@ def _is_statement(text: str) -> bool:
     """A sentence worth quoting: starts like a sentence, is not a bare link or reference."""
     if not (text[0].isupper() or text[0].isdigit() or text[0] in "(\"'‘“"):
         return False
-    without_links = _URL.sub("", text)
-    return len(without_links.split()) >= 4 and len(without_links) >= 0.6 * len(text)
+    if _URL.search(text):
+        return False  # a bibliographic reference (footnotes cite their sources with links)
+    return len(text.split()) >= 4
 
 
 def _table_header(chunk_text: str) -> str:
@@ -82,7 +83,12 @@ class ExtractiveComposer:
         passages = data.passages[: self.max_passages]
         for p_index, cand in enumerate(passages):
             chunk = cand.chunk
-            sims = cand.sentence_sims
+            sims = (
+                cand.sentence_vectors @ data.query_vector
+                if len(cand.sentence_spans)
+                and data.query_vector.shape[-1] == cand.sentence_vectors.shape[-1]
+                else cand.sentence_sims
+            )
             spans = cand.sentence_spans
             header = _table_header(chunk.text) if chunk.block == "table" else ""
             rank_bonus = 0.05 * (1.0 - p_index / max(len(passages), 1))
@@ -144,7 +150,7 @@ class ExtractiveComposer:
         return chosen
 
     def compose(self, data: ComposeInput) -> Draft:
-        chosen = self.select(data)
+        chosen = self.select_parts(data) if len(data.parts) > 1 else self.select(data)
         if not chosen:
             return Draft(text="", notes=["no sentence of the retrieved passages matched"])
         parts = []
@@ -156,6 +162,23 @@ class ExtractiveComposer:
         # One sentence per line: a quoted sentence may start in lower case or hold
         # abbreviations, and must never be merged with its neighbour during verification.
         return Draft(text="\n".join(parts))
+
+    def select_parts(self, data: ComposeInput) -> list[tuple[_Sentence, list[int]]]:
+        """A multi-part question: the best sentences for each part, merged in document
+        order, so the second half of the question is not crowded out by the first."""
+        per_part = max(2, self.max_sentences // len(data.parts) + 1)
+        merged: list[tuple[_Sentence, list[int]]] = []
+        for sub in data.parts:
+            for sentence, passages in self.select(data.part(sub))[:per_part]:
+                same = next(
+                    (m for m in merged if (m[0].passage, m[0].position)
+                     == (sentence.passage, sentence.position)),
+                    None,
+                )  # fmt: skip
+                if same is None:
+                    merged.append((sentence, passages))
+        merged.sort(key=lambda c: (c[0].passage, c[0].position))
+        return merged
 
     def stream(self, data: ComposeInput) -> Iterator[str]:
         draft = self.compose(data)

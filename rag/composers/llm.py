@@ -73,9 +73,11 @@ def chat_model(settings: Settings) -> Any:
     # ChatOpenAI sends the limit as `max_completion_tokens`, which OpenAI-compatible servers
     # such as llama.cpp's ignore (they generate until the context is full): send `max_tokens`
     # too, except to OpenAI itself, which rejects both at once for some models.
-    extra = {} if "api.openai.com" in settings.llm_base_url else {
-        "extra_body": {"max_tokens": settings.llm_max_tokens}
-    }
+    extra = (
+        {}
+        if "api.openai.com" in settings.llm_base_url
+        else {"extra_body": {"max_tokens": settings.llm_max_tokens}}
+    )
     return ChatOpenAI(base_url=settings.llm_base_url, model=settings.llm_model, api_key=key,
                       **common, **extra)  # fmt: skip
 

@@ -1,0 +1,119 @@
+"""Multi-turn: follow-up questions are rewritten into stand-alone ones from the history, and
+the rewritten question is answered (on the real default corpus)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from rag_helpers import assert_answered, describe, has_figure
+
+from common.settings import Settings
+from rag.answer import Turn
+from rag.pipeline import Assistant
+from rag.rewrite import rewrite_followup
+
+
+@pytest.fixture(scope="module")
+def assistant(default_index_settings: Settings) -> Iterator[Assistant]:
+    assistant = Assistant(default_index_settings.model_copy(update={"composer": "extractive"}))
+    assistant.warm_up()
+    yield assistant
+
+
+def conversation(assistant: Assistant, *questions: str) -> list:
+    """Ask each question with the turns before it as history; all the answers."""
+    history: list[Turn] = []
+    answers = []
+    for question in questions:
+        answer = assistant.ask(question, history=history)
+        answers.append(answer)
+        history += [Turn(role="user", content=question),
+                     Turn(role="assistant", content=answer.answer)]  # fmt: skip
+    return answers
+
+
+def test_year_follow_up_is_answered_for_the_new_year(assistant: Assistant) -> None:
+    first, second = conversation(assistant, "What is the EMN budget for 2026?", "and for 2027?")
+    assert first.behaviour == "answered", describe(first)
+    assert "2027" in second.question and "budget" in second.question.lower(), second.question
+    assert_answered(second)
+    assert has_figure(second.answer, "2 750 000"), describe(second)
+    assert any(c.doc_id == "emn-work-programme-2026-2027" for c in second.citations)
+
+
+def test_topic_follow_up_keeps_the_frame_of_the_previous_question(assistant: Assistant) -> None:
+    _, second = conversation(
+        assistant, "What does the strategy say about borders?", "what about return?"
+    )
+    assert second.question == "What does the strategy say about return?"
+    assert_answered(second)
+    assert "return" in second.answer.lower(), describe(second)
+    assert any("return" in c.section_path.lower() for c in second.citations), describe(second)
+
+
+def test_pronoun_follow_up_gets_the_subject_of_the_previous_question(
+    assistant: Assistant,
+) -> None:
+    _, second = conversation(
+        assistant,
+        "What does the strategy say about the Talent Pool?",
+        "When will it be operational?",
+    )
+    assert second.question == "When will the Talent Pool be operational?"
+    assert_answered(second)
+    assert "2027" in second.answer, describe(second)
+
+
+def test_follow_up_without_history_is_left_alone(assistant: Assistant) -> None:
+    answer = assistant.ask("and for 2027?")
+    assert answer.question == "and for 2027?"
+    assert answer.behaviour != "answered" or answer.citations
+
+
+def test_stand_alone_question_in_a_conversation_is_not_rewritten(assistant: Assistant) -> None:
+    _, second = conversation(
+        assistant,
+        "What is the EMN budget for 2026?",
+        "Which countries are observers in the EMN?",
+    )
+    assert second.question == "Which countries are observers in the EMN?"
+    assert "Norway" in second.answer, describe(second)
+
+
+@pytest.mark.parametrize(
+    ("previous", "follow_up", "expected"),
+    [
+        ("What is the EMN budget for 2026?", "and for 2027?", "What is the EMN budget for 2027?"),
+        ("What is the EMN budget for 2026?", "And 2027?", "What is the EMN budget for 2027?"),
+        (
+            "What was the EMN budget for 2024-2025?",
+            "and for 2026-2027?",
+            "What was the EMN budget for 2026-2027?",
+        ),
+        (
+            "By what percentage did illegal border crossings fall in 2025?",
+            "and in 2024?",
+            "By what percentage did illegal border crossings fall in 2024?",
+        ),
+        (
+            "What does the strategy say about borders?",
+            "what about return?",
+            "What does the strategy say about return?",
+        ),
+        (
+            "What is the EMN budget for 2026?",
+            "Which countries are observers in the EMN?",
+            "Which countries are observers in the EMN?",
+        ),
+    ],
+)
+def test_rewrite_rules(previous: str, follow_up: str, expected: str) -> None:
+    history = [Turn(role="user", content=previous), Turn(role="assistant", content="An answer.")]
+    assert rewrite_followup(follow_up, history) == expected
+
+
+def test_rewrite_keeps_the_subject_of_a_pronoun_follow_up() -> None:
+    history = [Turn(role="user", content="What does the strategy say about the Talent Pool?")]
+    rewritten = rewrite_followup("When will it be operational?", history)
+    assert "Talent Pool" in rewritten and "operational" in rewritten
