@@ -20,8 +20,8 @@ router = APIRouter(tags=["feedback"])
     response_model=FeedbackReceipt,
     summary="Rate an answer",
     description="Thumbs up or down, with an optional comment (personal data is redacted "
-    "before it is stored), on an answer identified by its `trace_id`. 'down' ratings feed the "
-    "review queue.",
+    "before it is stored), on an answer identified by its `trace_id`. 'down' ratings and "
+    "`report: true` put the answer in the reviewers' queue (`GET /v1/review`).",
     responses=ERROR_RESPONSES | {404: error_doc("No answer with this trace id.")},
 )
 async def feedback(
@@ -34,10 +34,21 @@ async def feedback(
             404, "trace_not_found", f"No answer with trace id {body.trace_id!r} is on record."
         )
     row = await run_in_threadpool(
-        service.feedback.add, body.trace_id, body.rating, body.comment, principal.key_id
+        service.feedback.add,
+        body.trace_id,
+        body.rating,
+        body.comment,
+        principal.key_id,
+        body.report,
     )
     service.metrics.feedback.labels(body.rating).inc()
+    if body.report:
+        service.metrics.feedback.labels("report").inc()
     receipt = FeedbackReceipt(
-        id=row["id"], trace_id=row["trace_id"], rating=row["rating"], created_at=row["created_at"]
+        id=row["id"],
+        trace_id=row["trace_id"],
+        rating=row["rating"],
+        report=row["report"],
+        created_at=row["created_at"],
     )
     return JSONResponse(receipt.model_dump(mode="json"), status_code=201)

@@ -1,15 +1,36 @@
-"""Feedback on answers (Art. 14 human oversight): thumbs up/down and a comment per trace id,
-in the service database beside the audit log. Comments are redacted before they are stored;
-'down' ratings form the review queue."""
+"""Feedback on answers (Art. 14 human oversight): thumbs up/down, an optional "report" flag
+and a comment per trace id, in the service database beside the audit log. Comments are
+redacted before they are stored; 'down' ratings and reports form the review queue."""
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Engine, Integer, String, Table, Text, insert, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Engine,
+    Integer,
+    String,
+    Table,
+    Text,
+    false,
+    func,
+    insert,
+    inspect,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.elements import ColumnElement
 
 from api.db import create_schema, metadata
 from rag.redaction import redact
+
+log = logging.getLogger("api")
 
 feedback_table = Table(
     "feedback",
@@ -20,21 +41,44 @@ feedback_table = Table(
     Column("rating", String(8), nullable=False, index=True),
     Column("comment", Text, nullable=False, default=""),
     Column("key_id", String(64), index=True),
+    Column("report", Boolean, nullable=False, default=False, server_default=false()),
 )
+
+
+def flagged_clause() -> ColumnElement[bool]:
+    """Feedback that puts an answer in the review queue: thumbs down or a report."""
+    return or_(feedback_table.c.rating == "down", feedback_table.c.report.is_(True))
 
 
 class FeedbackStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         create_schema(engine)
+        self._migrate()
 
-    def add(self, trace_id: str, rating: str, comment: str, key_id: str | None) -> dict:
+    def _migrate(self) -> None:
+        """Databases created before the 'report' flag get the column (the schema only grows)."""
+        columns = {c["name"] for c in inspect(self.engine).get_columns("feedback")}
+        if "report" in columns:
+            return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    text("ALTER TABLE feedback ADD COLUMN report BOOLEAN NOT NULL DEFAULT FALSE")
+                )
+        except DBAPIError:  # another replica added it at the same moment
+            log.info("feedback.report column already added")
+
+    def add(
+        self, trace_id: str, rating: str, comment: str, key_id: str | None, report: bool = False
+    ) -> dict:
         row = {
             "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "trace_id": trace_id,
             "rating": rating,
             "comment": redact(comment),
             "key_id": key_id,
+            "report": bool(report),
         }
         with self.engine.begin() as conn:
             result = conn.execute(insert(feedback_table).values(**row))
@@ -49,3 +93,25 @@ class FeedbackStore:
                 .order_by(feedback_table.c.id)
             )
             return [dict(r._mapping) for r in rows]
+
+    def flagged(self) -> list[tuple[str, str]]:
+        """(trace id, time of its latest flag) of every flagged answer, latest first."""
+        latest = func.max(feedback_table.c.created_at)
+        query = (
+            select(feedback_table.c.trace_id, latest)
+            .where(flagged_clause())
+            .group_by(feedback_table.c.trace_id)
+            .order_by(latest.desc())
+        )
+        with self.engine.connect() as conn:
+            return [(row[0], row[1]) for row in conn.execute(query)]
+
+    def erase_key(self, key_id: str) -> int:
+        """Blank the comments written with this key (the ratings stay); how many rows."""
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(feedback_table)
+                .where(feedback_table.c.key_id == key_id, feedback_table.c.comment != "")
+                .values(comment="")
+            )
+            return int(result.rowcount or 0)

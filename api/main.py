@@ -6,17 +6,38 @@ The index and the embedding model are loaded once, at startup (lifespan), never 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from api import admin, ask, documents, feedback, health, inform, openai_compat, search
+from api import (
+    admin,
+    ask,
+    documents,
+    feedback,
+    health,
+    inform,
+    openai_compat,
+    review,
+    search,
+    transparency,
+)
 from api.errors import install_error_handlers
 from api.metrics import Metrics, MetricsMiddleware
-from api.middleware import BodyLimitMiddleware, JsonCorsMiddleware, RequestContextMiddleware
+from api.middleware import (
+    AI_GENERATED_HEADER,
+    AIGeneratedHeaderMiddleware,
+    BodyLimitMiddleware,
+    JsonCorsMiddleware,
+    RequestContextMiddleware,
+    returns_generated_content,
+)
 from api.state import Service
 from common.settings import Settings, load_settings
 from rag.answer import DISCLOSURE
@@ -33,8 +54,15 @@ advises on an individual case.
 
 **Authentication.** In auth mode `keys`, send an API key as `Authorization: Bearer KEY` or
 `X-API-Key: KEY` (create one with `python -m api.keys create --name NAME --scopes ask,search`).
-Scopes: `ask` (ask, chat completions, models), `search` (search, documents, chunks),
-`feedback`, `admin` (everything, metrics, the generation switch).
+Scopes: `ask` (ask, chat completions, models, inform, model card, provenance check),
+`search` (search, documents, chunks), `feedback`, `admin` (everything, metrics, the review
+queue, the generation switch).
+
+**AI Act safeguards.** Every answer carries `ai_generated: true`, a disclosure text and a
+signed `provenance` record (check it with `POST /v1/provenance/verify`); responses with
+generated content carry the header `X-AI-Generated: true`. The instructions for use are at
+`GET /v1/model-card`. Answers rated down or reported through `/v1/feedback` enter the review
+queue (`GET /v1/review`).
 
 **Errors** are always JSON: `{{"error": {{"code", "message", "trace_id"}}}}`.
 """
@@ -45,6 +73,8 @@ TAGS = [
     {"name": "documents", "description": "The indexed documents and their passages."},
     {"name": "feedback", "description": "Ratings and comments on answers."},
     {"name": "openai-compatible", "description": "For OpenAI clients and chat front ends."},
+    {"name": "transparency", "description": "Model card and provenance checks (Art. 13, 50)."},
+    {"name": "review", "description": "Human review of flagged answers (Art. 14)."},
     {"name": "admin", "description": "Human oversight controls."},
     {"name": "operations", "description": "Health, readiness and metrics."},
 ]
@@ -60,8 +90,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service = await run_in_threadpool(Service.build, settings, metrics)
         await run_in_threadpool(service.warm_up)
         app.state.service = service
+        retention = None
+        if settings.audit_purge_interval_hours > 0:
+            await _purge(service)  # at startup, then on a timer
+            retention = asyncio.create_task(
+                _retention_loop(service, settings.audit_purge_interval_hours * 3600)
+            )
         log.info("EMN policy assistant API ready (auth mode %s)", settings.auth_mode)
         yield
+        if retention is not None:
+            retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retention
         service.audit.engine.dispose()
 
     app = FastAPI(
@@ -72,9 +112,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    routers = [
-        m.router for m in (ask, inform, search, documents, feedback, openai_compat, admin, health)
-    ]
+    modules = (ask, inform, search, documents, feedback, openai_compat, transparency, review,
+               admin, health)  # fmt: skip
+    routers = [m.router for m in modules]
     for router in routers:
         app.include_router(router)
     app.state.route_methods = [
@@ -83,8 +123,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if getattr(route, "path_regex", None) is not None
     ]
 
+    _document_ai_header(app)
+
     # Added innermost first: the request context wraps everything, so even a 413 or a CORS
     # rejection carries a trace id and is counted.
+    app.add_middleware(AIGeneratedHeaderMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -92,11 +135,49 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            expose_headers=["X-Request-ID", "Retry-After", AI_GENERATED_HEADER],
         )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestContextMiddleware)
     return app
+
+
+async def _purge(service: Service) -> None:
+    try:
+        await run_in_threadpool(service.purge_audit)
+    except Exception:  # the next run retries; answering does not depend on it
+        log.exception("audit retention purge failed")
+
+
+async def _retention_loop(service: Service, every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        await _purge(service)
+
+
+def _document_ai_header(app: FastAPI) -> None:
+    """The OpenAPI schema names the X-AI-Generated header on the 2xx responses of the
+    routes that return generated content."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        header = {
+            "description": "Always 'true': the body holds AI-generated content (AI Act Art. 50).",
+            "schema": {"type": "string", "enum": ["true"]},
+        }
+        for path, operations in schema.get("paths", {}).items():
+            if not returns_generated_content(path):
+                continue
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    if status.startswith("2"):
+                        response.setdefault("headers", {})[AI_GENERATED_HEADER] = header
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 app = create_app()

@@ -1,5 +1,6 @@
 """Plain ASGI middleware (no BaseHTTPMiddleware: it buffers and breaks streaming):
-a trace id per request, the request body size limit, and CORS with JSON rejections."""
+a trace id per request, the request body size limit, CORS with JSON rejections, and the
+X-AI-Generated header on generated content."""
 
 from __future__ import annotations
 
@@ -34,6 +35,39 @@ class RequestContextMiddleware:
                 headers = list(message.get("headers", []))
                 if not any(name.lower() == b"x-request-id" for name, _ in headers):
                     headers.append((b"x-request-id", trace_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+# Routes whose successful responses carry AI-generated content (AI Act Art. 50(1)/(2)).
+AI_GENERATED_PATHS = ("/v1/ask", "/v1/chat/completions", "/v1/inform")
+AI_GENERATED_PREFIXES = ("/v1/review",)
+AI_GENERATED_HEADER = "X-AI-Generated"
+
+
+def returns_generated_content(path: str) -> bool:
+    return path in AI_GENERATED_PATHS or path.startswith(AI_GENERATED_PREFIXES)
+
+
+class AIGeneratedHeaderMiddleware:
+    """`X-AI-Generated: true` on every successful response that carries generated text
+    (JSON and server-sent events alike), so proxies and clients can tell without parsing
+    the body; the body itself carries `ai_generated`, the disclosure and the provenance."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not returns_generated_content(scope.get("path", "")):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start" and 200 <= message["status"] < 300:
+                headers = list(message.get("headers", []))
+                headers.append((AI_GENERATED_HEADER.lower().encode(), b"true"))
                 message["headers"] = headers
             await send(message)
 

@@ -87,6 +87,12 @@ class SearchHit(BaseModel):
     lexical_rank: int | None = None
     kind: str = ""
     date: str = ""
+    status: str = Field(
+        default="in_force",
+        description="The document's status (in_force, proposal, informative, superseded, or "
+        "'superseded by DOC_ID'): superseded documents rank lower.",
+    )
+    superseded_by: str = Field(default="", description="The document that replaces this one.")
     url: str = Field(description="Where to open the passage.")
 
 
@@ -148,7 +154,13 @@ class FeedbackRequest(BaseModel):
                     "trace_id": "60507ab03f87452f9cf3a0c69e531355",
                     "rating": "down",
                     "comment": "The second sentence cites the wrong year.",
-                }
+                },
+                {
+                    "trace_id": "60507ab03f87452f9cf3a0c69e531355",
+                    "rating": "down",
+                    "report": True,
+                    "comment": "This reads like advice on an individual case.",
+                },
             ]
         }
     )
@@ -158,12 +170,18 @@ class FeedbackRequest(BaseModel):
     )
     rating: Literal["up", "down"]
     comment: str = Field(default="", max_length=4000, description="Redacted before storage.")
+    report: bool = Field(
+        default=False,
+        description="Report the answer to a human reviewer (wrong, harmful, advice on an "
+        "individual case...): it enters the review queue, as a 'down' rating does.",
+    )
 
 
 class FeedbackReceipt(BaseModel):
     id: int
     trace_id: str
     rating: Literal["up", "down"]
+    report: bool = False
     created_at: str
 
 
@@ -188,6 +206,87 @@ class Readiness(BaseModel):
     error: dict[str, str] | None = Field(
         default=None, description="When not ready: code, message and trace id."
     )
+
+
+class ProvenanceCheck(BaseModel):
+    valid: bool = Field(description="True when the JSON is unaltered and signed by this service.")
+    reason: str = Field(
+        examples=["unaltered: signed by this service", "the answer text was altered"]
+    )
+    kind: Literal["answer", "inform"] = Field(
+        default="answer", description="What was checked: an answer or an inform draft."
+    )
+
+
+# --- review queue (Art. 14 human oversight) -------------------------------------------------
+
+
+class ReviewCitation(BaseModel):
+    marker: int
+    chunk_id: str
+    doc_id: str
+    title: str = ""
+    reference: str = ""
+    section_path: str = ""
+    page: int | None = None
+    url: str = ""
+    status: str = ""
+    quote: str = Field(
+        default="", description="The cited passage from the index ('' if no longer indexed)."
+    )
+
+
+class ReviewFeedback(BaseModel):
+    created_at: str
+    rating: Literal["up", "down"]
+    report: bool = False
+    comment: str = Field(default="", description="The user's comment, personal data redacted.")
+
+
+class ReviewItem(BaseModel):
+    trace_id: str
+    kind: Literal["answer", "inform"] = "answer"
+    endpoint: str = ""
+    answered_at: str
+    question: str = Field(description="The question (inform: the topic), personal data redacted.")
+    answer: str = Field(description="The answer text as it was returned (redacted).")
+    behaviour: str = ""
+    confidence: float | None = None
+    composer: str = ""
+    model: str = ""
+    index_manifest: str = ""
+    citations: list[ReviewCitation] = Field(default_factory=list)
+    feedback: list[ReviewFeedback] = Field(default_factory=list)
+    flagged: bool = Field(description="A user rated it down or reported it.")
+    flagged_at: str | None = None
+    status: Literal["open", "reviewed", "not_flagged"] = Field(
+        description="open: flagged and not reviewed since the latest flag; reviewed: a verdict "
+        "since; not_flagged: nobody flagged it and no reviewer has judged it."
+    )
+    verdict: Literal["right", "wrong"] | None = None
+    review_note: str = ""
+    reviewed_at: str | None = None
+    erased: bool = Field(default=False, description="Personal fields erased on request.")
+
+
+class ReviewQueue(BaseModel):
+    items: list[ReviewItem]
+    open: int = Field(description="Flagged answers awaiting review (all, not only this page).")
+    total: int = Field(description="Flagged answers matching the status filter.")
+
+
+class ReviewRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"verdict": "wrong", "note": "Sentence 2 cites the 2021 programme, not 2026."},
+                {"verdict": "right", "note": ""},
+            ]
+        }
+    )
+
+    verdict: Literal["right", "wrong"]
+    note: str = Field(default="", max_length=4000, description="Redacted before storage.")
 
 
 class GenerationSwitch(BaseModel):

@@ -56,6 +56,8 @@ async def search(
                 lexical_rank=cand.lexical_rank,
                 kind=doc.kind,
                 date=doc.date,
+                status=f"superseded by {doc.superseded_by}" if doc.superseded_by else doc.status,
+                superseded_by=doc.superseded_by,
                 url=chunk_url(base, doc.doc_id, chunk.id),
             )
         )

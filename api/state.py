@@ -1,11 +1,13 @@
 """The service's long-lived parts, built once at startup and shared by every request: the
-assistant (index and embedding model), the audit log, feedback, keys, rate limiter, metrics."""
+assistant (index and embedding model), the audit log, feedback, reviews, keys, rate limiter,
+metrics."""
 
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -15,6 +17,7 @@ from api.feedback_store import FeedbackStore
 from api.keys import KeyStore
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
+from api.review_store import ReviewStore
 from common.chroma_client import ChromaUnavailableError
 from common.settings import Settings
 from rag.index import IndexNotReadyError
@@ -32,7 +35,12 @@ class Service:
     keys: KeyStore
     limiter: RateLimiter
     metrics: Metrics
+    reviews: ReviewStore = None  # type: ignore[assignment]  # built in __post_init__
     started_at: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        if self.reviews is None:
+            self.reviews = ReviewStore(self.audit.engine)
 
     @classmethod
     def build(cls, settings: Settings, metrics: Metrics) -> Service:
@@ -65,6 +73,12 @@ class Service:
     @property
     def embedding_loaded(self) -> bool:
         return getattr(self.assistant.embedder, "_model", None) is not None
+
+    def purge_audit(self) -> None:
+        """Retention (Art. 12/19): delete audit records older than the retention period."""
+        done = self.audit.purge(timedelta(days=self.settings.audit_retention_days))
+        if done.purged:
+            log.info("audit log: purged %d records created before %s", done.purged, done.cutoff)
 
     def citation_base(self) -> str:
         return self.settings.api_public_url.rstrip("/")

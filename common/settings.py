@@ -174,6 +174,18 @@ class Settings(BaseSettings):
         "empty (the default) means CORS is closed.",
     )
 
+    # --- safeguards (EU AI Act) ----------------------------------------------------------
+    model_card_file: Path = Field(
+        default=PROJECT_ROOT / "docs" / "model-card.md",
+        description="The instructions for use (AI Act Art. 13) served at GET /v1/model-card.",
+    )
+    audit_purge_interval_hours: float = Field(
+        default=24.0,
+        ge=0,
+        description="The service purges audit records older than EMN_AUDIT_RETENTION_DAYS at "
+        "startup and then every this many hours; 0: only `python -m api.audit purge` does.",
+    )
+
     # --- chat page (ui/) ----------------------------------------------------------------
     api_url: str = Field(
         default="http://127.0.0.1:8000",

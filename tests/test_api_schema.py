@@ -31,7 +31,8 @@ def test_openapi_documents_every_route_with_examples(api_server: ApiServer) -> N
     paths = schema["paths"]
     for path in ("/v1/ask", "/v1/search", "/v1/documents", "/v1/documents/{doc_id}",
                  "/v1/documents/{doc_id}/chunks", "/v1/feedback", "/v1/chat/completions",
-                 "/v1/models", "/healthz", "/readyz", "/metrics"):  # fmt: skip
+                 "/v1/models", "/v1/model-card", "/v1/provenance/verify", "/v1/review",
+                 "/v1/review/{trace_id}", "/healthz", "/readyz", "/metrics"):  # fmt: skip
         assert path in paths, path
     ask = paths["/v1/ask"]["post"]
     assert "text/event-stream" in ask["responses"]["200"]["content"]
