@@ -14,10 +14,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 help:
 	@echo "make run    install if needed, ingest corpus/ into the index if needed, start the API"
-	@echo "           on http://127.0.0.1:8000 (EMN_API_HOST, EMN_API_PORT; docs at /docs)"
+	@echo "           on http://127.0.0.1:8000 (EMN_API_HOST, EMN_API_PORT; docs at /docs) and the"
+	@echo "           chat page on http://127.0.0.1:8501 (EMN_UI_HOST, EMN_UI_PORT); Ctrl-C stops both"
 	@echo "make test   install if needed, lint, run the whole test suite"
 	@echo "make ingest (re)ingest corpus/ incrementally"
 	@echo "make eval   install and ingest if needed, run the dev set with the baseline, refresh evals/reports/latest/"
+	@echo "make bench performance benchmark (under 10 min) -> evals/reports/bench/; make bench-scale adds 100k and 1M chunks"
 
 $(STAMP):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,13 +31,15 @@ $(STAMP):
 	@touch $(STAMP)
 
 install: $(STAMP)
+	@# The chat page's browser test drives Debian's Chromium (never a browser downloaded by a tool).
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium chromium-driver fonts-noto-color-emoji)
 
 ingest: install
 	$(PY) -m ingest
 
 run: install
 	$(PY) -m ingest
-	$(PY) -m api
+	$(PY) -m ui.launch
 
 lint: install
 	$(PY) -m ruff check .
@@ -56,3 +60,16 @@ eval: install
 	$(PY) -m evals run --dataset evals/datasets/dev.jsonl --baseline --out evals/reports/latest
 	$(PY) -m evals run --dataset evals/datasets/redteam.jsonl --out evals/reports/latest/redteam
 	$(PY) -m evals.model_card
+
+# Performance: ingest throughput vs the raw model, scale curve (1k, 10k), per-step latency in
+# process and over HTTP, Locust load at 1/4/16 clients, the LangChain peer, a profile; writes
+# evals/reports/bench/ (bench.json, report.md, plots). Hermetic: it ingests into a temp folder.
+.PHONY: bench bench-scale
+bench: install
+	$(PY) -m bench run
+
+# Opt-in scale points (100k and 1M synthetic chunks from the default index; about an hour and
+# a few GB of temporary disk on two cores), merged into evals/reports/bench/bench.json.
+bench-scale: install
+	$(PY) -m ingest --quiet
+	$(PY) -m bench scale --sizes 100000,1000000

