@@ -29,7 +29,7 @@ from rag.provenance import (
 DRAFT_MARKING = "AI-generated draft — verify before use"
 
 SECTIONS: list[tuple[str, str]] = [
-    ("Key messages", "What are the key points on {topic}?"),
+    ("Key messages", "What are the main priorities and actions on {topic}?"),
     ("Background", "What is the background and policy context of {topic}?"),
     ("Main findings", "What are the main facts, figures and developments on {topic}?"),
     ("Policy implications", "What actions and measures are planned or needed on {topic}?"),
