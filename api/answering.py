@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, Iterator
+from typing import TypeVar
 
 import anyio
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from api.audit import answer_record
@@ -22,17 +24,19 @@ from rag.answer import Answer, Filters, Turn
 from rag.pipeline import StreamEvent
 
 log = logging.getLogger("api")
+Cited = TypeVar("Cited", bound=BaseModel)
 
 
-def with_citation_urls(answer: Answer, base: str) -> Answer:
-    """Citation URLs as the client should open them: API-relative, or absolute under `base`."""
+def with_citation_urls(record: Cited, base: str) -> Cited:
+    """Citation URLs (of an answer or an inform draft) as the client should open them:
+    API-relative, or absolute under `base`."""
     if not base:
-        return answer
+        return record
     citations = [
         c.model_copy(update={"url": base + c.url}) if c.url.startswith("/") else c
-        for c in answer.citations
+        for c in record.citations  # type: ignore[attr-defined]
     ]
-    return answer.model_copy(update={"citations": citations})
+    return record.model_copy(update={"citations": citations})
 
 
 async def _record(

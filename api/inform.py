@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from api.answering import with_citation_urls
 from api.auth import AskCaller
 from api.errors import ERROR_RESPONSES, ApiError
 from api.state import ServiceDep
@@ -48,16 +49,6 @@ class InformRequest(BaseModel):
         examples=["return and readmission"],
     )
     filters: Filters | None = Field(default=None, description="Restrict retrieval.")
-
-
-def _with_citation_urls(draft: InformDraft, base: str) -> InformDraft:
-    if not base:
-        return draft
-    citations = [
-        c.model_copy(update={"url": base + c.url}) if c.url.startswith("/") else c
-        for c in draft.citations
-    ]
-    return draft.model_copy(update={"citations": citations})
 
 
 @router.post(
@@ -101,5 +92,5 @@ async def inform(body: InformRequest, principal: AskCaller, service: ServiceDep)
         raise ApiError(
             503, "audit_unavailable", "The audit log cannot be written; no draft is given."
         ) from exc
-    draft = _with_citation_urls(draft, service.citation_base())
+    draft = with_citation_urls(draft, service.citation_base())
     return JSONResponse(draft.model_dump(mode="json"))

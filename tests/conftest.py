@@ -12,19 +12,16 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from common.local_servers import free_port, stop_process, wait_http_ok
 from common.schema import IndexPaths
 from common.settings import PROJECT_ROOT, Settings
 
@@ -75,12 +72,6 @@ def copy_index(settings: Settings, target: Path, *, vectors: bool = True) -> Set
             IndexPaths(settings.index_dir).embedding_cache, IndexPaths(target).embedding_cache
         )
     return settings.model_copy(update={"index_dir": target})
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -140,32 +131,6 @@ class ApiServer:
 
     def stop(self) -> None:
         stop_process(self.proc)
-
-
-def stop_process(proc: subprocess.Popen) -> None:
-    """Terminate one process we started; kill it if it does not stop."""
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=15)
-
-
-def wait_http_ok(url: str, proc: subprocess.Popen, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited early with status {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"{what} did not answer {url} within {timeout} s")
 
 
 def start_api_server(workdir: Path, emn: dict[str, str], *, timeout: float = 120.0) -> ApiServer:

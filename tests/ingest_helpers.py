@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from common.chroma_client import chroma_client, get_collection
 from common.chunk_store import ChunkStore, StoredDocument
+from common.local_servers import free_port, stop_process, wait_http_ok  # noqa: F401
 from common.schema import Chunk, IndexPaths, file_sha256
 from common.settings import PROJECT_ROOT, Settings
 from ingest.pipeline import IngestReport, run_ingest
@@ -338,34 +335,5 @@ def build_text_pdf(path: Path, paragraphs: list[str], title: str = "Report") -> 
 # --- processes ----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_for_heartbeat(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
-    url = f"http://127.0.0.1:{port}/api/v2/heartbeat"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"chroma run exited early with status {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError(f"Chroma server on port {port} did not answer within {timeout} s")
-
-
-def stop_process(proc: subprocess.Popen) -> None:
-    """Terminate one process we started, then kill it if it does not stop."""
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
+    wait_http_ok(f"http://127.0.0.1:{port}/api/v2/heartbeat", proc, timeout, "chroma run")

@@ -13,10 +13,10 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from types import FrameType
 
+from common.local_servers import stop_process, wait_http_ok
 from common.settings import load_settings
 
 APP = Path(__file__).resolve().parent / "app.py"
@@ -34,31 +34,6 @@ def _terminate(stop: signal.Signals, frame: FrameType | None) -> None:
 def local_address(host: str) -> str:
     """Where a client on this machine reaches a server bound to `host`."""
     return "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
-
-
-def wait_ready(url: str, proc: subprocess.Popen, what: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with status {proc.returncode} while starting")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"{what} did not answer {url} within {timeout:.0f} s")
-
-
-def stop(proc: subprocess.Popen | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=15)
 
 
 def page_command(host: str, port: int) -> list[str]:
@@ -84,9 +59,9 @@ def main() -> int:
     api = page = None
     try:
         api = subprocess.Popen([sys.executable, "-m", "api"], env=env)
-        wait_ready(f"{api_base}/healthz", api, "The API", START_TIMEOUT_S)
+        wait_http_ok(f"{api_base}/healthz", api, START_TIMEOUT_S, "The API")
         page = subprocess.Popen(page_command(settings.ui_host, settings.ui_port), env=env)
-        wait_ready(f"{page_url}/_stcore/health", page, "The chat page", START_TIMEOUT_S)
+        wait_http_ok(f"{page_url}/_stcore/health", page, START_TIMEOUT_S, "The chat page")
         print(
             "\nEMN policy assistant is running:\n"
             f"  API:       {api_base}  (docs {api_base}/docs)\n"
@@ -102,13 +77,13 @@ def main() -> int:
     except (KeyboardInterrupt, Stop):
         print("\nStopping the chat page and the API…", flush=True)
         return 0
-    except RuntimeError as exc:
+    except (RuntimeError, TimeoutError) as exc:
         print(f"Could not start: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stop(page)
-        stop(api)
+        stop_process(page)
+        stop_process(api)
 
 
 if __name__ == "__main__":
