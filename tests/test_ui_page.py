@@ -13,9 +13,10 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from api_helpers import BUDGET_FIGURE, BUDGET_QUESTION
-from conftest import ApiServer, free_port
+from conftest import ApiServer, copy_index, free_port, settings_env, start_api_server
 from docx import Document
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
@@ -23,6 +24,8 @@ from streamlit.testing.v1 import AppTest
 from api.audit import AuditLog
 from api.db import make_engine
 from api.feedback_store import feedback_table
+from api.keys import create_key
+from common.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -38,6 +41,16 @@ def page(monkeypatch: pytest.MonkeyPatch, api_url: str, **env: str) -> AppTest:
     for name, value in env.items():
         monkeypatch.setenv(f"EMN_{name.upper()}", value)
     at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def page_view(monkeypatch: pytest.MonkeyPatch, api_url: str, view: str) -> AppTest:
+    """The page opened at `?view=VIEW`."""
+    monkeypatch.setenv("EMN_API_URL", api_url)
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params["view"] = view
     at.run()
     assert not at.exception, at.exception
     return at
@@ -330,3 +343,96 @@ def test_an_unexpected_failure_shows_a_message_not_a_traceback(
     at = page(monkeypatch, "http://127.0.0.1:9", ui_timeout_s="-1")  # invalid settings
     assert "Something went wrong on this page." in texts(at.error)
     assert at.button(key="retry_page")
+
+
+# --- transparency and human oversight (AI Act Art. 13 and 14) -----------------------------
+
+
+MODEL_CARD_HEADING = "EMN policy assistant — model card and instructions for use"
+
+
+def test_the_instructions_for_use_are_linked_and_shown(
+    monkeypatch: pytest.MonkeyPatch, api_url: str
+) -> None:
+    at = page(monkeypatch, api_url)
+    link = "instructions for use (model card)](?view=model-card)"
+    assert link in texts(at.main.markdown)  # in the AI notice, before the first question
+    assert "Instructions for use (model card)](?view=model-card)" in texts(at.sidebar.markdown)
+    assert "Review flagged answers](?view=review)" in texts(at.sidebar.markdown)
+
+    view = AppTest.from_file(APP, default_timeout=90)
+    view.query_params["view"] = "model-card"
+    view.run()
+    assert not view.exception and not view.error
+    card = texts(view.markdown)
+    assert f"# {MODEL_CARD_HEADING}" in card and "## Intended purpose" in card
+    view.button(key="model_card_back").click().run()
+    assert not view.exception and not view.query_params.get("view")
+    assert "You are using an AI system" in texts(view.markdown)
+
+
+def test_a_reported_answer_reaches_the_reviewer_who_marks_it(
+    monkeypatch: pytest.MonkeyPatch, api_server: ApiServer
+) -> None:
+    at = page(monkeypatch, api_server.base_url, ui_stream="false")
+    trace_id = ask(at, BUDGET_QUESTION)["trace_id"]
+    at.toggle(key=f"rep_{trace_id}").set_value(True).run()
+    at.text_input(key=f"repc_{trace_id}").set_value("This is the 2021 figure.")
+    at.button(key=f"reps_{trace_id}").click().run()
+    assert not at.exception and not at.error, texts(at.error)
+    assert "Reported: a human reviewer will check this answer." in texts(at.caption)
+    queue = httpx.get(api_server.url("/v1/review"), params={"status": "open"}).json()
+    [item] = [i for i in queue["items"] if i["trace_id"] == trace_id]
+    assert [(f["report"], f["comment"]) for f in item["feedback"]] == [
+        (True, "This is the 2021 figure.")
+    ]
+
+    # The reviewer's view lists it, with question, answer, citations and the report.
+    view = AppTest.from_file(APP, default_timeout=90)
+    view.query_params["view"] = "review"
+    view.run()
+    assert not view.exception and not view.error, texts(view.error)
+    assert f"trace id {trace_id}" in texts(view.caption)
+    shown = texts(view.markdown)
+    assert BUDGET_QUESTION in shown and BUDGET_FIGURE in shown
+    assert "🚩 reported" in shown and "This is the 2021 figure." in shown
+    assert any("Commission Implementing Decision" in e.label for e in view.expander)
+
+    view.radio(key=f"rvv_{trace_id}").set_value("wrong")
+    view.text_area(key=f"rvn_{trace_id}").set_value("Checked: the figure is right, the year not.")
+    view.button(key=f"rvs_{trace_id}").click().run()
+    assert not view.exception and not view.error, texts(view.error)
+    assert f"Verdict saved: ❌ Wrong for trace id {trace_id}." in texts(view.success)
+    assert f"trace id {trace_id}" not in texts(view.caption)  # gone from the open queue
+    reviewed = httpx.get(api_server.url("/v1/review"), params={"status": "reviewed"}).json()
+    [item] = [i for i in reviewed["items"] if i["trace_id"] == trace_id]
+    assert item["status"] == "reviewed" and item["verdict"] == "wrong"
+    assert item["review_note"] == "Checked: the figure is right, the year not."
+
+
+def test_the_review_queue_needs_an_admin_key_in_keys_mode(
+    monkeypatch: pytest.MonkeyPatch,
+    default_index_settings: Settings,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    workdir = tmp_path_factory.mktemp("api-ui-keys")
+    settings = copy_index(default_index_settings, workdir / "index")
+    keys_file = workdir / "data" / "api-keys.json"
+    page_key, _ = create_key(keys_file, "chat-page", ["ask", "search", "feedback"])
+    admin_key, _ = create_key(keys_file, "reviewer", ["admin"])
+    server = start_api_server(
+        workdir,
+        {**settings_env(settings), "EMN_AUTH_MODE": "keys", "EMN_API_KEYS_FILE": str(keys_file)},
+    )
+    try:
+        for key, status in ((page_key, 403), ("", 401)):
+            monkeypatch.setenv("EMN_UI_API_KEY", key)
+            view = page_view(monkeypatch, server.base_url, "review")
+            error = texts(view.error)
+            assert "The review queue needs an admin key." in error, error
+            assert f"The API answered {status}" in error and "Traceback" not in error
+        monkeypatch.setenv("EMN_UI_API_KEY", admin_key)
+        view = page_view(monkeypatch, server.base_url, "review")
+        assert not view.error and "Nothing to review here." in texts(view.info)
+    finally:
+        server.stop()

@@ -16,6 +16,8 @@ from ui import export
 from ui import markdown as md
 from ui.client import ApiClient, ApiError, StreamUnavailable, parse_sse_lines
 
+MD = "text/markdown; charset=utf-8"
+
 CITATIONS = [
     {
         "marker": 1,
@@ -230,6 +232,37 @@ def test_client_retries_reads_but_reports_an_unreachable_api() -> None:
     with client_for(refuse, retries=0) as client, pytest.raises(ApiError) as err:
         client.documents()
     assert err.value.code == "api_unreachable" and "cannot be reached" in err.value.message
+
+
+def test_client_reports_reads_the_model_card_and_the_review_routes() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        path = request.url.path
+        if path == "/v1/model-card":
+            return httpx.Response(200, text="# Model card\n", headers={"content-type": MD})
+        if path == "/v1/review" and request.method == "GET":
+            error = {"code": "insufficient_scope", "message": "Lacks 'admin'.", "trace_id": "t"}
+            return httpx.Response(403, json={"error": error})
+        return httpx.Response(201 if path == "/v1/feedback" else 200, json={"ok": True})
+
+    with client_for(handler, retries=0) as client:
+        assert client.model_card() == "# Model card\n"
+        client.feedback("t1", "down", "wrong year", report=True)
+        client.review("t1", "wrong", "checked")
+        with pytest.raises(ApiError) as err:
+            client.review_queue("open", 10)
+    assert err.value.status == 403 and err.value.code == "insufficient_scope"
+    assert not err.value.retryable
+    by_path = {(r.method, r.url.path): r for r in seen}
+    assert json.loads(by_path["POST", "/v1/feedback"].content) == {
+        "trace_id": "t1", "rating": "down", "comment": "wrong year", "report": True,
+    }  # fmt: skip
+    assert json.loads(by_path["POST", "/v1/review/t1"].content) == {
+        "verdict": "wrong", "note": "checked",
+    }  # fmt: skip
+    assert dict(by_path["GET", "/v1/review"].url.params) == {"status": "open", "limit": "10"}
 
 
 def test_client_reads_the_event_stream_and_detects_a_missing_one() -> None:

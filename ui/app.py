@@ -1,7 +1,8 @@
 """The chat page: `streamlit run ui/app.py` (the API's address from EMN_API_URL).
 
-Routes: the conversation (default), inform drafting (sidebar mode), and a document's passages
-(`?doc=ID&chunk=CHUNK_ID`, opened by a citation's [n] marker or its "whole document" link).
+Routes: the conversation (default), inform drafting (sidebar mode), a document's passages
+(`?doc=ID&chunk=CHUNK_ID`, opened by a citation's [n] marker or its "whole document" link),
+the instructions for use (`?view=model-card`) and the reviewers' queue (`?view=review`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ if __package__ in (None, ""):  # run as a script: make the project's packages im
 import streamlit as st
 
 from common.settings import load_settings
-from ui import chat, document_view, inform_page, render, state
+from ui import chat, document_view, inform_page, model_card, render, review_page, state
 from ui import markdown as md
 from ui.client import ApiClient
 
 ASK, INFORM = "💬 Ask questions", "📝 Draft an inform"
+REVIEW_LINK = "?view=review"
 log = logging.getLogger("ui")
 
 
@@ -53,6 +55,11 @@ def sidebar(client: ApiClient) -> str:
             state.new_conversation()
             st.rerun()
         st.divider()
+        st.markdown(
+            f"[:material/menu_book: Instructions for use (model card)]({render.MODEL_CARD_LINK})"
+        )
+        st.markdown(f"[:material/fact_check: Review flagged answers]({REVIEW_LINK})")
+        st.caption("The review queue is for reviewers (needs an admin key).")
         st.caption(md.escape_md(md.index_line(ss.readiness)))
     return mode
 
@@ -79,6 +86,13 @@ def page() -> None:
         doc_id = st.query_params.get("doc")
         if doc_id:
             document_view.show(client, doc_id, st.query_params.get("chunk"))
+            return
+        view = st.query_params.get("view")
+        if view == "model-card":
+            model_card.show(client)
+            return
+        if view == "review":
+            review_page.show(client)
             return
         state.load_catalog(client)
         mode = sidebar(client)

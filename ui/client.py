@@ -183,9 +183,11 @@ class ApiClient:
         params: dict[str, Any] | None = None,
         timeout: float | None = None,
         ok: tuple[int, ...] = (200, 201),
+        text: bool = False,
     ) -> Any:
-        """JSON of a successful response. Retries connection failures (the request never
-        reached the API, so even a POST is safe to send again), and 502/503/504 on GETs."""
+        """JSON (or, with `text`, the body) of a successful response. Retries connection
+        failures (the request never reached the API, so even a POST is safe to send again),
+        and 502/503/504 on GETs."""
         idempotent = method == "GET"
         attempt = 0
         while True:
@@ -209,6 +211,8 @@ class ApiClient:
                     time.sleep(BACKOFF_S * attempt)
                     continue
                 raise self._transport_error(exc, timeout) from exc
+            if response.status_code in ok and text:
+                return response.text
             if response.status_code in ok:
                 try:
                     return response.json()
@@ -320,9 +324,25 @@ class ApiClient:
         if not finished:
             raise StreamUnavailable("the stream ended before the answer was complete")
 
-    def feedback(self, trace_id: str, rating: str, comment: str = "") -> dict[str, Any]:
-        body = {"trace_id": trace_id, "rating": rating, "comment": comment}
+    def feedback(
+        self, trace_id: str, rating: str, comment: str = "", *, report: bool = False
+    ) -> dict[str, Any]:
+        """A rating; `report` also sends the answer to the reviewers' queue."""
+        body = {"trace_id": trace_id, "rating": rating, "comment": comment, "report": report}
         return self._request("POST", "/v1/feedback", json_body=body)
+
+    def model_card(self) -> str:
+        """The model card and instructions for use (Markdown)."""
+        return str(self._request("GET", "/v1/model-card", text=True))
+
+    def review_queue(self, status: str = "open", limit: int = 50) -> dict[str, Any]:
+        """Flagged answers (admin scope): {"items": [...], "open": n, "total": n}."""
+        return self._request("GET", "/v1/review", params={"status": status, "limit": limit})
+
+    def review(self, trace_id: str, verdict: str, note: str = "") -> dict[str, Any]:
+        """A reviewer's verdict (right | wrong) on an answer; the updated review item."""
+        body = {"verdict": verdict, "note": note}
+        return self._request("POST", f"/v1/review/{trace_id}", json_body=body)
 
     def inform(self, topic: str, filters: dict[str, Any] | None = None) -> dict[str, Any]:
         body = {"topic": topic, "filters": filters or None}

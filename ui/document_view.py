@@ -26,8 +26,8 @@ def _load(client: ApiClient, doc_id: str) -> dict[str, Any] | None:
     return views[doc_id]
 
 
-def back_button() -> None:
-    if st.button("Back to the chat", icon="⬅️", key="doc_back"):
+def back_button(key: str = "doc_back") -> None:
+    if st.button("Back to the chat", icon="⬅️", key=key):
         st.query_params.clear()
         st.rerun()
 

@@ -17,6 +17,12 @@ NO_ADVICE = (
     "permit or return decision): for that, contact the competent national authority, a lawyer "
     "or a legal aid service. It is not legal advice."
 )
+MODEL_CARD_LINK = "?view=model-card"
+INSTRUCTIONS = (
+    f"Read the [instructions for use (model card)]({MODEL_CARD_LINK}): its intended purpose, "
+    "sources, known limits and measured accuracy. A wrong or harmful answer can be "
+    "**reported** (🚩 under the answer) to a human reviewer."
+)
 
 
 def notice(catalog: list[dict[str, Any]] | None, *, compact: bool = False) -> None:
@@ -34,12 +40,14 @@ def notice(catalog: list[dict[str, Any]] | None, *, compact: bool = False) -> No
         ):
             st.markdown(lead)
             st.markdown(NO_ADVICE)
+            st.markdown(INSTRUCTIONS)
             sources_list(catalog)
         return
     with st.container(border=True):
         st.markdown("#### :material/smart_toy: An AI assistant for EU migration and asylum policy")
         st.markdown(lead)
         st.markdown(NO_ADVICE)
+        st.markdown(INSTRUCTIONS)
         st.markdown("**Its sources** (the documents it can search):")
         sources_list(catalog)
 
@@ -134,7 +142,16 @@ def cite(citation: dict[str, Any]) -> None:
 
 
 def feedback(client: ApiClient, trace_id: str) -> None:
-    """Thumbs up/down and an optional comment, sent to /v1/feedback."""
+    """Thumbs up/down with an optional comment, and beside them a report to a human reviewer
+    (AI Act Art. 14), both sent to /v1/feedback."""
+    thumbs, report_box = st.columns(2)
+    with thumbs:
+        rating_form(client, trace_id)
+    with report_box:
+        report_form(client, trace_id)
+
+
+def rating_form(client: ApiClient, trace_id: str) -> None:
     sent = st.session_state.feedback_sent.get(trace_id)
     if sent:
         st.caption(f"Thanks: your feedback ({'👍' if sent == 'up' else '👎'}) was recorded.")
@@ -156,4 +173,28 @@ def feedback(client: ApiClient, trace_id: str) -> None:
             st.error(f"The feedback was not recorded: {md.escape_md(exc.message)}", icon="⚠️")
             return
         st.session_state.feedback_sent[trace_id] = value
+        st.rerun()
+
+
+def report_form(client: ApiClient, trace_id: str) -> None:
+    """'Report this answer': a 'down' rating with `report: true`, which puts the answer in
+    the reviewers' queue; an optional comment says what is wrong."""
+    if trace_id in st.session_state.reports_sent:
+        st.caption("🚩 Reported: a human reviewer will check this answer.")
+        return
+    if not st.toggle("🚩 Report this answer", key=f"rep_{trace_id}"):
+        return
+    comment = st.text_input(
+        "What is wrong? (optional)",
+        key=f"repc_{trace_id}",
+        max_chars=4000,
+        placeholder="Wrong, harmful, advice on a case… (No personal data, please.)",
+    )
+    if st.button("Send report", key=f"reps_{trace_id}", icon="🚩"):
+        try:
+            client.feedback(trace_id, "down", comment.strip(), report=True)
+        except ApiError as exc:
+            st.error(f"The report was not recorded: {md.escape_md(exc.message)}", icon="⚠️")
+            return
+        st.session_state.reports_sent[trace_id] = True
         st.rerun()

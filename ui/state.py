@@ -26,6 +26,9 @@ DEFAULTS: dict[str, Any] = {
     "messages": [],  # {"role": "user", "content"} | {"role": "assistant", "content", "answer"}
     "pending": None,  # {"question", "error": ApiError.to_dict()}: a failed question, for Retry
     "feedback_sent": {},  # trace id -> rating
+    "reports_sent": {},  # trace id -> True: answers reported to a reviewer
+    "model_card": None,  # the text of /v1/model-card, fetched once
+    "review_saved": None,  # the verdict just saved, confirmed above the queue
     "catalog": None,  # list of documents from /v1/documents
     "catalog_error": None,
     "catalog_at": 0.0,
