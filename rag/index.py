@@ -17,6 +17,7 @@ from common.lexical import tokenize
 from common.schema import Chunk, IndexPaths, Manifest
 from common.settings import Settings
 from rag.answer import Filters
+from rag.guards import passage_is_suspicious
 
 
 class IndexNotReadyError(RuntimeError):
@@ -44,6 +45,7 @@ class IndexReader:
         self.by_doc: dict[str, list[str]] = {}
         self._bm25: Any = None
         self._bm25_ids: list[str] = []
+        self.quarantined: set[str] = set()
         self._doc_freq: np.ndarray = np.zeros(0)
 
     # --- loading ----------------------------------------------------------------------
@@ -90,6 +92,9 @@ class IndexReader:
             sentences,
             by_doc,
         )
+        # Passages that address the assistant are data, never instructions: screened once
+        # here, then kept out of every answer and search result.
+        self.quarantined = {cid for cid, c in chunks.items() if passage_is_suspicious(c.text)}
         self._bm25, self._bm25_ids = bm25, ids
         # Documents per term (CSC columns are terms), for weighting query words.
         self._doc_freq = np.diff(bm25.scores["indptr"]) if bm25 is not None else np.zeros(0)

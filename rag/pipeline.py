@@ -163,7 +163,7 @@ class Retrieve(Step):
                     if cand.id not in best or cand.score > best[cand.id].score:
                         best[cand.id] = cand
             candidates = sorted(best.values(), key=lambda c: c.score, reverse=True)
-        clean = [c for c in candidates if not guards.passage_is_suspicious(c.chunk.text)]
+        clean = [c for c in candidates if c.id not in index.quarantined]
         if len(clean) < len(candidates):
             ctx.guards.append(
                 GuardVerdict(
@@ -530,7 +530,7 @@ class Assistant:
         candidates = [
             c
             for c in self.retriever.candidates(query, vector, filters)
-            if not guards.passage_is_suspicious(c.chunk.text)
+            if c.id not in self.index.quarantined
         ]
         return diversify(candidates, k, per_doc_decay=1.0)
 

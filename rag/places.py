@@ -53,12 +53,24 @@ COUNTRIES: dict[str, tuple[str, ...]] = {
     "Cambodia": ("cambodia",), "Sierra Leone": ("sierra leone",), "Liberia": ("liberia",),
 }  # fmt: skip
 
-_PATTERNS = {
-    name: re.compile("|".join(re.escape(s.strip()) for s in stems), re.IGNORECASE)
-    for name, stems in COUNTRIES.items()
-}
+# One alternation over every stem (longest first), so a text is scanned once, not once per
+# country.
+_STEM_TO_COUNTRY = {s.strip(): name for name, stems in COUNTRIES.items() for s in stems}
+_ANY_COUNTRY = re.compile(
+    r"\b(?:"
+    + "|".join(re.escape(s) for s in sorted(_STEM_TO_COUNTRY, key=len, reverse=True))
+    + ")",
+    re.IGNORECASE,
+)
+_NEEDS_SPACE_AFTER = {s.strip() for stems in COUNTRIES.values() for s in stems if s.endswith(" ")}
 
 
 def countries_in(text: str) -> list[str]:
     padded = f" {text} "
-    return [name for name, pattern in _PATTERNS.items() if pattern.search(padded)]
+    found: dict[str, None] = {}
+    for match in _ANY_COUNTRY.finditer(padded):
+        stem = match.group(0).lower()
+        if stem in _NEEDS_SPACE_AFTER and not padded[match.end() : match.end() + 1].isspace():
+            continue  # "niger " is Niger, not Nigeria
+        found.setdefault(_STEM_TO_COUNTRY[stem], None)
+    return list(found)

@@ -16,7 +16,6 @@ import numpy as np
 
 from common.lexical import tokenize
 from rag.composers.base import ComposeInput, Draft
-from rag.guards import passage_is_suspicious
 
 _FOOTNOTE_PREFIX = re.compile(r"^Footnote \((\w+)\):\s*")
 _BULLET = re.compile(r"^\s*[-•*]\s+")
@@ -94,7 +93,7 @@ class ExtractiveComposer:
             rank_bonus = 0.05 * (1.0 - p_index / max(len(passages), 1))
             for position, (start, end) in enumerate(spans):
                 raw = chunk.text[start:end]
-                if len(raw) < 12 or passage_is_suspicious(raw):
+                if len(raw) < 12:
                     continue
                 text = display_sentence(raw, header)
                 if not text or text == display_sentence(header) or not _is_statement(text):
