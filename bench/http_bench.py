@@ -1,0 +1,280 @@
+"""The service over HTTP: a real uvicorn server on a free loopback port, timed by a client one
+request at a time (/v1/search and /v1/ask), then loaded by Locust with 1, 4 and 16 closed-loop
+clients; the server's memory after start, after the sequential pass and after the load.
+
+The server runs with a very high rate limit (EMN_RATE_LIMIT_PER_MINUTE, EMN_RATE_LIMIT_BURST)
+so the load measures the service, not the limiter; it writes its audit records to a temporary
+data folder, as it would in production. All traffic stays on 127.0.0.1 and every loop is
+bounded in time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import subprocess
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.util import PYTHON, BenchError, child_env, free_port, log, percentile, rss_mb, summary
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+WARM_UP = 3
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen
+    port: int
+    log: Path
+    start_seconds: float
+    workers: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def rss(self) -> float | None:
+        return rss_mb(self.proc.pid, children=self.workers > 1)
+
+    def stop(self) -> None:
+        if self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=20)
+
+
+def start_server(
+    index_dir: Path,
+    corpus_dir: Path,
+    workdir: Path,
+    workers: int = 1,
+    timeout: float = 300.0,
+    torch_threads: int | None = None,
+) -> Server:
+    import httpx
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = child_env(
+        {
+            "EMN_INDEX_DIR": str(index_dir),
+            "EMN_CORPUS_DIR": str(corpus_dir),
+            "EMN_DATA_DIR": str(workdir / "data"),
+            "EMN_AUDIT_DB_URL": f"sqlite:///{workdir / 'data' / 'audit.sqlite'}",
+            "EMN_AUTH_MODE": "open",
+            "EMN_COMPOSER": "extractive",
+            "EMN_RATE_LIMIT_PER_MINUTE": "1000000000",
+            "EMN_RATE_LIMIT_BURST": "1000000000",
+            # no chat model: the 'llm' composer, if asked for, falls back at once
+            "EMN_LLM_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
+        }
+    )
+    if torch_threads:
+        env.update(OMP_NUM_THREADS=str(torch_threads), MKL_NUM_THREADS=str(torch_threads))
+    command = [
+        PYTHON,
+        "-m",
+        "uvicorn",
+        "api.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--workers",
+        str(workers),
+    ]
+    log_file = workdir / "server.log"
+    started = time.perf_counter()
+    with log_file.open("wb") as out:
+        proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
+    server = Server(proc, port, log_file, 0.0, workers)
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            tail = log_file.read_text(errors="replace")[-3000:]
+            raise BenchError(f"the API server exited with status {proc.returncode}:\n{tail}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(server.url + "/readyz", timeout=5).status_code == 200:
+                break
+        if time.monotonic() > deadline:
+            server.stop()
+            raise BenchError(f"the API server was not ready within {timeout} s")
+        time.sleep(0.2)
+    server.start_seconds = round(time.perf_counter() - started, 2)
+    return server
+
+
+def sequential(server: Server, questions: list[str]) -> dict[str, Any]:
+    """One client, one request at a time: /v1/search (k=10) then /v1/ask per question."""
+    import httpx
+
+    out: dict[str, Any] = {}
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        for question in questions[:WARM_UP]:
+            client.post("/v1/search", json={"query": question, "k": 10})
+            client.post("/v1/ask", json={"question": question, "composer": "extractive"})
+        for endpoint, body in (
+            ("/v1/search", lambda q: {"query": q, "k": 10}),
+            ("/v1/ask", lambda q: {"question": q, "composer": "extractive"}),
+        ):
+            wall: list[float] = []
+            server_ms: list[float] = []
+            statuses: Counter[int] = Counter()
+            for question in questions:
+                t0 = time.perf_counter()
+                try:
+                    response = client.post(endpoint, json=body(question))
+                    status = response.status_code
+                except httpx.HTTPError:
+                    status = 0
+                wall.append((time.perf_counter() - t0) * 1000)
+                statuses[status] += 1
+                if status == 200:
+                    data = response.json()
+                    took = data.get("took_ms") or (data.get("timings") or {}).get("total")
+                    if took is not None:
+                        server_ms.append(float(took))
+            errors = sum(n for s, n in statuses.items() if s != 200)
+            out[endpoint] = {
+                "requests": len(questions),
+                "errors": errors,
+                "statuses": {str(s): n for s, n in sorted(statuses.items())},
+                "wall_ms": summary(wall),
+                "pipeline_ms": summary(server_ms),
+            }
+    return out
+
+
+def load(
+    server: Server, questions: list[str], clients: int, seconds: float, workdir: Path
+) -> dict[str, Any]:
+    """Locust, headless, `clients` closed-loop users for `seconds` against /v1/ask."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    questions_file = workdir / "questions.json"
+    questions_file.write_text(json.dumps(questions), encoding="utf-8")
+    samples_file = workdir / f"samples-{clients}.json"
+    samples_file.unlink(missing_ok=True)
+    prefix = workdir / f"locust-{clients}"
+    command = [
+        PYTHON,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "-u",
+        str(clients),
+        "-r",
+        str(clients),
+        "-t",
+        f"{max(1, round(seconds))}s",
+        "--host",
+        server.url,
+        "--csv",
+        str(prefix),
+        "--only-summary",
+        "--stop-timeout",
+        "30",
+        "--exit-code-on-error",
+        "0",
+        "--loglevel",
+        "WARNING",
+    ]
+    env = child_env({"BENCH_QUESTIONS": str(questions_file), "BENCH_SAMPLES": str(samples_file)})
+    log_file = workdir / f"locust-{clients}.log"
+    started = time.perf_counter()
+    with log_file.open("wb") as out:
+        proc = subprocess.run(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=seconds + 180
+        )
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0 or not samples_file.exists():
+        tail = log_file.read_text(errors="replace")[-3000:]
+        raise BenchError(f"locust failed (exit {proc.returncode}):\n{tail}")
+    samples = json.loads(samples_file.read_text(encoding="utf-8"))
+    ok = [ms for ms, _status, good in samples if good]
+    errors = len(samples) - len(ok)
+    statuses = Counter(status for _ms, status, _good in samples)
+    return {
+        "clients": clients,
+        "seconds": seconds,
+        "process_seconds": round(elapsed, 2),
+        "requests": len(samples),
+        "answers": len(ok),
+        "errors": errors,
+        "error_rate": round(errors / len(samples), 4) if samples else None,
+        "statuses": {str(s): n for s, n in sorted(statuses.items())},
+        "answers_per_s": round(len(ok) / seconds, 2),
+        "latency_ms": summary(ok),
+        "latency_all_ms": {"p50": percentile([s[0] for s in samples], 50)},
+        "rss_after_mb": server.rss(),
+    }
+
+
+def run(
+    index_dir: Path,
+    corpus_dir: Path,
+    questions: list[str],
+    workdir: Path,
+    clients: list[int],
+    seconds: float,
+    workers: int = 1,
+    torch_threads: int | None = None,
+) -> dict[str, Any]:
+    log(f"HTTP: starting uvicorn ({workers} worker(s))")
+    server = start_server(
+        index_dir, corpus_dir, workdir / "server", workers=workers, torch_threads=torch_threads
+    )
+    out: dict[str, Any] = {
+        "workers": workers,
+        "torch_threads": torch_threads or "default (one per core)",
+        "start_seconds": server.start_seconds,
+        "rss_after_start_mb": server.rss(),
+        "questions": len(questions),
+    }
+    try:
+        log(f"HTTP: sequential /v1/search and /v1/ask over {len(questions)} questions")
+        out["sequential"] = sequential(server, questions)
+        out["rss_after_sequential_mb"] = server.rss()
+        out["load"] = []
+        for n in clients:
+            log(f"HTTP: load with {n} client(s) for {seconds:g} s (locust)")
+            out["load"].append(load(server, questions, n, seconds, workdir / "locust"))
+        out["rss_after_load_mb"] = server.rss()
+    finally:
+        server.stop()
+        out["server_errors"] = server_errors(server.log)
+    return out
+
+
+def server_errors(log_file: Path, limit: int = 120) -> list[str]:
+    """The server log's error reports (each with its traceback), so a failed request can be
+    explained after the temporary folder is gone."""
+    try:
+        lines = log_file.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    out: list[str] = []
+    i = 0
+    while i < len(lines) and len(out) < limit:
+        line = lines[i]
+        if "ERROR" in line or "Traceback" in line or "CRITICAL" in line:
+            block = [line]
+            i += 1
+            while i < len(lines) and (lines[i].startswith((" ", "\t")) or "Error" in lines[i]):
+                block.append(lines[i])
+                i += 1
+            out.extend(block[:40])
+        else:
+            i += 1
+    return out[:limit]

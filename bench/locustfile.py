@@ -1,0 +1,56 @@
+"""Locust load for the benchmark: closed-loop clients posting dev questions to /v1/ask.
+
+Run by `bench.http_bench.load` (headless, loopback only, bounded by `-t`); it reads the
+questions from BENCH_QUESTIONS (a JSON list file) and writes every request's latency and
+status to BENCH_SAMPLES (JSON) when Locust quits, so percentiles are exact rather than
+Locust's rounded buckets.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import threading
+from pathlib import Path
+
+from locust import FastHttpUser, constant, events, task
+
+_QUESTIONS: list[str] = json.loads(Path(os.environ["BENCH_QUESTIONS"]).read_text("utf-8"))
+_NEXT = itertools.count()
+_LOCK = threading.Lock()
+_SAMPLES: list[tuple[float, int, bool]] = []  # (ms, status, ok)
+
+
+@events.request.add_listener
+def _record(response_time: float, response: object = None, exception: object = None, **_: object):
+    status = int(getattr(response, "status_code", 0) or 0)
+    with _LOCK:
+        _SAMPLES.append((float(response_time), status, exception is None))
+
+
+@events.quitting.add_listener
+def _dump(**_: object) -> None:
+    target = os.environ.get("BENCH_SAMPLES")
+    if target:
+        Path(target).write_text(json.dumps(_SAMPLES), encoding="utf-8")
+
+
+class AskUser(FastHttpUser):
+    wait_time = constant(0)  # closed loop: the next question as soon as the answer arrives
+
+    @task
+    def ask(self) -> None:
+        question = _QUESTIONS[next(_NEXT) % len(_QUESTIONS)]
+        with self.client.post(
+            "/v1/ask",
+            json={"question": question, "composer": "extractive"},
+            name="/v1/ask",
+            catch_response=True,
+        ) as response:
+            if response.status_code != 200:
+                response.failure(f"HTTP {response.status_code}")
+            elif '"behaviour"' not in (response.text or ""):
+                response.failure("no answer in the response")
+            else:
+                response.success()
