@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.audit import CitedEntry
 from rag.answer import Filters, Turn
 from rag.guards import MAX_QUESTION_CHARS
 
@@ -221,16 +222,9 @@ class ProvenanceCheck(BaseModel):
 # --- review queue (Art. 14 human oversight) -------------------------------------------------
 
 
-class ReviewCitation(BaseModel):
-    marker: int
-    chunk_id: str
-    doc_id: str
-    title: str = ""
-    reference: str = ""
-    section_path: str = ""
-    page: int | None = None
-    url: str = ""
-    status: str = ""
+class ReviewCitation(CitedEntry):
+    """A recorded citation with its passage, so the reviewer reads what the user read."""
+
     quote: str = Field(
         default="", description="The cited passage from the index ('' if no longer indexed)."
     )
