@@ -472,7 +472,8 @@ def _ingest_section(bench: dict[str, Any]) -> list[str]:
             ],
             ["pipeline / raw", _f(ing.get("pipeline_vs_raw"), 3)],
             [
-                "pipeline / raw, the model's cold start (imports, weights, first call) left out",
+                "pipeline / raw, the model's cold start (imports, weights, first call) left "
+                "out (cold start measured in another process; about 1 = nothing but start-up)",
                 _f(_warm_share(ing), 3),
             ],
             [
@@ -572,20 +573,18 @@ def _scale_section(bench: dict[str, Any]) -> list[str]:
     for p in points:
         proj = p.get("projected_ingest") or {}
         b = p.get("build") or {}
-        floor = None
-        if per_chunk_rest is not None and b.get("insert_per_s"):
-            floor = (
-                p["size"] * per_chunk_rest
-                + p["size"] / b["insert_per_s"]
-                + (b.get("bm25_build_seconds") or 0)
-            ) / 3600
+        stores = None
+        if b.get("insert_seconds") is not None:
+            stores = (b["insert_seconds"] + (b.get("bm25_build_seconds") or 0)) / 3600
+        rest = p["size"] * per_chunk_rest / 3600 if per_chunk_rest is not None else None
         rows.append(
             [
                 f"{p['size']:,}",
                 _f(proj.get("texts")),
                 _f(proj.get("embedding_hours"), 2),
                 _f(proj.get("pipeline_hours"), 2),
-                _f(floor, 3),
+                _f(stores, 3),
+                _f(rest, 2),
             ]
         )
     lines += _table(
@@ -594,26 +593,28 @@ def _scale_section(bench: dict[str, Any]) -> list[str]:
             "texts to embed",
             "embedding alone (h)",
             "at the measured pipeline efficiency (h)",
-            "everything but embedding (h)",
+            "Chroma insert + BM25 build, measured at that size (h)",
+            "other work, upper bound (h)",
         ],
         rows,
     )
     lines += [
         f"Texts = chunks × (1 + {s} sentences per chunk, as measured on the corpus); the raw "
-        f"model embeds {raw} texts/s on this machine (`{ing.get('device')}`). The last column "
-        "is what an accelerator does not remove: N × t_rest, with t_rest = "
-        f"{_f(per_chunk_rest and per_chunk_rest * 1000, 2)} ms per chunk (the measured job "
-        "minus its embedding: reading, chunking, writing, BM25, fixed start-up costs included, "
-        "so it errs high), plus the Chroma insert at the rate measured at that size and the "
-        "BM25 build measured at that size.",
+        f"model embeds {raw} texts/s on this machine (`{ing.get('device')}`). The pipeline "
+        "column divides by the measured pipeline / raw ratio. The last column is N × t_rest "
+        f"with t_rest = {_f(per_chunk_rest and per_chunk_rest * 1000, 2)} ms per chunk: the "
+        "measured job minus its embedding (reading, chunking, sentence splitting, writing, "
+        "BM25), which on a small corpus is mostly fixed start-up cost (tokenizer, Chroma "
+        "client), so it is a loose upper bound.",
         "",
         "**An accelerator** (`EMN_EMBEDDING_DEVICE=cuda` or `mps`) changes only the embedding "
         "term. No GPU is available here, so it is not measured; the estimate is "
-        "`T(N) = N × (1 + s) / R_device + N × t_rest + N / R_insert + T_bm25(N)`, with "
+        "`T(N) = N × (1 + s) / R_device + N × t_rest + N / R_insert(N) + T_bm25(N)`, with "
         "`R_device` the device's texts per second for this model and batch size (measure it "
-        "with `EMN_EMBEDDING_DEVICE=cuda python -m bench run --only ingest`; raise "
-        "`EMN_EMBEDDING_BATCH_SIZE` on a GPU). Once embedding is fast, the Chroma insert "
-        "and the BM25 rebuild (the whole index, on every change) dominate.",
+        "with `EMN_EMBEDDING_DEVICE=cuda python -m bench run --only ingest`, and raise "
+        "`EMN_EMBEDDING_BATCH_SIZE` on a GPU), `R_insert(N)` and `T_bm25(N)` the Chroma insert "
+        "rate and BM25 build time measured above. Once embedding is fast, the Chroma "
+        "insert and the BM25 rebuild (of the whole index, on every change) become the floor.",
         "",
     ]
     return lines
