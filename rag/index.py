@@ -18,6 +18,7 @@ from common.schema import Chunk, IndexPaths, Manifest
 from common.settings import Settings
 from rag.answer import Filters
 from rag.guards import passage_is_suspicious
+from rag.lexical_search import LexicalMatrix
 
 
 class IndexNotReadyError(RuntimeError):
@@ -30,6 +31,28 @@ class SentenceIndex:
 
     spans: list[tuple[int, int]]
     vectors: np.ndarray
+
+
+@dataclass(frozen=True)
+class ChunkTerms:
+    """A chunk's tokens (common.lexical.tokenize), computed once per index load."""
+
+    all: frozenset[str]  # title, section path and text: what coverage is measured on
+    header: frozenset[str]  # title and section path
+    text: frozenset[str]
+    sentences: tuple[tuple[str, ...], ...]  # per sentence span, in order
+
+    @classmethod
+    def of(cls, chunk: Chunk, spans: list[tuple[int, int]]) -> ChunkTerms:
+        return cls(
+            all=frozenset(tokenize(f"{chunk.doc.title}\n{chunk.section_path}\n{chunk.text}")),
+            header=frozenset(tokenize(f"{chunk.doc.title} {chunk.section_path}")),
+            text=frozenset(tokenize(chunk.text)),
+            sentences=tuple(tuple(tokenize(chunk.text[a:b])) for a, b in spans),
+        )
+
+
+TERMS_CACHE_SIZE = 50_000
 
 
 class IndexReader:
@@ -45,8 +68,15 @@ class IndexReader:
         self.by_doc: dict[str, list[str]] = {}
         self._bm25: Any = None
         self._bm25_ids: list[str] = []
+        self._lexical: LexicalMatrix | None = None
+        # Document of each BM25 position (an index into _docs): filters become one gather.
+        self._bm25_doc: np.ndarray = np.zeros(0, dtype=np.int32)
+        self._docs: list[Chunk] = []
         self.quarantined: set[str] = set()
         self._doc_freq: np.ndarray = np.zeros(0)
+        # Tokens of the chunks that have been candidates (tokenising was an eighth of a
+        # question's time); bounded, so a huge index does not keep every chunk's tokens.
+        self._terms: dict[str, ChunkTerms] = {}
 
     # --- loading ----------------------------------------------------------------------
     def ensure_loaded(self) -> None:
@@ -95,10 +125,29 @@ class IndexReader:
         # Passages that address the assistant are data, never instructions: screened once
         # here, then kept out of every answer and search result.
         self.quarantined = {cid for cid, c in chunks.items() if passage_is_suspicious(c.text)}
-        self._bm25, self._bm25_ids = bm25, ids
-        # Documents per term (CSC columns are terms), for weighting query words.
-        self._doc_freq = np.diff(bm25.scores["indptr"]) if bm25 is not None else np.zeros(0)
+        self._terms = {}
+        self.attach_lexical(bm25, ids)
         self._collection = None  # reopened lazily (and after a Chroma outage)
+
+    def attach_lexical(self, bm25: Any, ids: list[str]) -> None:
+        """Use this BM25 index (positions are `ids`) for keyword search."""
+        self._bm25, self._bm25_ids = bm25, ids
+        self._lexical = LexicalMatrix.from_bm25(bm25) if bm25 is not None else None
+        # Documents per term (CSC columns are terms), for weighting query words.
+        self._doc_freq = self._lexical.doc_freq if self._lexical else np.zeros(0)
+        doc_index: dict[str, int] = {}
+        self._docs = []
+        positions = np.full(len(ids), -1, dtype=np.int32)
+        for position, cid in enumerate(ids):
+            chunk = self.chunks.get(cid)
+            if chunk is None:
+                continue
+            index = doc_index.get(chunk.doc.doc_id)
+            if index is None:
+                index = doc_index[chunk.doc.doc_id] = len(self._docs)
+                self._docs.append(chunk)
+            positions[position] = index
+        self._bm25_doc = positions
 
     def collection(self) -> Any:
         if self._collection is None:
@@ -121,6 +170,16 @@ class IndexReader:
         except Exception as exc:
             self._collection = None
             raise ChromaUnavailableError(f"Chroma unreachable: {exc}") from exc
+
+    def terms(self, chunk: Chunk) -> ChunkTerms:
+        terms = self._terms.get(chunk.id)
+        if terms is None:
+            sentences = self.sentences.get(chunk.id)
+            terms = ChunkTerms.of(chunk, sentences.spans if sentences is not None else [])
+            if len(self._terms) >= TERMS_CACHE_SIZE:
+                self._terms.clear()
+            self._terms[chunk.id] = terms
+        return terms
 
     # --- filters ----------------------------------------------------------------------
     def allowed(self, chunk: Chunk, filters: Filters | None) -> bool:
@@ -174,21 +233,25 @@ class IndexReader:
         self, query: str, k: int, filters: Filters | None = None
     ) -> list[tuple[str, float]]:
         """(chunk id, BM25 score), best first; only chunks passing the filters."""
-        if self._bm25 is None:
+        if self._lexical is None:
             return []
-        tokens = [t for t in tokenize(query) if t in self._bm25.vocab_dict]
-        if not tokens:
-            return []
-        scores = self._bm25.get_scores(tokens)
-        if filters is not None and not filters.is_empty():
-            mask = np.array(
-                [self.allowed(self.chunks[cid], filters) for cid in self._bm25_ids], dtype=bool
-            )
-            scores = np.where(mask, scores, 0.0)
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top])]
-        return [(self._bm25_ids[i], float(scores[i])) for i in top if scores[i] > 0]
+        vocab = self._bm25.vocab_dict
+        weights: dict[int, float] = {}
+        for token in tokenize(query):  # a repeated word counts again, as in bm25s
+            if token in vocab:
+                weights[vocab[token]] = weights.get(vocab[token], 0.0) + 1.0
+        top = self._lexical.top_k(weights, k, self.allowed_positions(filters))
+        return [
+            (self._bm25_ids[p], float(s)) for p, s in zip(top.positions, top.scores, strict=True)
+        ]
+
+    def allowed_positions(self, filters: Filters | None) -> np.ndarray | None:
+        """Which BM25 positions pass the filters (None: all). Filters look at documents
+        only, so each document is checked once and the answer spread to its chunks."""
+        if filters is None or filters.is_empty():
+            return None
+        documents = np.array([self.allowed(chunk, filters) for chunk in self._docs] + [False])
+        return documents[self._bm25_doc]  # position -1 (no chunk) picks the trailing False
 
     def idf(self, token: str) -> float:
         """Inverse document frequency of a (tokenised) term; 0 for unknown terms."""

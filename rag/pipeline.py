@@ -147,7 +147,7 @@ class Retrieve(Step):
         index = self.retriever.index
         ctx.query_vector = self.embedder.embed_query(ctx.query)
         ctx.terms = QueryTerms.of(ctx.query, index)
-        candidates = self.retriever.candidates(ctx.query, ctx.query_vector, ctx.filters)
+        candidates = self.retriever.candidates(ctx.query, ctx.query_vector, ctx.filters, ctx.terms)
         parts = split_question(ctx.query)
         if len(parts) > 1:
             # A multi-part question: each part retrieves too, and a passage keeps its best
@@ -159,7 +159,7 @@ class Retrieve(Step):
             ]
             best = {c.id: c for c in candidates}
             for sub in ctx.parts:
-                for cand in self.retriever.candidates(sub.text, sub.vector, ctx.filters):
+                for cand in self.retriever.candidates(sub.text, sub.vector, ctx.filters, sub.terms):
                     if cand.id not in best or cand.score > best[cand.id].score:
                         best[cand.id] = cand
             candidates = sorted(best.values(), key=lambda c: c.score, reverse=True)

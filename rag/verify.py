@@ -81,7 +81,7 @@ class Verifier:
         tokens = set(tokenize(sentence))
         if not tokens:
             return 0.0
-        passage_tokens = set(tokenize(passage.chunk.text))
+        passage_tokens = passage.text_terms()
         lexical = len(tokens & passage_tokens) / len(tokens)
         if lexical >= LEXICAL_SUPPORT:
             return lexical

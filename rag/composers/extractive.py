@@ -99,7 +99,7 @@ class ExtractiveComposer:
                 if not text or text == display_sentence(header) or not _is_statement(text):
                     continue
                 cos = float(sims[position]) if position < len(sims) else 0.0
-                sentence_tokens = tokenize(raw)
+                sentence_tokens = cand.sentence_terms(position)
                 coverage = data.terms.coverage(set(sentence_tokens))
                 # Matched terms per word: a short sentence that names the asked-for
                 # things beats a long one that mentions everything.

@@ -1,0 +1,146 @@
+"""Pruned BM25 top-k (`rag.lexical_search`) against scoring every chunk: same chunks, same
+scores, same order, with and without filters, on random matrices large enough for the pruned
+path and on a real bm25s index; and `IndexReader.lexical` with filters on the default index."""
+
+from __future__ import annotations
+
+import bm25s
+import numpy as np
+import pytest
+
+from common.lexical import tokenize
+from common.settings import Settings
+from rag.answer import Filters
+from rag.index import IndexReader
+from rag.lexical_search import EXHAUSTIVE_BELOW, LexicalMatrix, TopK
+
+
+def reference(matrix: LexicalMatrix, weights: dict[int, float], k: int, allowed=None) -> TopK:
+    scores = matrix.scores_all(weights).astype(np.float64)
+    if allowed is not None:
+        scores = np.where(allowed, scores, 0.0)
+    order = np.lexsort((np.arange(len(scores)), -scores))[:k]
+    order = order[scores[order] > 0]
+    return TopK(order, scores[order])
+
+
+def random_matrix(rng: np.random.Generator, docs: int, terms: int) -> LexicalMatrix:
+    """A Zipf-like term distribution: a few terms in most chunks, many in few; scores that
+    repeat (ties) as BM25's do for equal term frequency and length."""
+    indptr = [0]
+    indices: list[np.ndarray] = []
+    data: list[np.ndarray] = []
+    for t in range(terms):
+        share = min(0.9, 1.5 / (t + 1))
+        rows = np.flatnonzero(rng.random(docs) < share).astype(np.int32)
+        values = rng.choice(np.linspace(0.1, 4.0, 25), len(rows)).astype(np.float32)
+        indices.append(rows)
+        data.append(values * (1 + np.log1p(t)))  # rarer terms weigh more, like idf
+        indptr.append(indptr[-1] + len(rows))
+    return LexicalMatrix(np.concatenate(data), np.concatenate(indices), np.array(indptr), docs)
+
+
+def assert_same(got: TopK, want: TopK) -> None:
+    np.testing.assert_allclose(got.scores, want.scores, rtol=1e-5)
+    # Positions agree except where float rounding reorders near-equal scores.
+    for g, w, gs, ws in zip(got.positions, want.positions, got.scores, want.scores, strict=True):
+        assert g == w or abs(gs - ws) <= 1e-5 * max(gs, ws)
+
+
+@pytest.fixture(scope="module")
+def big() -> LexicalMatrix:
+    matrix = random_matrix(np.random.default_rng(7), docs=60_000, terms=60)
+    assert matrix.doc_freq[:3].sum() > EXHAUSTIVE_BELOW  # the pruned path runs
+    return matrix
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_pruned_top_k_equals_scoring_every_chunk(big: LexicalMatrix, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    terms = rng.choice(60, size=int(rng.integers(1, 14)), replace=False)
+    weights = {int(t): float(rng.integers(1, 3)) for t in terms}  # repeated words count twice
+    k = int(rng.choice([1, 10, 40, 100]))
+    assert_same(big.top_k(weights, k), reference(big, weights, k))
+
+
+@pytest.mark.parametrize("share", [0.5, 0.01, 0.0002])
+def test_pruned_top_k_respects_the_allowed_mask(big: LexicalMatrix, share: float) -> None:
+    rng = np.random.default_rng(3)
+    allowed = rng.random(big.num_docs) < share
+    weights = {0: 1.0, 1: 1.0, 5: 1.0, 20: 1.0, 41: 1.0}
+    got = big.top_k(weights, 40, allowed)
+    assert allowed[got.positions].all()
+    assert_same(got, reference(big, weights, 40, allowed))
+
+
+def test_nothing_to_find_gives_an_empty_result(big: LexicalMatrix) -> None:
+    assert len(big.top_k({}, 10).positions) == 0
+    assert len(big.top_k({0: 1.0}, 0).positions) == 0
+    nobody = np.zeros(big.num_docs, dtype=bool)
+    assert len(big.top_k({0: 1.0, 1: 1.0}, 10, nobody).positions) == 0
+
+
+def test_ties_go_to_the_lower_position() -> None:
+    # Three chunks with the same score: the top 2 are the first two.
+    matrix = LexicalMatrix(
+        np.array([1.0, 1.0, 1.0], np.float32), np.array([4, 2, 9], np.int32), [0, 3], 10
+    )
+    assert matrix.top_k({0: 1.0}, 2).positions.tolist() == [2, 4]
+
+
+def test_agrees_with_bm25s_on_a_real_index() -> None:
+    rng = np.random.default_rng(11)
+    words = [f"w{i}" for i in range(300)]
+    probabilities = 1 / np.arange(1, 301)
+    probabilities /= probabilities.sum()
+    corpus = [
+        list(rng.choice(words, int(rng.integers(5, 60)), p=probabilities)) for _ in range(3000)
+    ]
+    bm25 = bm25s.BM25()
+    bm25.index(corpus, show_progress=False)
+    matrix = LexicalMatrix.from_bm25(bm25)
+    for query in (["w0", "w1", "w2", "w150"], ["w3"], ["w0", "w0", "w299"]):
+        ids = [bm25.vocab_dict[w] for w in query if w in bm25.vocab_dict]
+        weights: dict[int, float] = {}
+        for i in ids:
+            weights[i] = weights.get(i, 0.0) + 1.0
+        expected = np.asarray(bm25.get_scores(ids), dtype=np.float64)
+        got = matrix.top_k(weights, 25)
+        np.testing.assert_allclose(got.scores, np.sort(expected)[::-1][:25], rtol=1e-5)
+        np.testing.assert_allclose(expected[got.positions], got.scores, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        Filters(doc_ids=["emn-work-programme-2026-2027"]),
+        Filters(kinds=["web page"]),
+        Filters(date_from="2026-01-29"),
+        Filters(date_to="2026-01-28"),
+    ],
+)
+def test_index_lexical_filters_match_the_per_chunk_rule(
+    default_index_settings: Settings, filters: Filters
+) -> None:
+    index = IndexReader(default_index_settings)
+    index.ensure_loaded()
+    query = "EMN budget return migration"
+    got = index.lexical(query, 200, filters)
+    assert got
+    assert all(index.allowed(index.chunks[cid], filters) for cid, _ in got)
+    everything = dict(index.lexical(query, len(index.chunks)))
+    expected = sorted(
+        (s, cid) for cid, s in everything.items() if index.allowed(index.chunks[cid], filters)
+    )
+    assert {cid for cid, _ in got} == {cid for _, cid in expected}
+
+
+def test_chunk_terms_are_the_tokens_of_the_chunk(default_index_settings: Settings) -> None:
+    index = IndexReader(default_index_settings)
+    index.ensure_loaded()
+    chunk = next(iter(index.chunks.values()))
+    terms = index.terms(chunk)
+    assert terms is index.terms(chunk)  # cached
+    assert terms.text == frozenset(tokenize(chunk.text))
+    spans = index.sentences[chunk.id].spans
+    assert terms.sentences == tuple(tuple(tokenize(chunk.text[a:b])) for a, b in spans)
