@@ -23,6 +23,7 @@ the exact top k (ties go to the lower position), as `scores_all` would give.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +36,6 @@ REFINE_POOL = 256
 # Looking one chunk up in a term's column (a binary search, cache misses) costs about as much
 # as adding this many postings of a column in full.
 LOOKUP_COST = 64
-MANY_CANDIDATES = 20_000
 # Prune with a small margin: partial sums are float32, the bound is float64.
 _MARGIN = 1e-4
 
@@ -61,6 +61,7 @@ class LexicalMatrix:
         self.indptr = np.asarray(indptr, dtype=np.int64)
         self.num_docs = int(num_docs)
         self.doc_freq = np.diff(self.indptr)
+        self._scratch = threading.local()
         nonempty = self.doc_freq > 0
         self.col_max = np.zeros(len(self.doc_freq), dtype=np.float64)
         if nonempty.any():
@@ -74,6 +75,19 @@ class LexicalMatrix:
             raise ValueError(f"BM25 variant {bm25.method!r} scores absent terms; not supported")
         scores = bm25.scores
         return cls(scores["data"], scores["indices"], scores["indptr"], scores["num_docs"])
+
+    def _buffers(self) -> tuple[np.ndarray, np.ndarray]:
+        """A zeroed score array and a mask array of N, kept per thread: fresh ones would
+        page-fault on first touch (about a millisecond at a million chunks)."""
+        buffers = getattr(self._scratch, "buffers", None)
+        if buffers is None:
+            buffers = self._scratch.buffers = (
+                np.zeros(self.num_docs, dtype=np.float32),
+                np.zeros(self.num_docs, dtype=bool),
+            )
+        else:
+            buffers[0].fill(0.0)
+        return buffers
 
     # --- scoring ----------------------------------------------------------------------
     def lookup(self, term: int, positions: np.ndarray) -> np.ndarray:
@@ -131,18 +145,22 @@ class LexicalMatrix:
         # the chunks that lead on them exactly; the k-th best of those.
         theta = 0.0
         bound = term_weights * self.col_max[terms]
-        scores = np.zeros(self.num_docs, dtype=np.float32)
+        scores, mask = self._buffers()
         added = np.zeros(len(terms), dtype=bool)
+
+        def at_least(value: float) -> np.ndarray:
+            return np.flatnonzero(np.greater_equal(scores, value, out=mask))
+
         first = np.argsort(-bound, kind="stable")[:REFINE_TERMS]
         for i in first:
             self._add_column(scores, int(terms[i]), float(term_weights[i]))
             added[i] = True
         if not added.all():
-            pool = np.flatnonzero(scores >= 0.5 * bound[first[0]])
+            pool = at_least(0.5 * bound[first[0]])
             if allowed is not None:
                 pool = pool[allowed[pool]]
             if len(pool) < k:
-                pool = np.flatnonzero(scores > 0)
+                pool = np.flatnonzero(np.greater(scores, 0, out=mask))
                 if allowed is not None:
                     pool = pool[allowed[pool]]
             if len(pool) > REFINE_POOL:
@@ -164,29 +182,24 @@ class LexicalMatrix:
             self._add_column(scores, int(terms[i]), float(term_weights[i]))
 
         # 3. Candidates: chunks whose partial score plus what the lazy terms could still add
-        # reaches theta. Each lazy term (largest first) is looked up for the candidates when
-        # there are few of them, otherwise added in full; candidates are pruned as the bound on
-        # what is still to come shrinks.
+        # reaches theta. While they are many, the next lazy term (largest first) is added in
+        # full and the bound tightens; once they are few, each lazy term is looked up for them
+        # only, and those that can no longer reach theta are dropped.
         remaining = float(cumulative[n_lazy - 1]) if n_lazy else 0.0
-        if theta > 0:
-            candidates = np.flatnonzero(scores >= theta - remaining - margin)
-        else:  # no bound: every chunk with a score, and nothing is lazy
-            candidates = np.flatnonzero(scores > 0)
-        if len(candidates) >= MANY_CANDIDATES:  # pruning does not pay: add every lazy term
-            for i in lazy:
-                self._add_column(scores, int(terms[i]), float(term_weights[i]))
-            lazy, remaining = lazy[:0], 0.0
-            candidates = np.flatnonzero(scores >= theta - margin if theta > 0 else scores > 0)
+        lazy_first = [int(i) for i in lazy[::-1]]
+        threshold = theta - remaining - margin if theta > 0 else np.nextafter(0, 1)
+        candidates = at_least(threshold)
+        while lazy_first and len(candidates) * LOOKUP_COST >= self.doc_freq[terms[lazy_first[0]]]:
+            i = lazy_first.pop(0)
+            self._add_column(scores, int(terms[i]), float(term_weights[i]))
+            remaining -= bound[i]
+            candidates = at_least(theta - remaining - margin)
         if allowed is not None:
             candidates = candidates[allowed[candidates]]
         extra = np.zeros(len(candidates), dtype=np.float64)
-        for i in lazy[::-1]:
-            term, weight = int(terms[i]), float(term_weights[i])
+        for i in lazy_first:
             remaining -= bound[i]
-            if len(candidates) * LOOKUP_COST < self.doc_freq[term]:
-                extra += weight * self.lookup(term, candidates)
-            else:
-                self._add_column(scores, term, weight)
+            extra += term_weights[i] * self.lookup(int(terms[i]), candidates)
             keep = scores[candidates] + extra + remaining >= theta - margin
             candidates, extra = candidates[keep], extra[keep]
 
