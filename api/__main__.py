@@ -1,6 +1,10 @@
-"""`python -m api`: serve the API with uvicorn on EMN_API_HOST:EMN_API_PORT."""
+"""`python -m api`: serve the API with uvicorn on EMN_API_HOST:EMN_API_PORT, with
+EMN_API_WORKERS worker processes (auto: one per usable core, at most 4), each running the
+embedding model on EMN_TORCH_THREADS threads (auto: its share of the cores)."""
 
 from __future__ import annotations
+
+import os
 
 import uvicorn
 
@@ -10,8 +14,18 @@ from common.settings import load_settings
 def main() -> None:
     settings = load_settings()
     url = f"http://{settings.api_host}:{settings.api_port}"
+    workers = settings.resolved_api_workers
+    threads = settings.torch_threads_for(workers)
+    # The workers read their share of the cores from it (auto resolves the same way there).
+    os.environ["EMN_API_WORKERS"] = str(workers)
     print(f"EMN policy assistant API: {url}  (docs {url}/docs, auth mode {settings.auth_mode})")
-    uvicorn.run("api.main:app", host=settings.api_host, port=settings.api_port)
+    print(
+        f"{workers} worker process(es) (EMN_API_WORKERS={settings.api_workers}), "
+        f"{threads} torch thread(s) each (EMN_TORCH_THREADS={settings.torch_threads})",
+        flush=True,
+    )
+    # The import string (not the app object) lets uvicorn start each worker with its own app.
+    uvicorn.run("api.main:app", host=settings.api_host, port=settings.api_port, workers=workers)
 
 
 if __name__ == "__main__":

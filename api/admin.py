@@ -27,8 +27,9 @@ async def get_generation(_: AdminCaller, service: ServiceDep) -> GenerationSwitc
     response_model=GenerationSwitch,
     summary="Turn the generative model on or off",
     description="Off: every answer is search-and-quote (extractive) until it is turned on "
-    "again, effective immediately, in this process (each replica has its own switch; "
-    "EMN_GENERATION sets the value at startup).",
+    "again, effective from the next request in every worker process of this host (the switch "
+    "is a file in the data folder; each host, or each replica with its own data folder, has "
+    "its own). EMN_GENERATION sets the value when the server starts.",
     responses=ERROR_RESPONSES,
 )
 async def set_generation(
@@ -36,5 +37,4 @@ async def set_generation(
     _: AdminCaller,
     service: ServiceDep,
 ) -> GenerationSwitch:
-    service.assistant.set_generation(body.enabled)
-    return GenerationSwitch(enabled=service.assistant.generation)
+    return GenerationSwitch(enabled=service.set_generation(body.enabled))

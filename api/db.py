@@ -6,6 +6,8 @@ replicas share one log. The code path is the same for both.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,7 +36,7 @@ def make_engine(url: str) -> Engine:
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below take effect
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         # Deleted and overwritten content (purged records, erased payloads) is zeroed on
         # disk rather than left in free space.
@@ -47,6 +49,21 @@ def make_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _use_wal(cursor: Any, timeout: float = 30.0) -> None:
+    """Switch the file to write-ahead logging (it stays so). Several API workers opening a
+    new file at once may find it locked: SQLite does not wait for that lock, so retry."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 @contextmanager
@@ -75,5 +92,10 @@ def checkpoint(engine: Engine) -> None:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create missing tables (idempotent; the schema only grows)."""
-    metadata.create_all(engine)
+    """Create missing tables (idempotent; the schema only grows). On SQLite under the write
+    lock, so workers starting together do not both find a table missing and both create it."""
+    if not is_sqlite(engine):
+        metadata.create_all(engine)
+        return
+    with writing(engine) as conn:
+        metadata.create_all(conn)

@@ -1,7 +1,8 @@
 """The ASGI app: `uvicorn api.main:app` (settings from EMN_ environment variables), or
 `create_app(settings)` for an app with explicit settings.
 
-The index and the embedding model are loaded once, at startup (lifespan), never per request.
+The index and the embedding model are loaded once per worker process, at startup (lifespan),
+never per request.
 """
 
 from __future__ import annotations
@@ -80,14 +81,18 @@ TAGS = [
 ]
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; nothing heavy happens until the lifespan starts."""
+def create_app(settings: Settings | None = None, *, process_settings: bool = False) -> FastAPI:
+    """Build the app; nothing heavy happens until the lifespan starts. `process_settings`:
+    the app owns its process (the one uvicorn serves), so it also applies process-wide
+    settings (torch threads); an app built inside another program or a test leaves them."""
     settings = settings or load_settings()
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service = await run_in_threadpool(Service.build, settings, metrics)
+        if process_settings:
+            service.use_process_settings()
         await run_in_threadpool(service.warm_up)
         app.state.service = service
         retention = None
@@ -102,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             retention.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await retention
-        service.audit.engine.dispose()
+        service.close()
 
     app = FastAPI(
         title="EMN policy assistant API",
@@ -180,4 +185,4 @@ def _document_ai_header(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-app = create_app()
+app = create_app(process_settings=True)

@@ -1,56 +1,148 @@
 """Per-client rate limit: a token bucket per API key (per client IP in open mode).
 
-In memory, per process: with several replicas each enforces its own share, which bounds the
-load each one takes; a shared limit would need a shared store (e.g. Redis) behind the same
-`check` call.
+The buckets live in a small SQLite file in the data folder (`data_dir/ratelimit.sqlite`), so
+the API workers of one host (`EMN_API_WORKERS`) share one limit per client instead of each
+allowing the full rate: every check is one short write transaction (`BEGIN IMMEDIATE`, WAL
+journal, no fsync per commit), a few tens of microseconds. Replicas on several hosts each
+keep their own file, so each enforces the limit for the traffic it receives; a limit shared
+across hosts would need a shared store (e.g. Redis) behind the same `check` call. Without a
+path (tests, embedded use) the same buckets are kept in an in-memory database.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from pathlib import Path
 
-MAX_BUCKETS = 10_000
+log = logging.getLogger("api")
 
+# Buckets that have refilled completely carry no information; they are deleted every this many
+# checks (per process), which keeps the table as small as the set of recently active clients.
+PURGE_EVERY = 1000
+BUSY_TIMEOUT_S = 5.0
+# Another worker holds the write lock for some tens of microseconds: retry that soon (SQLite's
+# own busy handler sleeps 1, 2, 5, 10... ms, and a busy worker can keep winning meanwhile).
+RETRY_SLEEP_S = (0.00005, 0.0001, 0.0002, 0.0005, 0.001)
 
-@dataclass
-class Bucket:
-    tokens: float
-    updated: float
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS buckets (
+    client TEXT PRIMARY KEY,
+    tokens REAL NOT NULL,
+    updated REAL NOT NULL,
+    full_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS buckets_full_at ON buckets (full_at);
+"""
 
 
 class RateLimiter:
-    def __init__(self, per_minute: float, burst: int) -> None:
+    """Token buckets: `burst` requests at once, then `per_minute` sustained, per client."""
+
+    def __init__(self, per_minute: float, burst: int, path: Path | None = None) -> None:
         self.per_minute = per_minute
         self.burst = burst
-        self._buckets: dict[str, Bucket] = {}
+        self.path = path
         self._lock = threading.Lock()
+        self._checks = 0
+        self._db = self._connect(path)
+
+    @staticmethod
+    def _connect(path: Path | None) -> sqlite3.Connection:
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(
+            str(path) if path is not None else ":memory:",
+            timeout=BUSY_TIMEOUT_S,
+            isolation_level=None,  # transactions are explicit
+            check_same_thread=False,  # guarded by self._lock
+        )
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:  # several workers may create the file at the same moment
+            try:
+                if path is not None:
+                    db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.executescript(SCHEMA)
+                db.execute("PRAGMA busy_timeout=0")  # checks retry themselves (_begin)
+                return db
+            except sqlite3.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def check(self, client: str, per_minute: float | None = None) -> float | None:
         """Take one token for `client`; None when allowed, else seconds until one is free."""
         rate = (per_minute or self.per_minute) / 60.0
         capacity = float(self.burst if per_minute is None else max(1, min(self.burst, per_minute)))
-        now = time.monotonic()
-        with self._lock:
-            bucket = self._buckets.get(client)
-            if bucket is None:
-                if len(self._buckets) >= MAX_BUCKETS:
-                    self._forget_idle(now)
-                bucket = self._buckets[client] = Bucket(capacity, now)
-            bucket.tokens = min(capacity, bucket.tokens + (now - bucket.updated) * rate)
-            bucket.updated = now
-            if bucket.tokens >= 1.0:
-                bucket.tokens -= 1.0
-                return None
-            return (1.0 - bucket.tokens) / rate
+        try:
+            return self._take(client, rate, capacity)
+        except sqlite3.Error:
+            # The limit protects the service; it must not take it down: allow, and say so.
+            log.warning("rate limiter unavailable (%s); request allowed", self.path, exc_info=True)
+            return None
 
-    def _forget_idle(self, now: float) -> None:
-        """Drop buckets idle long enough to have refilled: forgetting them changes nothing."""
-        refill = self.burst / (self.per_minute / 60.0)
-        for client in [c for c, b in self._buckets.items() if now - b.updated > refill]:
-            del self._buckets[client]
+    def _begin(self) -> None:
+        """BEGIN IMMEDIATE (the write lock), retried at short intervals while another
+        process holds it, for at most BUSY_TIMEOUT_S."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        attempt = 0
+        while True:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(RETRY_SLEEP_S[min(attempt, len(RETRY_SLEEP_S) - 1)])
+                attempt += 1
+
+    def _take(self, client: str, rate: float, capacity: float) -> float | None:
+        db = self._db
+        with self._lock:
+            self._begin()
+            try:
+                now = time.time()  # wall clock: the one every process of the host shares
+                row = db.execute(
+                    "SELECT tokens, updated FROM buckets WHERE client = ?", (client,)
+                ).fetchone()
+                tokens = (
+                    capacity
+                    if row is None
+                    else min(capacity, row[0] + max(0.0, now - row[1]) * rate)
+                )
+                allowed = tokens >= 1.0
+                if allowed:
+                    tokens -= 1.0
+                    db.execute(
+                        "INSERT INTO buckets (client, tokens, updated, full_at) "
+                        "VALUES (?, ?, ?, ?) ON CONFLICT (client) DO UPDATE SET "
+                        "tokens = excluded.tokens, updated = excluded.updated, "
+                        "full_at = excluded.full_at",
+                        (client, tokens, now, now + (capacity - tokens) / rate),
+                    )
+                self._checks += 1
+                if self._checks % PURGE_EVERY == 0:
+                    db.execute("DELETE FROM buckets WHERE full_at < ?", (now,))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return None if allowed else (1.0 - tokens) / rate
+
+    def clients(self) -> int:
+        """Buckets currently stored (for tests and diagnostics)."""
+        with self._lock:
+            return int(self._db.execute("SELECT count(*) FROM buckets").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
 
 
 def retry_after_header(seconds: float) -> str:

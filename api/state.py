@@ -1,10 +1,13 @@
-"""The service's long-lived parts, built once at startup and shared by every request: the
-assistant (index and embedding model), the audit log, feedback, reviews, keys, rate limiter,
-metrics."""
+"""The service's long-lived parts, built once at startup (in each worker process) and shared
+by every request: the assistant (index and embedding model), the audit log, feedback, reviews,
+keys, rate limiter, generation switch, metrics. The rate limiter and the generation switch
+keep their state in the data folder, so the workers of one host share them."""
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -18,6 +21,7 @@ from api.keys import KeyStore
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
 from api.review_store import ReviewStore
+from api.switch import SWITCH_FILE, SharedSwitch
 from common.chroma_client import ChromaUnavailableError
 from common.settings import Settings
 from rag.index import IndexNotReadyError
@@ -36,6 +40,7 @@ class Service:
     limiter: RateLimiter
     metrics: Metrics
     reviews: ReviewStore = None  # type: ignore[assignment]  # built in __post_init__
+    switch: SharedSwitch | None = None  # None: the assistant's own flag, this process only
     started_at: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:
@@ -45,16 +50,50 @@ class Service:
     @classmethod
     def build(cls, settings: Settings, metrics: Metrics) -> Service:
         audit = AuditLog.from_settings(settings)
-        assert settings.api_keys_file is not None
+        assert settings.api_keys_file is not None and settings.data_dir is not None
+        switch = SharedSwitch(settings.data_dir / SWITCH_FILE, settings.generation == "on")
+        assistant = Assistant(settings)
+        assistant.set_generation(switch.start())
         return cls(
             settings=settings,
-            assistant=Assistant(settings),
+            assistant=assistant,
             audit=audit,
             feedback=FeedbackStore(audit.engine),
             keys=KeyStore(settings.api_keys_file),
-            limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
+            limiter=RateLimiter(
+                settings.rate_limit_per_minute,
+                settings.rate_limit_burst,
+                settings.data_dir / "ratelimit.sqlite",
+            ),
             metrics=metrics,
+            switch=switch,
         )
+
+    def use_process_settings(self) -> None:
+        """Settings that belong to the whole process, for a server process of its own: torch
+        threads (EMN_TORCH_THREADS; auto: this worker's share of the cores)."""
+        workers = server_workers(self.settings)
+        threads = self.settings.torch_threads_for(workers)
+        self.assistant.embedder.configure_threads(threads)
+        log.info("worker %d: %d torch thread(s), 1 of %d worker(s)", os.getpid(), threads, workers)
+
+    def sync_generation(self) -> None:
+        """Take up a change of the shared switch made through another worker (one stat)."""
+        if self.switch is not None:
+            enabled = self.switch.current()
+            if enabled != self.assistant.generation:
+                self.assistant.set_generation(enabled)
+
+    def set_generation(self, enabled: bool) -> bool:
+        """The kill switch, for every worker on this host; returns the value in force."""
+        if self.switch is not None:
+            enabled = self.switch.set(enabled)
+        self.assistant.set_generation(enabled)
+        return self.assistant.generation
+
+    def close(self) -> None:
+        self.limiter.close()
+        self.audit.engine.dispose()
 
     def warm_up(self) -> None:
         """Load the index and the embedding model now, so no request pays for it. A missing
@@ -84,8 +123,19 @@ class Service:
         return self.settings.api_public_url.rstrip("/")
 
 
+def server_workers(settings: Settings) -> int:
+    """Worker processes of the running server: EMN_API_WORKERS in a worker that uvicorn
+    started (`--workers N`; `python -m api` sets EMN_API_WORKERS to N for them), and 1 when
+    the server is this process alone (`uvicorn api.main:app` without --workers)."""
+    if multiprocessing.parent_process() is None:
+        return 1
+    return settings.resolved_api_workers
+
+
 def get_service(request: Request) -> Service:
-    return request.app.state.service
+    service: Service = request.app.state.service
+    service.sync_generation()
+    return service
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]

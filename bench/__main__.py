@@ -87,7 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds per level of the in-process throughput runs",
     )
     run.add_argument("--limit", type=int, help="first N questions only")
-    run.add_argument("--workers", type=int, default=1, help="uvicorn workers for the HTTP part")
+    run.add_argument(
+        "--workers",
+        type=int,
+        help="uvicorn workers for the HTTP part (default: EMN_API_WORKERS resolved, as "
+        "`make run` runs the API)",
+    )
     run.add_argument("--only", type=lambda s: s.split(","), help=f"parts among {PARTS}")
     run.add_argument("--skip", type=lambda s: s.split(","), default=[], help="parts to skip")
     run.add_argument("--no-peer", action="store_true", help="do not run the LangChain peer")
@@ -100,8 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--torch-threads",
         type=int,
-        help="torch threads in the served and in-process pipelines (OMP_NUM_THREADS for the "
-        "server; default: torch's own, one per core)",
+        help="torch threads in the served and in-process pipelines (default: for the server, "
+        "EMN_TORCH_THREADS resolved for its workers, as `make run` runs it; in process, "
+        "torch's own, one per core)",
     )
     run.add_argument("--keep", action="store_true", help="keep the temporary folder")
     run.add_argument(
@@ -262,6 +268,8 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         return 2
     settings = load_settings(**({"corpus_dir": args.corpus} if args.corpus else {}))
     corpus_dir = settings.corpus_dir
+    workers = args.workers or settings.resolved_api_workers
+    server_threads = args.torch_threads or settings.torch_threads_for(workers)
     questions = _questions(args.dataset, args.limit)
     scale_questions = questions[: args.scale_queries]
     bench = _skeleton(argv)
@@ -274,8 +282,10 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         "clients": args.clients,
         "duration_s": args.duration,
         "thread_seconds": args.thread_seconds,
-        "workers": args.workers,
+        "workers": workers,
         "torch_threads": args.torch_threads,
+        "server_torch_threads": server_threads,
+        "query_cache_size": 0,
         "corpus_dir": str(corpus_dir),
     }
     if args.workdir:
@@ -380,8 +390,8 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
                     tmp / "http",
                     args.clients,
                     args.duration,
-                    workers=args.workers,
-                    torch_threads=args.torch_threads,
+                    workers=workers,
+                    torch_threads=server_threads,
                 )
             except (BenchError, subprocess.TimeoutExpired) as exc:
                 bench["errors"]["http"] = str(exc)

@@ -2,10 +2,14 @@
 request at a time (/v1/search and /v1/ask), then loaded by Locust with 1, 4 and 16 closed-loop
 clients; the server's memory after start, after the sequential pass and after the load.
 
-The server runs with a very high rate limit (EMN_RATE_LIMIT_PER_MINUTE, EMN_RATE_LIMIT_BURST)
-so the load measures the service, not the limiter; it writes its audit records to a temporary
-data folder, as it would in production. All traffic stays on 127.0.0.1 and every loop is
-bounded in time.
+The server runs as `make run` runs it: EMN_API_WORKERS worker processes with
+EMN_TORCH_THREADS torch threads each (resolved from the settings unless the command line
+overrides them), with the query-vector cache off (EMN_QUERY_CACHE_SIZE=0), because the load
+repeats the same dev questions and the figures must be those of questions not seen before.
+It has a very high rate limit (EMN_RATE_LIMIT_PER_MINUTE, EMN_RATE_LIMIT_BURST) so the load
+measures the service, not the limiter (every request still goes through the shared limiter);
+it writes its audit records to a temporary data folder, as it would in production. All
+traffic stays on 127.0.0.1 and every loop is bounded in time.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from bench.util import PYTHON, BenchError, child_env, free_port, log, percentile
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 WARM_UP = 3
+STARTUP_COMPLETE = "Application startup complete."
 
 
 @dataclass
@@ -60,6 +65,8 @@ def start_server(
     timeout: float = 300.0,
     torch_threads: int | None = None,
 ) -> Server:
+    """uvicorn with `workers` processes of `torch_threads` torch threads each (None: the
+    settings' auto value), ready once every worker has finished its startup."""
     import httpx
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -76,10 +83,12 @@ def start_server(
             "EMN_RATE_LIMIT_BURST": "1000000000",
             # no chat model: the 'llm' composer, if asked for, falls back at once
             "EMN_LLM_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
+            "EMN_API_WORKERS": str(workers),
+            "EMN_TORCH_THREADS": str(torch_threads or "auto"),
+            # the load repeats the dev questions: measure them as if never seen before
+            "EMN_QUERY_CACHE_SIZE": "0",
         }
     )
-    if torch_threads:
-        env.update(OMP_NUM_THREADS=str(torch_threads), MKL_NUM_THREADS=str(torch_threads))
     command = [
         PYTHON,
         "-m",
@@ -104,7 +113,9 @@ def start_server(
             tail = log_file.read_text(errors="replace")[-3000:]
             raise BenchError(f"the API server exited with status {proc.returncode}:\n{tail}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(server.url + "/readyz", timeout=5).status_code == 200:
+            # /readyz answers once one worker is up; the others must be ready too
+            ready = httpx.get(server.url + "/readyz", timeout=5).status_code == 200
+            if ready and log_file.read_text(errors="replace").count(STARTUP_COMPLETE) >= workers:
                 break
         if time.monotonic() > deadline:
             server.stop()
@@ -231,13 +242,17 @@ def run(
     workers: int = 1,
     torch_threads: int | None = None,
 ) -> dict[str, Any]:
-    log(f"HTTP: starting uvicorn ({workers} worker(s))")
+    from common.settings import load_settings
+
+    threads = torch_threads or load_settings().torch_threads_for(workers)
+    log(f"HTTP: starting uvicorn ({workers} worker(s), {threads} torch thread(s) each)")
     server = start_server(
-        index_dir, corpus_dir, workdir / "server", workers=workers, torch_threads=torch_threads
+        index_dir, corpus_dir, workdir / "server", workers=workers, torch_threads=threads
     )
     out: dict[str, Any] = {
         "workers": workers,
-        "torch_threads": torch_threads or "default (one per core)",
+        "torch_threads": threads,
+        "query_cache_size": 0,
         "start_seconds": server.start_seconds,
         "rss_after_start_mb": server.rss(),
         "questions": len(questions),

@@ -417,7 +417,12 @@ def render(bench: dict[str, Any]) -> str:
         "- Query latency in process: `Assistant.ask` on every dev question (after a warm-up), "
         "interleaved with the peer; steps from `Answer.timings`, end to end from the wall "
         "clock. Over HTTP: a uvicorn server started as `uvicorn api.main:app` on a free "
-        "loopback port, one client, one request at a time.",
+        "loopback port with the workers and torch threads `make run` uses (EMN_API_WORKERS, "
+        "EMN_TORCH_THREADS resolved on this machine, unless `--workers`/`--torch-threads` "
+        "override them), one client, one request at a time.",
+        "- The query-vector cache (EMN_QUERY_CACHE_SIZE) is off in the benchmarked server and "
+        "in process: the runs repeat the dev questions, and every figure is meant to be that "
+        "of a question the service has not seen.",
         "- Throughput: Locust (headless, FastHttpUser, no think time) posting dev questions to "
         "/v1/ask; the load generator shares the machine's cores with the server. In process: "
         "N threads calling `ask` in a loop.",
@@ -686,14 +691,35 @@ def _query_section(bench: dict[str, Any]) -> list[str]:
         )
         http = bench.get("http") or {}
         lines += [
-            f"Server: `uvicorn api.main:app`, {http.get('workers')} worker(s), torch threads "
-            f"{http.get('torch_threads', '?')}; ready "
+            f"Server: {server_line(http)}; ready "
             f"{_f(http.get('start_seconds'))} s after launch (imports, model, index). The overhead "
             "column is the wall time minus the time the pipeline reports (/v1/search `took_ms`, "
             "/v1/ask `timings.total`): routing, validation, the audit record, JSON.",
             "",
         ]
     return lines
+
+
+def server_line(http: dict[str, Any]) -> str:
+    """How the benchmarked server ran: workers, torch threads, the query-vector cache."""
+    workers = http.get("workers")
+    threads = http.get("torch_threads", "?")
+    each = f"{threads} torch thread(s) each" if isinstance(threads, int) else f"torch {threads}"
+    line = f"`uvicorn api.main:app --workers {workers}`, {workers} worker process(es), {each}"
+    if "query_cache_size" in http:  # recorded since the cache exists
+        cache = http["query_cache_size"]
+        line += (
+            ", query-vector cache off (EMN_QUERY_CACHE_SIZE=0: the load repeats the dev "
+            "questions, so every figure is that of a question not seen before)"
+            if cache == 0
+            else f", query-vector cache of {cache} entries"
+        )
+    return line
+
+
+def _rss_scope(http: dict[str, Any]) -> str:
+    workers = http.get("workers") or 1
+    return f", summed over the uvicorn supervisor and its {workers} workers" if workers > 1 else ""
 
 
 def _throughput_section(bench: dict[str, Any]) -> list[str]:
@@ -714,7 +740,11 @@ def _throughput_section(bench: dict[str, Any]) -> list[str]:
             ]
             for r in http["load"]
         ]
-        lines += [f"Locust against /v1/ask, {http['load'][0].get('seconds')} s per level:", ""]
+        lines += [
+            f"Locust against /v1/ask, {http['load'][0].get('seconds')} s per level; server: "
+            f"{server_line(http)}:",
+            "",
+        ]
         lines += _table(
             [
                 "clients",
@@ -730,7 +760,8 @@ def _throughput_section(bench: dict[str, Any]) -> list[str]:
             rows,
         )
         lines += [
-            f"Server memory (RSS): {_f(http.get('rss_after_start_mb'), 0)} MB after start, "
+            f"Server memory (RSS{_rss_scope(http)}): "
+            f"{_f(http.get('rss_after_start_mb'), 0)} MB after start, "
             f"{_f(http.get('rss_after_sequential_mb'), 0)} MB after the sequential pass, "
             f"{_f(http.get('rss_after_load_mb'), 0)} MB after the load.",
             "",

@@ -4,6 +4,7 @@ text the same way, or keyword search silently finds nothing."""
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 
 _NUMBER_GROUPS = re.compile(r"(?<![\d.,])(\d{1,3})(?:[ \u00a0\u202f,](\d{3}))+(?![\d])")
@@ -33,9 +34,15 @@ def join_digit_groups(text: str) -> str:
     )
 
 
+_STEMMER_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=200_000)
 def _stem(word: str) -> str:
-    return _stemmer().stemWord(word)
+    # A snowball stemmer keeps its working state on itself: one word at a time, or threads
+    # answering questions at once (the API's thread pool) corrupt each other's stems.
+    with _STEMMER_LOCK:
+        return _stemmer().stemWord(word)
 
 
 @lru_cache(maxsize=1)

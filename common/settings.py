@@ -8,6 +8,7 @@ patching globals.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -15,6 +16,20 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Workers `EMN_API_WORKERS=auto` never exceeds: each holds its own copy of the embedding
+# model and the index (about 650 MB), and a third or fourth worker on few cores adds little.
+MAX_AUTO_WORKERS = 4
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS reports it)."""
+    if hasattr(os, "sched_getaffinity"):
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except OSError:
+            pass
+    return max(1, os.cpu_count() or 1)
 
 
 class Settings(BaseSettings):
@@ -61,6 +76,19 @@ class Settings(BaseSettings):
     embedding_device: str = Field(default="cpu", description="torch device: cpu, cuda, mps.")
     embedding_batch_size: int = Field(
         default=32, ge=1, le=1024, description="Texts per forward pass when embedding."
+    )
+    torch_threads: int | Literal["auto"] = Field(
+        default="auto",
+        description="torch threads per process for the embedding model's forward pass. "
+        "'auto': in each API worker, the usable cores divided by the workers (at least 1; all "
+        "of them when the server is one process); elsewhere (ingest, evals) torch's default, "
+        "one per core. A number applies everywhere.",
+    )
+    query_cache_size: int = Field(
+        default=1024,
+        ge=0,
+        description="Query vectors kept in memory per process (LRU, keyed on the exact "
+        "question text), so a repeated question skips the model; 0 disables the cache.",
     )
     query_prefix: str = Field(default="", description="Prefix the model expects on queries.")
     passage_prefix: str = Field(default="", description="Prefix the model expects on passages.")
@@ -124,6 +152,12 @@ class Settings(BaseSettings):
     # --- service (api/) -----------------------------------------------------------------
     api_host: str = Field(default="127.0.0.1", description="Address the API server binds to.")
     api_port: int = Field(default=8000, ge=1, le=65535, description="Port of the API server.")
+    api_workers: int | Literal["auto"] = Field(
+        default="auto",
+        description="Worker processes of `python -m api` (and `make run`). 'auto': one per "
+        f"usable core, at most {MAX_AUTO_WORKERS} (each holds its own model and index, about "
+        "650 MB). The kill switch and the rate limit are shared by the workers of one host.",
+    )
     api_public_url: str = Field(
         default="",
         description="Public base URL of the API (e.g. https://emn.example.eu); when set, "
@@ -217,6 +251,13 @@ class Settings(BaseSettings):
         description="Stream answers (server-sent events); falls back to one JSON response.",
     )
 
+    @field_validator("api_workers", "torch_threads")
+    @classmethod
+    def _at_least_one(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("must be 'auto' or a whole number >= 1")
+        return value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -246,6 +287,25 @@ class Settings(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.index_dir / "chroma"
+
+    @property
+    def resolved_api_workers(self) -> int:
+        """The number of uvicorn worker processes `python -m api` runs."""
+        if self.api_workers == "auto":
+            return min(usable_cores(), MAX_AUTO_WORKERS)
+        return int(self.api_workers)
+
+    @property
+    def resolved_torch_threads(self) -> int:
+        """torch threads for each worker of `python -m api`: the explicit value, else the
+        usable cores shared out among the workers."""
+        return self.torch_threads_for(self.resolved_api_workers)
+
+    def torch_threads_for(self, workers: int) -> int:
+        """torch threads for each of `workers` server processes sharing this machine."""
+        if self.torch_threads == "auto":
+            return max(1, usable_cores() // max(1, workers))
+        return int(self.torch_threads)
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -124,7 +124,9 @@ def _run(args, items, bounds, started, started_at, targets) -> int:
     from evals.runner import build_results, run_targets
     from evals.targets import EvalError, InProcessTarget, shown_path
 
-    settings = load_settings()
+    # No query-vector cache: the baseline embeds each question right after ours (same model),
+    # and both latencies must include embedding it.
+    settings = load_settings(query_cache_size=0)
     progress = not args.no_progress
     if args.api:
         from evals.http import HttpTarget

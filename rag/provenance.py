@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -93,13 +95,34 @@ def verify_answer(answer: dict[str, Any], key: bytes) -> tuple[bool, str]:
 
 
 def load_or_create_key(path: Path, configured: str = "") -> bytes:
-    """The configured key, or one generated once and kept (0600) beside the index."""
+    """The configured key, or one generated once and kept (0600) beside the index.
+
+    Several API workers may start at once with no key yet: the key is written to a temporary
+    file and linked into place, which fails if another process got there first; every
+    process then uses the key that is on disk, never a key of its own."""
     if configured:
         return configured.encode()
     if path.exists():
         return path.read_bytes().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32).encode()
-    path.write_bytes(key)
-    path.chmod(0o600)
+    fd, tmp = tempfile.mkstemp(prefix=".provenance-", dir=path.parent)  # mode 0600
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(key)
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            os.link(tmp, path)  # atomic, complete, and only if no key is there yet
+        except FileExistsError:
+            return path.read_bytes().strip()
+        except OSError:  # a file system without hard links: create the file exclusively
+            try:
+                created = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                return path.read_bytes().strip()
+            with os.fdopen(created, "wb") as out:
+                out.write(key)
+    finally:
+        os.unlink(tmp)
     return key

@@ -15,6 +15,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,30 +134,50 @@ class ApiServer:
         stop_process(self.proc)
 
 
-def start_api_server(workdir: Path, emn: dict[str, str], *, timeout: float = 120.0) -> ApiServer:
+def start_api_server(
+    workdir: Path, emn: dict[str, str], *, timeout: float = 120.0, workers: int = 1
+) -> ApiServer:
     """Start the API on a free loopback port with the given EMN_ environment and wait until
-    /healthz answers (the index and the embedding model are loaded by then). Its data (keys,
+    /healthz answers (the index and the embedding model are loaded by then) in each of its
+    `workers` processes (one by default: the suite does not pay for more). Its data (keys,
     audit log) defaults to `workdir`/data; its log is `workdir`/server.log."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     emn = {
         "EMN_DATA_DIR": str(workdir / "data"),
         "EMN_AUDIT_DB_URL": f"sqlite:///{workdir / 'data' / 'audit.sqlite'}",
+        "EMN_API_WORKERS": str(workers),
         **emn,
     }
     env = child_env(emn)
     log = workdir / "server.log"
     command = [PYTHON, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
-               "--port", str(port), "--no-access-log"]  # fmt: skip
+               "--port", str(port), "--no-access-log", "--workers", str(workers)]  # fmt: skip
     with log.open("wb") as out:
         proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = ApiServer(port=port, proc=proc, env=emn, workdir=workdir, log=log)
     try:
         wait_http_ok(server.url("/healthz"), proc, timeout, "the API server")
+        wait_workers_ready(server, workers, timeout)
     except Exception as exc:
         server.stop()
         raise RuntimeError(f"{exc}\n--- server log ---\n{server.log_tail()}") from exc
     return server
+
+
+STARTUP_COMPLETE = "Application startup complete."
+
+
+def wait_workers_ready(server: ApiServer, workers: int, timeout: float) -> None:
+    """With several workers, /healthz answers as soon as one is up: wait until uvicorn has
+    logged the end of startup for each of them."""
+    deadline = time.monotonic() + timeout
+    while server.log.read_text(errors="replace").count(STARTUP_COMPLETE) < workers:
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"the API server exited with status {server.proc.returncode}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{workers} API workers were not ready within {timeout:.0f} s")
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,6 @@
-"""Fast in-process checks of the service's parts: settings, keys, rate limiter, error
+"""Fast in-process checks of the service's parts: settings (workers and torch threads
+included), keys, the rate limiter and the generation switch (each shared by the workers of a
+host through the data folder), workers starting together on a new data folder, error
 envelope for unexpected exceptions, body limit."""
 
 from __future__ import annotations
@@ -6,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import multiprocessing
+import os
 import subprocess
 import sys
 import time
@@ -17,16 +21,19 @@ from api_helpers import assert_error
 from conftest import child_env
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from api.answering import with_citation_urls
 from api.audit import AuditLog
+from api.db import make_engine
 from api.feedback_store import FeedbackStore
 from api.keys import KeyStore, create_key, revoke_key
 from api.main import create_app
 from api.metrics import Metrics
-from api.ratelimit import RateLimiter
+from api.ratelimit import PURGE_EVERY, RateLimiter, retry_after_header
 from api.state import Service
-from common.settings import Settings
+from api.switch import SWITCH_FILE, SharedSwitch, server_run_id
+from common.settings import MAX_AUTO_WORKERS, Settings
 from rag.answer import Answer, Citation, Versions
 from rag.pipeline import StreamEvent
 
@@ -76,8 +83,35 @@ def test_keys_cli_rejects_unknown_scopes(tmp_path: Path) -> None:
     assert not (tmp_path / "k.json").exists()
 
 
-def test_rate_limiter_allows_a_burst_then_refills() -> None:
-    limiter = RateLimiter(per_minute=60, burst=3)
+def test_api_workers_and_torch_threads_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
+    cores = len(os.sched_getaffinity(0))
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.api_workers == "auto" and settings.torch_threads == "auto"
+    assert settings.query_cache_size == 1024
+    workers = min(cores, MAX_AUTO_WORKERS)
+    assert settings.resolved_api_workers == workers
+    assert settings.resolved_torch_threads == max(1, cores // workers)
+    assert settings.torch_threads_for(1) == cores  # a server that is one process: every core
+    monkeypatch.setenv("EMN_API_WORKERS", "3")
+    monkeypatch.setenv("EMN_TORCH_THREADS", "2")
+    explicit = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert explicit.resolved_api_workers == 3 and explicit.resolved_torch_threads == 2
+    assert explicit.torch_threads_for(1) == 2
+    monkeypatch.setenv("EMN_API_WORKERS", "auto")
+    assert Settings(_env_file=None).resolved_api_workers == workers  # type: ignore[call-arg]
+    for bad in ("0", "-2", "many"):
+        monkeypatch.setenv("EMN_API_WORKERS", bad)
+        with pytest.raises(ValidationError):
+            Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture(params=["memory", "file"])
+def limiter_path(request: pytest.FixtureRequest, tmp_path: Path) -> Path | None:
+    return tmp_path / "data" / "ratelimit.sqlite" if request.param == "file" else None
+
+
+def test_rate_limiter_allows_a_burst_then_refills(limiter_path: Path | None) -> None:
+    limiter = RateLimiter(per_minute=60, burst=3, path=limiter_path)
     assert [limiter.check("a") for _ in range(3)] == [None, None, None]
     wait = limiter.check("a")
     assert wait is not None and 0 < wait <= 1.0
@@ -88,6 +122,126 @@ def test_rate_limiter_allows_a_burst_then_refills() -> None:
     assert fast.check("c") is None  # refilled at 1000/s
     assert limiter.check("slow", per_minute=1) is None
     assert limiter.check("slow", per_minute=1) is not None  # a key's own limit and burst
+    limiter.close()
+
+
+def test_workers_share_one_rate_limit_through_the_data_folder(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "ratelimit.sqlite"
+    one, two = RateLimiter(60, 4, path), RateLimiter(60, 4, path)  # as two workers hold them
+    assert [w.check("ip:1") for w in (one, two, one, two)] == [None] * 4
+    first, second = one.check("ip:1"), two.check("ip:1")
+    assert first is not None and second is not None and 0 < second <= first <= 1.0
+    assert retry_after_header(first) == "1"
+    assert two.check("ip:2") is None  # another client has its own bucket
+    assert one.clients() == two.clients() == 2
+
+
+CHECKER = """
+import sys, time
+from pathlib import Path
+from api.ratelimit import RateLimiter
+limiter = RateLimiter(per_minute=0.001, burst=20, path=Path(sys.argv[1]))
+start = float(sys.argv[2])
+while time.time() < start:
+    time.sleep(0.001)
+print(sum(limiter.check("key:shared") is None for _ in range(15)))
+"""
+
+
+def test_processes_checking_at_once_allow_the_burst_exactly_once(tmp_path: Path) -> None:
+    path = tmp_path / "ratelimit.sqlite"
+    start = str(time.time() + 2.0)
+    command = [sys.executable, "-c", CHECKER, str(path), start]
+    procs = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=child_env({}))
+        for _ in range(3)
+    ]
+    allowed = [int(p.communicate(timeout=60)[0]) for p in procs]
+    assert sum(allowed) == 20, allowed  # 45 checks, one shared burst of 20, no refill
+
+
+def test_buckets_that_refilled_are_forgotten(tmp_path: Path) -> None:
+    limiter = RateLimiter(per_minute=6_000_000, burst=1, path=tmp_path / "rl.sqlite")
+    for i in range(PURGE_EVERY - 1):
+        assert limiter.check(f"ip:{i}") is None
+    assert limiter.clients() == PURGE_EVERY - 1
+    time.sleep(0.01)  # every bucket is full again after 10 microseconds
+    limiter.check("ip:last")  # the PURGE_EVERY-th check deletes the full ones
+    assert limiter.clients() <= 1
+
+
+def test_generation_switch_is_shared_and_set_again_when_the_server_starts(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "data" / SWITCH_FILE
+    first = SharedSwitch(path, startup=True, run_id="run-1")
+    second = SharedSwitch(path, startup=True, run_id="run-1")  # another worker of the run
+    assert first.start() is True and second.start() is True
+    assert first.set(False) is False
+    assert second.current() is False  # picked up before its next request
+    late = SharedSwitch(path, startup=True, run_id="run-1")  # a worker restarted in the run
+    assert late.start() is False, "a restarted worker keeps the admin's choice"
+    assert second.set(True) is True
+    assert first.current() is True and late.current() is True
+    assert json.loads(path.read_text())["by"] == "admin"
+    first.set(False)
+    restarted = SharedSwitch(path, startup=True, run_id="run-2")  # the next server run
+    assert restarted.start() is True and first.current() is True  # EMN_GENERATION again
+    off = SharedSwitch(path, startup=False, run_id="run-3")
+    assert off.start() is False
+    path.write_text("{not json", encoding="utf-8")
+    assert off.current() is False  # a damaged file keeps the last value seen
+    path.unlink()
+    assert off.current() is False
+
+
+def test_the_workers_of_one_server_share_its_run_id() -> None:
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        children = [pool.apply(server_run_id) for _ in range(2)]
+    assert children == [server_run_id()] * 2  # each child names this process's run
+    assert server_run_id().startswith(f"{os.getpid()}:")
+
+
+STARTER = """
+import sys, time
+from pathlib import Path
+from api.audit import AuditLog
+from api.db import make_engine
+from api.feedback_store import FeedbackStore
+from api.ratelimit import RateLimiter
+from api.review_store import ReviewStore
+from api.switch import SharedSwitch
+from rag.provenance import load_or_create_key
+data, start = Path(sys.argv[1]), float(sys.argv[2])
+while time.time() < start:
+    time.sleep(0.001)
+audit = AuditLog(make_engine(f"sqlite:///{data / 'audit.sqlite'}"))
+FeedbackStore(audit.engine)
+ReviewStore(audit.engine)
+assert RateLimiter(60, 5, data / "ratelimit.sqlite").check("ip:1") is None
+SharedSwitch(data / "generation.json", True, run_id="run").start()
+print(load_or_create_key(data / "provenance.key").decode())
+"""
+
+
+def test_workers_starting_together_share_a_new_data_folder(tmp_path: Path) -> None:
+    """What each worker does at startup, in four processes at the same moment on an empty
+    data folder: the databases, the switch and one provenance key that all of them use."""
+    data = tmp_path / "data"
+    start = str(time.time() + 3.0)
+    command = [sys.executable, "-c", STARTER, str(data), start]
+    procs = [
+        subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env({})
+        )
+        for _ in range(4)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err[-2000:] for _, err in results]
+    keys = {out.strip() for out, _ in results}
+    assert keys == {(data / "provenance.key").read_text().strip()}
+    assert AuditLog(make_engine(f"sqlite:///{data / 'audit.sqlite'}")).verify().ok
+    assert RateLimiter(60, 5, data / "ratelimit.sqlite").clients() == 1
 
 
 def make_client(tmp_path: Path, **overrides: object) -> TestClient:

@@ -8,6 +8,7 @@ timing (a benchmark measures, a test does not)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -33,10 +34,9 @@ on readmission. Member States exchange information on return procedures through 
 
 
 def _env() -> dict[str, str]:
-    import os
-
     env = {k: v for k, v in os.environ.items() if not k.startswith("EMN_")}
     env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", ANONYMIZED_TELEMETRY="False")
+    env["EMN_API_WORKERS"] = "1"  # the benchmarked server, as resolved from the settings
     return env
 
 
@@ -154,6 +154,10 @@ def test_http_part(bench_run: tuple[Path, Path, dict]) -> None:
     for level in http["load"]:
         assert level["requests"] > 0 and level["errors"] == 0, level
     assert http["rss_after_start_mb"] and http["rss_after_load_mb"]
+    # As `make run` would run it with EMN_API_WORKERS=1: one process on every core, and no
+    # query-vector cache, since the load repeats the questions.
+    assert http["workers"] == 1 and http["query_cache_size"] == 0
+    assert http["torch_threads"] == len(os.sched_getaffinity(0))
 
 
 def test_scale_command_adds_points(bench_run: tuple[Path, Path, dict]) -> None:

@@ -207,6 +207,17 @@ def test_report_writes_json_markdown_and_plots(tmp_path: Path) -> None:
         assert heading in text
 
 
+def test_report_names_how_the_server_ran() -> None:
+    http = {"workers": 2, "torch_threads": 1, "query_cache_size": 0, "rss_after_start_mb": 1300}
+    line = report.server_line(http)
+    assert "--workers 2" in line and "1 torch thread(s) each" in line
+    assert "EMN_QUERY_CACHE_SIZE=0" in line and "not seen before" in line
+    assert "summed over the uvicorn supervisor and its 2 workers" in report._rss_scope(http)
+    older = report.server_line({"workers": 1, "torch_threads": "default (one per core)"})
+    assert "cache" not in older and "torch default (one per core)" in older  # earlier runs
+    assert report._rss_scope({"workers": 1}) == ""
+
+
 def test_server_errors_keep_tracebacks(tmp_path: Path) -> None:
     from bench.http_bench import server_errors
 

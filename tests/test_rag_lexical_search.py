@@ -144,3 +144,39 @@ def test_chunk_terms_are_the_tokens_of_the_chunk(default_index_settings: Setting
     assert terms.text == frozenset(tokenize(chunk.text))
     spans = index.sentences[chunk.id].spans
     assert terms.sentences == tuple(tuple(tokenize(chunk.text[a:b])) for a, b in spans)
+
+
+def test_tokenize_is_safe_in_threads_running_at_once() -> None:
+    """The API tokenises questions in a thread pool; new words reach the shared stemmer
+    (repeated ones come from a cache), here from four threads switching as often as possible."""
+    import sys
+    import threading
+
+    import snowballstemmer
+
+    stems = ("migrat", "asylum", "readmiss", "return", "contribut", "cooperat", "procedur")
+    endings = ("ion", "ions", "ing", "ed", "ations", "ness", "ly", "ment", "ive", "ers")
+    words = [f"{s}{e}x{i}{e}" for i in range(60) for s in stems for e in endings]
+    reference = snowballstemmer.stemmer("english")
+    expected = {w: [reference.stemWord(w)] for w in words}
+    failures: list[str] = []
+
+    def work(part: list[str]) -> None:
+        for word in part:
+            try:
+                if tokenize(word) != expected[word]:
+                    failures.append(word)
+            except Exception as exc:  # the unguarded stemmer raised IndexError here
+                failures.append(f"{word}: {exc!r}")
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=work, args=(words[i::4],)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []

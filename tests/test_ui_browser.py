@@ -75,6 +75,7 @@ def launched(default_index_settings: Settings, tmp_path: Path) -> Iterator[Launc
             "EMN_API_PORT": str(api_port),
             "EMN_UI_HOST": "127.0.0.1",
             "EMN_UI_PORT": str(ui_port),
+            "EMN_API_WORKERS": "1",  # one API process is enough here (each holds a model)
         }
     )
     log = tmp_path / "launch.log"
