@@ -292,9 +292,11 @@ def components(assistant: Any, questions: list[str]) -> dict[str, Any]:
         embedder.embed_query(question)
         timed("dense: Chroma query right after embed_query", lambda v=vector: index.dense(v, k))
     model = embedder.model
-    prepare = getattr(model, "preprocess", None) or model.tokenize
 
     def forward(text: str) -> Any:
+        if hasattr(model, "embed_batch"):  # transformers alone (common.transformer_encoder)
+            return model.embed_batch([embedder.query_prefix + text])[0]
+        prepare = getattr(model, "preprocess", None) or model.tokenize
         with torch.inference_mode():
             features = prepare([embedder.query_prefix + text])
             return model(features)["sentence_embedding"][0].numpy()

