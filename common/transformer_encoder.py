@@ -1,4 +1,5 @@
-"""A sentence-transformers model folder run with `transformers` alone: tokenizer, encoder,
+"""A sentence-transformers model folder run without sentence-transformers: its tokenizer.json
+through `tokenizers`, the encoder (common.bert_encoder for BERT, else transformers' AutoModel),
 mean or CLS pooling, L2 normalisation.
 
 Importing sentence-transformers costs a process about 3 s more than torch and transformers
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from common import bert_encoder
 
 _TRANSFORMER = "sentence_transformers.models.Transformer"
 _POOLING = "sentence_transformers.models.Pooling"
@@ -66,21 +69,75 @@ def plain_layout(folder: Path) -> str | None:
     return modes[0]
 
 
+class FastTokenizer:
+    """The folder's tokenizer.json through the `tokenizers` library (Rust): the tokens
+    transformers' fast tokenizer gives, without importing transformers or torch (chunking
+    counts tokens long before any embedding)."""
+
+    def __init__(self, path: Path, max_length: int) -> None:
+        from tokenizers import Tokenizer
+
+        self._plain = Tokenizer.from_file(str(path))
+        self._plain.no_truncation()
+        self._plain.no_padding()
+        self._batch = Tokenizer.from_file(str(path))
+        padding = self._batch.padding or {}
+        pad_token = padding.get("pad_token", "[PAD]")
+        pad_id = padding.get("pad_id", self._batch.token_to_id(pad_token) or 0)
+        self._batch.enable_padding(
+            pad_id=pad_id, pad_type_id=padding.get("pad_type_id", 0), pad_token=pad_token
+        )  # to the longest text of the batch
+        self._batch.enable_truncation(max_length=max_length, strategy="longest_first")
+
+    def encode(self, text: str, add_special_tokens: bool = False) -> list[int]:
+        return self._plain.encode(text, add_special_tokens=add_special_tokens).ids
+
+    def batch(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """Model inputs for `texts`: special tokens added, truncated, padded together."""
+        encodings = self._batch.encode_batch(texts, add_special_tokens=True)
+        return {
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+        }
+
+
+def fast_tokenizer(folder: Path, max_length: int) -> FastTokenizer | None:
+    """The `tokenizers` tokenizer of a plain-layout folder that has a tokenizer.json."""
+    path = folder / "tokenizer.json"
+    if plain_layout(folder) is None or not path.exists():
+        return None
+    return FastTokenizer(path, max_length)
+
+
 class PlainEncoder:
     """The network and tokenizer of a plain-layout folder; `encode` returns unit vectors."""
 
-    def __init__(self, folder: Path, pooling: str, max_seq_length: int, device: str) -> None:
-        from transformers import AutoModel, AutoTokenizer
-
+    def __init__(
+        self, folder: Path, pooling: str, max_seq_length: int, device: str, network: str = "auto"
+    ) -> None:
+        """`network`: 'auto' runs a BERT folder with common.bert_encoder (no transformers
+        import), 'transformers' always uses transformers' AutoModel."""
         self.pooling = pooling
         self.max_seq_length = max_seq_length
-        self.tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
-        self.network = AutoModel.from_pretrained(str(folder), local_files_only=True)
-        self.network.to(device).eval()
+        tokenizer = fast_tokenizer(folder, max_seq_length)
+        if tokenizer is None:
+            raise ValueError(f"{folder} has no tokenizer.json")
+        self.tokenizer = tokenizer
         self.device = device
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        self.dimension = int(config["hidden_size"])
+        if network == "auto" and bert_encoder.supported(folder):
+            self._network: Any = bert_encoder.BertEncoder(folder, device)
+        else:
+            from transformers import AutoModel
+
+            model = AutoModel.from_pretrained(str(folder), local_files_only=True)
+            model.to(device).eval()
+            self._network = lambda **features: model(**features).last_hidden_state
 
     def get_embedding_dimension(self) -> int:
-        return int(self.network.config.hidden_size)
+        return self.dimension
 
     def encode(self, texts: list[str], batch_size: int = 32, **_: Any) -> np.ndarray:
         """Unit vectors, one row per text. Batches hold texts of similar length (less padding),
@@ -97,14 +154,11 @@ class PlainEncoder:
         import torch
 
         with torch.inference_mode():
-            features = self.tokenizer(
-                texts,
-                padding=True,
-                truncation="longest_first",
-                max_length=self.max_seq_length,
-                return_tensors="pt",
-            ).to(self.device)
-            tokens = self.network(**features).last_hidden_state
+            features = {
+                name: torch.from_numpy(array).to(self.device)
+                for name, array in self.tokenizer.batch(texts).items()
+            }
+            tokens = self._network(**features)
             if self.pooling == "cls":
                 pooled = tokens[:, 0]
             else:

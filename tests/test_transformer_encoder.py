@@ -1,6 +1,7 @@
-"""Which model folders run with transformers alone (`plain_layout`), and that a process
-embedding with the default model never imports sentence-transformers (the seconds and the
-memory that saves are the point)."""
+"""Which model folders run without sentence-transformers (`plain_layout`) and without
+transformers' modeling code (`bert_encoder.supported`); the plain-torch BERT and the
+`tokenizers` tokenizer against transformers; and that a process embedding with the default
+model imports neither library (the seconds and the memory that saves are the point)."""
 
 from __future__ import annotations
 
@@ -88,11 +89,11 @@ embedder = embedder_from_settings(load_settings())
 embedder.embed_query("readmission")
 embedder.embed_passages(["a passage", "another one"])
 print(type(embedder.model).__name__, "sentence_transformers" in sys.modules,
-      "sklearn" in sys.modules)
+      "sklearn" in sys.modules, "transformers" in sys.modules)
 """
 
 
-def test_embedding_with_the_default_model_does_not_import_sentence_transformers() -> None:
+def test_embedding_with_the_default_model_imports_no_model_library() -> None:
     result = subprocess.run(
         [sys.executable, "-c", PROBE],
         cwd=PROJECT_ROOT,
@@ -102,4 +103,94 @@ def test_embedding_with_the_default_model_does_not_import_sentence_transformers(
         timeout=180,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.split() == ["PlainEncoder", "False", "False"]
+    assert result.stdout.split() == ["PlainEncoder", "False", "False", "False"]
+
+
+def test_the_fast_tokenizer_gives_the_tokens_of_transformers() -> None:
+    from transformers import AutoTokenizer
+
+    from common.transformer_encoder import fast_tokenizer
+
+    reference = AutoTokenizer.from_pretrained(str(MODEL_FOLDER), local_files_only=True)
+    fast = fast_tokenizer(MODEL_FOLDER, 256)
+    assert fast is not None
+    corpus = PROJECT_ROOT / "corpus"
+    texts = [
+        "Réadmission of third-country nationals: EUR 15 000 000 (2026–2027)!",
+        "",
+        "word " * 600,
+        *[p.read_text(encoding="utf-8", errors="replace")[:5000] for p in corpus.glob("*.md")],
+    ]
+    for text in texts:
+        assert fast.encode(text) == reference.encode(text, add_special_tokens=False)
+    batch = fast.batch(texts)
+    want = reference(texts, padding=True, truncation="longest_first", max_length=256,
+                     return_tensors="np")  # fmt: skip
+    for name in ("input_ids", "attention_mask", "token_type_ids"):
+        assert (batch[name] == want[name]).all(), name
+
+
+COUNT_PROBE = """
+import sys
+from common.embedding import embedder_from_settings
+from common.settings import load_settings
+embedder = embedder_from_settings(load_settings())
+print(embedder.count_tokens("Counting tokens for chunking"), "torch" in sys.modules,
+      "transformers" in sys.modules)
+"""
+
+
+def test_counting_tokens_imports_neither_torch_nor_transformers() -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", COUNT_PROBE],
+        cwd=PROJECT_ROOT,
+        env=child_env({}),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    count, torch_loaded, transformers_loaded = result.stdout.split()
+    assert int(count) > 0 and torch_loaded == transformers_loaded == "False"
+
+
+def test_the_bert_encoder_computes_what_transformers_computes() -> None:
+    import torch
+    from transformers import AutoModel
+
+    from common.bert_encoder import BertEncoder, supported
+    from common.transformer_encoder import fast_tokenizer
+
+    assert supported(MODEL_FOLDER)
+    tokenizer = fast_tokenizer(MODEL_FOLDER, 256)
+    assert tokenizer is not None
+    texts = ["readmission", "", "EMN " * 400, "How much does the EMN receive in 2026 and 2027?"]
+    features = {k: torch.from_numpy(v) for k, v in tokenizer.batch(texts).items()}
+    reference = AutoModel.from_pretrained(str(MODEL_FOLDER), local_files_only=True).eval()
+    with torch.inference_mode():
+        want = reference(**features).last_hidden_state
+        got = BertEncoder(MODEL_FOLDER)(**features)
+    mask = features["attention_mask"].bool()  # padded positions are never read
+    assert got.shape == want.shape
+    torch.testing.assert_close(got[mask], want[mask], atol=2e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"model_type": "roberta"},
+        {"hidden_act": "relu"},
+        {"position_embedding_type": "relative_key"},
+    ],
+)
+def test_other_architectures_are_left_to_transformers(tmp_path: Path, change: dict) -> None:
+    from common.bert_encoder import supported
+
+    config = json.loads((MODEL_FOLDER / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps({**config, **change}))
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    assert not supported(tmp_path)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    assert supported(tmp_path)
+    (tmp_path / "model.safetensors").unlink()
+    assert not supported(tmp_path)  # weights in another format
