@@ -23,7 +23,7 @@ the exact top k (ties go to the lower position), as `scores_all` would give.
 
 from __future__ import annotations
 
-import threading
+import queue
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,7 +61,7 @@ class LexicalMatrix:
         self.indptr = np.asarray(indptr, dtype=np.int64)
         self.num_docs = int(num_docs)
         self.doc_freq = np.diff(self.indptr)
-        self._scratch = threading.local()
+        self._spare: queue.SimpleQueue[tuple[np.ndarray, np.ndarray]] = queue.SimpleQueue()
         nonempty = self.doc_freq > 0
         self.col_max = np.zeros(len(self.doc_freq), dtype=np.float64)
         if nonempty.any():
@@ -76,18 +76,19 @@ class LexicalMatrix:
         scores = bm25.scores
         return cls(scores["data"], scores["indices"], scores["indptr"], scores["num_docs"])
 
-    def _buffers(self) -> tuple[np.ndarray, np.ndarray]:
-        """A zeroed score array and a mask array of N, kept per thread: fresh ones would
-        page-fault on first touch (about a millisecond at a million chunks)."""
-        buffers = getattr(self._scratch, "buffers", None)
-        if buffers is None:
-            buffers = self._scratch.buffers = (
-                np.zeros(self.num_docs, dtype=np.float32),
-                np.zeros(self.num_docs, dtype=bool),
-            )
-        else:
-            buffers[0].fill(0.0)
-        return buffers
+    def _take_buffers(self) -> tuple[np.ndarray, np.ndarray]:
+        """A zeroed score array and a mask array of N, reused across queries: fresh ones would
+        page-fault on first touch (about a millisecond at a million chunks). As many pairs
+        exist as queries have run at once; each goes back with `_give_back`."""
+        try:
+            scores, mask = self._spare.get_nowait()
+        except queue.Empty:
+            return np.zeros(self.num_docs, dtype=np.float32), np.zeros(self.num_docs, dtype=bool)
+        scores.fill(0.0)
+        return scores, mask
+
+    def _give_back(self, buffers: tuple[np.ndarray, np.ndarray]) -> None:
+        self._spare.put(buffers)
 
     # --- scoring ----------------------------------------------------------------------
     def lookup(self, term: int, positions: np.ndarray) -> np.ndarray:
@@ -140,12 +141,26 @@ class LexicalMatrix:
         if int(self.doc_freq[terms].sum()) < EXHAUSTIVE_BELOW:
             return self._select(self.scores_all(weights), k, allowed)
 
+        buffers = self._take_buffers()
+        try:
+            return self._pruned(terms, term_weights, k, allowed, *buffers)
+        finally:
+            self._give_back(buffers)
+
+    def _pruned(
+        self,
+        terms: np.ndarray,
+        term_weights: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None,
+        scores: np.ndarray,
+        mask: np.ndarray,
+    ) -> TopK:
         # 1. theta, a lower bound on the k-th best score: add the columns of the terms that can
         # contribute most (rare terms, short columns: they would be added anyway), then score
         # the chunks that lead on them exactly; the k-th best of those.
         theta = 0.0
         bound = term_weights * self.col_max[terms]
-        scores, mask = self._buffers()
         added = np.zeros(len(terms), dtype=bool)
 
         def at_least(value: float) -> np.ndarray:
@@ -169,7 +184,7 @@ class LexicalMatrix:
                 exact = scores[pool].astype(np.float64)
                 for i in np.flatnonzero(~added):
                     exact += term_weights[i] * self.lookup(int(terms[i]), pool)
-                theta = max(theta, float(np.partition(exact, -k)[-k]))
+                theta = float(np.partition(exact, -k)[-k])
         margin = _MARGIN * theta
 
         # 2. Non-essential terms: of those not added yet, the prefix with the smallest best

@@ -180,3 +180,16 @@ def test_tokenize_is_safe_in_threads_running_at_once() -> None:
     finally:
         sys.setswitchinterval(interval)
     assert failures == []
+
+
+def test_queries_running_at_once_do_not_share_score_buffers(big: LexicalMatrix) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    queries = [{int(t): 1.0 for t in np.random.default_rng(s).choice(60, 8, replace=False)}
+               for s in range(16)]  # fmt: skip
+    expected = [reference(big, q, 40) for q in queries]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(3):
+            for got, want in zip(pool.map(lambda q: big.top_k(q, 40), queries), expected,
+                                 strict=True):  # fmt: skip
+                assert_same(got, want)
