@@ -62,21 +62,17 @@ def coldstart(params: dict[str, Any]) -> dict[str, Any]:
     import torch  # noqa: F401
 
     t1 = time.perf_counter()
-    from common import bert_encoder
     from common.embedding import embedder_from_settings
     from common.settings import load_settings
-    from common.transformer_encoder import plain_layout
 
     embedder = embedder_from_settings(load_settings())
-    # What the embedder runs the model with (common/transformer_encoder.py decides the same).
-    if embedder.runtime == "auto" and plain_layout(embedder.folder):
-        if bert_encoder.supported(embedder.folder):
-            runtime = "the plain-torch BERT (safetensors, tokenizers)"
-            import safetensors.torch  # noqa: F401
-            import tokenizers  # noqa: F401
-        else:
-            runtime = "transformers"
-            from transformers import AutoModel  # noqa: F401
+    if embedder.engine == "bert":
+        runtime = "the plain-torch BERT (safetensors, tokenizers)"
+        import safetensors.torch  # noqa: F401
+        import tokenizers  # noqa: F401
+    elif embedder.engine == "transformers":
+        runtime = "transformers"
+        from transformers import AutoModel  # noqa: F401
     else:
         runtime = "sentence-transformers"
         import sentence_transformers  # noqa: F401

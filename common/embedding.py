@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from common import bert_encoder
 from common.settings import Settings
-from common.transformer_encoder import PlainEncoder, fast_tokenizer, plain_layout
+from common.transformer_encoder import FastTokenizer, PlainEncoder, plain_layout
 
 # Set before sentence-transformers/transformers are imported anywhere in the process.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -105,6 +106,8 @@ class Embedder:
         (common.transformer_encoder), 'sentence-transformers' always uses that library."""
         self.folder, self.version = resolve_model(model)
         self.runtime = runtime
+        # Decided once: the pooling of a folder run without sentence-transformers, or None.
+        self.pooling = plain_layout(self.folder) if runtime == "auto" else None
         self.name = model
         self.device = device
         self.batch_size = batch_size
@@ -135,10 +138,9 @@ class Embedder:
                 if self._model is None:
                     if self.threads:
                         set_torch_threads(self.threads)
-                    pooling = plain_layout(self.folder) if self.runtime == "auto" else None
-                    if pooling is not None and (self.folder / "tokenizer.json").exists():
+                    if self.pooling is not None:
                         model: Any = PlainEncoder(
-                            self.folder, pooling, self.max_seq_length, self.device
+                            self.folder, self.pooling, self.tokenizer, self.device
                         )
                         self._fast = False  # its encode has no per-call overhead to skip
                     else:
@@ -164,10 +166,8 @@ class Embedder:
         if self._tokenizer is None:
             if self._model is not None:
                 self._tokenizer = self._model.tokenizer
-            elif self.runtime == "auto" and (
-                fast := fast_tokenizer(self.folder, self.max_seq_length)
-            ):
-                self._tokenizer = fast
+            elif self.pooling is not None:
+                self._tokenizer = FastTokenizer(self.folder / "tokenizer.json", self.max_seq_length)
             else:
                 from transformers import AutoTokenizer
 
@@ -175,6 +175,14 @@ class Embedder:
                     str(self.folder), local_files_only=True
                 )
         return self._tokenizer
+
+    @property
+    def engine(self) -> str:
+        """What runs the model: 'bert' (common.bert_encoder), 'transformers' or
+        'sentence-transformers'."""
+        if self.pooling is None:
+            return "sentence-transformers"
+        return "bert" if bert_encoder.supported(self.folder) else "transformers"
 
     @property
     def dimension(self) -> int:

@@ -41,7 +41,9 @@ def _json(path: Path) -> dict[str, Any] | list[Any] | None:
 
 def plain_layout(folder: Path) -> str | None:
     """'mean' or 'cls' when the folder holds a layout this module runs exactly as
-    sentence-transformers would; None otherwise."""
+    sentence-transformers would (tokenizer.json included); None otherwise."""
+    if not (folder / "tokenizer.json").exists():
+        return None
     modules = _json(folder / "modules.json")
     if not isinstance(modules, list) or len(modules) not in (2, 3):
         return None
@@ -102,32 +104,18 @@ class FastTokenizer:
         }
 
 
-def fast_tokenizer(folder: Path, max_length: int) -> FastTokenizer | None:
-    """The `tokenizers` tokenizer of a plain-layout folder that has a tokenizer.json."""
-    path = folder / "tokenizer.json"
-    if plain_layout(folder) is None or not path.exists():
-        return None
-    return FastTokenizer(path, max_length)
-
-
 class PlainEncoder:
     """The network and tokenizer of a plain-layout folder; `encode` returns unit vectors."""
 
-    def __init__(
-        self, folder: Path, pooling: str, max_seq_length: int, device: str, network: str = "auto"
-    ) -> None:
-        """`network`: 'auto' runs a BERT folder with common.bert_encoder (no transformers
-        import), 'transformers' always uses transformers' AutoModel."""
+    def __init__(self, folder: Path, pooling: str, tokenizer: FastTokenizer, device: str) -> None:
+        """A BERT folder runs with common.bert_encoder (no transformers import), another
+        architecture with transformers' AutoModel."""
         self.pooling = pooling
-        self.max_seq_length = max_seq_length
-        tokenizer = fast_tokenizer(folder, max_seq_length)
-        if tokenizer is None:
-            raise ValueError(f"{folder} has no tokenizer.json")
         self.tokenizer = tokenizer
         self.device = device
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         self.dimension = int(config["hidden_size"])
-        if network == "auto" and bert_encoder.supported(folder):
+        if bert_encoder.supported(folder):
             self._network: Any = bert_encoder.BertEncoder(folder, device)
         else:
             from transformers import AutoModel

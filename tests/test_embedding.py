@@ -85,6 +85,7 @@ def test_the_default_runtime_gives_the_vectors_of_sentence_transformers(
     assert got.shape == (len(passages), 384) and got.dtype == np.float32
     np.testing.assert_allclose(got, encode(st, passages), atol=1e-6)
     assert plain.dimension == st.dimension == 384
+    assert (plain.engine, st.engine) == ("bert", "sentence-transformers")
     assert plain.model_id == st.model_id  # same vectors: the embedding cache stays valid
     assert plain.count_tokens("EMN " * 400) == st.count_tokens("EMN " * 400)
 

