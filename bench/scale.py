@@ -11,7 +11,8 @@ Each size runs as two processes: `build` (insert into a Chroma PersistentClient 
 build and save the BM25 index; timed, with disk sizes and peak memory) and `query` (open the
 index as the service would, then time dense, BM25 and fused retrieval for real dev questions
 embedded once beforehand, through the project's own `IndexReader.dense`, `IndexReader.lexical`
-and `rag.retrieval.fuse`).
+and, fused, `HybridRetriever.ranked` (which runs both at once from 50k chunks on) and
+`rag.retrieval.fuse`).
 """
 
 from __future__ import annotations
@@ -217,25 +218,29 @@ def query(params: dict[str, Any]) -> dict[str, Any]:
     ids = json.loads((workdir / "bm25" / "ids.json").read_text(encoding="utf-8"))
     reader.attach_lexical(bm25, ids)
     bm25_load_seconds = time.perf_counter() - t0
-    fetch_k = HybridRetriever(reader).fetch_k
-    # The keyword query as `HybridRetriever.candidates` builds it (money questions expanded).
-    lexical_queries = [QueryTerms.of(q, reader).lexical_query(q) for q in questions]
+    retriever = HybridRetriever(reader)
+    fetch_k = retriever.fetch_k
+    # The keyword query as `HybridRetriever.ranked` builds it (money questions expanded).
+    terms = [QueryTerms.of(q, reader) for q in questions]
+    lexical_queries = [t.lexical_query(q) for q, t in zip(questions, terms, strict=True)]
     rss_loaded = rss_mb()
 
     t0 = time.perf_counter()
     reader.dense(vectors[0], fetch_k)
     first_dense_ms = (time.perf_counter() - t0) * 1000
     for i in range(min(WARM_QUERIES, len(questions))):
-        fuse(reader.dense(vectors[i], fetch_k), reader.lexical(lexical_queries[i], fetch_k))
+        fuse(*retriever.ranked(questions[i], vectors[i], terms[i], None))
 
     dense_ms, lexical_ms, fused_ms = [], [], []
-    for question, vector in zip(lexical_queries, vectors, strict=True):
+    for question, term, lexical_query, vector in zip(
+        questions, terms, lexical_queries, vectors, strict=True
+    ):
         t0 = time.perf_counter()
         reader.dense(vector, fetch_k)
         t1 = time.perf_counter()
-        reader.lexical(question, fetch_k)
+        reader.lexical(lexical_query, fetch_k)
         t2 = time.perf_counter()
-        fuse(reader.dense(vector, fetch_k), reader.lexical(question, fetch_k))
+        fuse(*retriever.ranked(question, vector, term, None))
         t3 = time.perf_counter()
         dense_ms.append((t1 - t0) * 1000)
         lexical_ms.append((t2 - t1) * 1000)

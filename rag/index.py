@@ -133,6 +133,8 @@ class IndexReader:
         """Use this BM25 index (positions are `ids`) for keyword search."""
         self._bm25, self._bm25_ids = bm25, ids
         self._lexical = LexicalMatrix.from_bm25(bm25) if bm25 is not None else None
+        if self._lexical is not None:
+            self._lexical.warm_up()
         # Documents per term (CSC columns are terms), for weighting query words.
         self._doc_freq = self._lexical.doc_freq if self._lexical else np.zeros(0)
         doc_index: dict[str, int] = {}

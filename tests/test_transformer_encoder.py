@@ -141,6 +141,7 @@ def test_the_bert_encoder_computes_what_transformers_computes() -> None:
     from transformers import AutoModel
 
     from common.bert_encoder import BertEncoder, supported
+
     assert supported(MODEL_FOLDER)
     tokenizer = FastTokenizer(MODEL_FOLDER / "tokenizer.json", 256)
     texts = ["readmission", "", "EMN " * 400, "How much does the EMN receive in 2026 and 2027?"]
