@@ -73,24 +73,9 @@ def _ranked(scores: np.ndarray, positions: np.ndarray, size: int) -> tuple:
 
 # --- column access --------------------------------------------------------------------------
 @njit(**_OPTIONS)
-def _lookup(indices: np.ndarray, data: np.ndarray, start: int, end: int, pos: int) -> float:
-    """The term's score in chunk `pos` (binary search in its sorted column); 0 if absent."""
-    lo, hi = start, end
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if indices[mid] < pos:
-            lo = mid + 1
-        else:
-            hi = mid
-    if lo < end and indices[lo] == pos:
-        return float(data[lo])
-    return 0.0
-
-
-@njit(**_OPTIONS)
 def _seek(indices: np.ndarray, start: int, end: int, pos: int) -> int:
     """First index in [start, end) whose chunk is >= pos: galloping, then binary search
-    (cursors move forward, mostly by a few postings)."""
+    (cursors move forward through a column, mostly by a few postings)."""
     if start >= end or indices[start] >= pos:
         return start
     step = 1
@@ -121,15 +106,20 @@ def score_positions(
     data: np.ndarray,
     positions: np.ndarray,
 ) -> tuple:
-    """Top k of a few given chunks, each scored by looking its terms up (a narrow filter)."""
+    """Top k of a few given chunks (sorted positions), each scored by looking its terms up
+    (a narrow filter)."""
     heap_s = np.empty(k, np.float64)
     heap_p = np.empty(k, np.int64)
     size = 0
+    cursor = indptr[terms].copy()
+    stop = indptr[terms + 1]
     for pos in positions:
         score = 0.0
         for i in range(len(terms)):
-            t = terms[i]
-            score += weights[i] * _lookup(indices, data, indptr[t], indptr[t + 1], pos)
+            c = _seek(indices, cursor[i], stop[i], pos)
+            cursor[i] = c
+            if c < stop[i] and indices[c] == pos:
+                score += weights[i] * data[c]
         if score > 0:
             size = _push(heap_s, heap_p, size, score, pos)
     return _ranked(heap_s, heap_p, size)

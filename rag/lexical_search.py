@@ -2,19 +2,18 @@
 
 bm25s stores one BM25 score per (term, chunk) in a CSC matrix (a column per term, chunk
 positions sorted). Adding a query's columns into an array of N scores and partitioning all N
-made keyword search grow with the index (15 ms at a million chunks). Instead (MaxScore, in
-compiled loops: `rag.lexical_kernels`):
+made keyword search grow with the index (15 ms at a million chunks). Instead, MaxScore, in
+compiled loops (`rag.lexical_kernels`) over blocks of chunk positions:
 
-1. `theta`, a lower bound on the k-th best score: the columns of the terms that can contribute
-   most (rare terms: short columns, added in any case) go in first, and the chunks leading on
-   them (a pool of 256) are scored exactly; theta is the k-th best of those;
-2. the terms whose best contributions sum to less than theta (common terms, long columns)
-   cannot lift a chunk into the top k on their own, so they create no candidates ("lazy");
-   the other columns are added in full;
-3. the candidates are the chunks whose partial score plus what the lazy terms could still add
-   reaches theta. While they are many, the next lazy column is added in full instead;
-4. each candidate looks the lazy terms up (binary search in the column) until it can no longer
-   reach theta, which rises as the top k fills.
+- theta, a lower bound on the k-th best score, is the k-th best found so far (a heap), so it
+  rises as the search goes;
+- "lazy" terms, those with the smallest best contributions, summing to under a share of
+  theta (`LAZY_SHARE`), cannot lift a chunk into the top k on their own: their columns are
+  not added. The other ("essential") columns' postings in the block are added in full;
+- a chunk is a candidate when its partial score plus what the lazy terms could add reaches
+  theta; each candidate looks the lazy terms up (a cursor moving forward in each column)
+  until it can no longer reach theta. Groups of 64 chunks whose best partial score cannot
+  reach theta are skipped whole.
 
 A filter that leaves few chunks scores just those, by lookups. Either way the result is the
 exact top k (ties go to the lower position), as scoring every chunk would give.
