@@ -60,7 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
             help="evaluation results with ours and the baseline's quality",
         )
         p.add_argument(
-            "--scale-queries", type=int, default=50, help="dev questions timed at each scale point"
+            "--scale-queries",
+            type=int,
+            help="dev questions timed at each scale point (default: all; the p95 of the first "
+            "50 moved by a third between runs at 1M chunks, that of all 141 by 2 %%)",
         )
 
     run = sub.add_parser("run", help="the benchmark (make bench)")
