@@ -36,7 +36,7 @@ BLOCK = 32_768
 # Measured on the 1M-chunk benchmark index, dev questions, p95: 11.5 ms at 1, 5.0 at 0.55,
 # 3.2 at 0.25, 5.6 at 0 (every column added).
 LAZY_SHARE = 0.25
-# Looking one chunk up in a term's column (a binary search, cache misses) costs about as much
+# Looking one chunk up in a term's column (a galloping seek, cache misses) costs about as much
 # as adding this many postings of a column in full.
 LOOKUP_COST = 64
 # Prune with a small margin: partial sums are float32, the bound is float64.
