@@ -87,15 +87,6 @@ class LexicalMatrix:
             self.top_k(terms, 1, np.ones(self.num_docs, dtype=bool))
             self.top_k(terms, 1, np.arange(self.num_docs) == 0)
 
-    def scores_all(self, weights: dict[int, float]) -> np.ndarray:
-        """Every chunk's score: the exhaustive reference the tests compare with."""
-        scores = np.zeros(self.num_docs, dtype=np.float32)
-        for term, weight in weights.items():
-            start, end = self.indptr[term], self.indptr[term + 1]
-            values = self.data[start:end]
-            np.add.at(scores, self.indices[start:end], values if weight == 1.0 else values * weight)
-        return scores
-
     def top_k(self, weights: dict[int, float], k: int, allowed: np.ndarray | None = None) -> TopK:
         """The k best-scoring chunks with a score above 0 among `allowed` (a boolean mask
         over positions; None: all)."""
