@@ -287,7 +287,7 @@ def plots(bench: dict[str, Any], out: Path) -> list[str]:
     ingest = bench.get("ingest") or {}
     if ingest.get("seconds"):
         fig, ax = plt.subplots(figsize=(8, 3.2))
-        cold = {**(ingest.get("coldstart") or {}), RUNTIME_IMPORT: _runtime_import(ingest)}
+        cold = _coldstart(ingest)
         start = (
             sum(
                 cold.get(k) or 0
@@ -456,7 +456,7 @@ def _ingest_section(bench: dict[str, Any]) -> list[str]:
                 f"{_get(ing, 'coldstart', 'runtime') or 'sentence-transformers'}, load "
                 "weights, first query, second query",
                 f"{_f(_get(ing, 'coldstart', 'import_torch_seconds'), 2)} s, "
-                f"{_f(_runtime_import(ing), 2)} s, "
+                f"{_f(_coldstart(ing)[RUNTIME_IMPORT], 2)} s, "
                 f"{_f(_get(ing, 'coldstart', 'load_weights_seconds'), 2)} s, "
                 f"{_f(_get(ing, 'coldstart', 'first_query_ms'))} ms, "
                 f"{_f(_get(ing, 'coldstart', 'second_query_ms'))} ms",
@@ -494,16 +494,18 @@ def _ingest_section(bench: dict[str, Any]) -> list[str]:
 RUNTIME_IMPORT = "import_runtime_seconds"
 
 
-def _runtime_import(ing: dict[str, Any]) -> float | None:
-    """Seconds to import the model's runtime library (older reports: sentence-transformers)."""
-    cold = ing.get("coldstart") or {}
-    return cold.get(RUNTIME_IMPORT, cold.get("import_sentence_transformers_seconds"))
+def _coldstart(ing: dict[str, Any]) -> dict[str, Any]:
+    """The model's cold start, with the seconds to import its runtime library under one key
+    (older reports: `import_sentence_transformers_seconds`)."""
+    cold = dict(ing.get("coldstart") or {})
+    older = cold.get("import_sentence_transformers_seconds")
+    cold[RUNTIME_IMPORT] = cold.get(RUNTIME_IMPORT, older)
+    return cold
 
 
 def _warm_share(ing: dict[str, Any]) -> float | None:
     """Pipeline efficiency once the fixed cost of starting the model is set aside."""
-    cold = dict(ing.get("coldstart") or {})
-    cold[RUNTIME_IMPORT] = _runtime_import(ing)
+    cold = _coldstart(ing)
     parts = ("import_torch_seconds", RUNTIME_IMPORT, "load_weights_seconds")
     if cold[RUNTIME_IMPORT] is None:
         return None
