@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.util import PYTHON, BenchError, child_env, free_port, log, percentile, rss_mb, summary
+from bench.util import PYTHON, BenchError, child_env, log, rss_mb, summary
+from common.local_servers import free_port
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 WARM_UP = 3
@@ -227,7 +228,7 @@ def load(
         "statuses": {str(s): n for s, n in sorted(statuses.items())},
         "answers_per_s": round(len(ok) / seconds, 2),
         "latency_ms": summary(ok),
-        "latency_all_ms": {"p50": percentile([s[0] for s in samples], 50)},
+        "latency_all_ms": {"p50": summary([s[0] for s in samples])["p50"]},
         "rss_after_mb": server.rss(),
     }
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.util import ratio
+from evals.report import markdown_table
 
 PLOTS = ("scale.png", "steps.png", "throughput.png", "ingest.png")
 QUALITY_KEYS = ("key_fact_recall", "behaviour_accuracy")
@@ -327,12 +328,6 @@ def _f(value: Any, digits: int = 1, unit: str = "") -> str:
     return f"{value}{unit}"
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return [*lines, ""]
-
-
 def _dist_row(name: str, d: dict[str, Any] | None) -> list[Any]:
     d = d or {}
     return [
@@ -382,13 +377,14 @@ def render(bench: dict[str, Any]) -> str:
         lines += [f"> **{part} failed:** {message.splitlines()[0] if message else ''}", ""]
 
     lines += ["## Targets", ""]
-    lines += _table(
+    lines += markdown_table(
         ["goal", "measured", "status", "note"],
         [
             [t["goal"], t["value"] or "–", f"**{t['status']}**", t["note"]]
             for t in bench.get("targets") or []
         ],
     )
+    lines.append("")
 
     lines += _ingest_section(bench)
     lines += _scale_section(bench)
@@ -434,7 +430,7 @@ def _ingest_section(bench: dict[str, Any]) -> list[str]:
     if not ing:
         return ["## Ingestion", "", "Not measured in this run.", ""]
     lines = ["## Ingestion", ""]
-    lines += _table(
+    lines += markdown_table(
         ["measure", "value"],
         [
             [
@@ -486,6 +482,7 @@ def _ingest_section(bench: dict[str, Any]) -> list[str]:
             ["peak memory (RSS) of the ingest process", f"{_f(ing.get('peak_rss_ingest_mb'))} MB"],
         ],
     )
+    lines.append("")
     if "ingest.png" in (bench.get("plots") or []):
         lines += ["![ingest](ingest.png)", ""]
     return lines
@@ -544,7 +541,7 @@ def _scale_section(bench: dict[str, Any]) -> list[str]:
                 (p.get("date") or "")[:16].replace("T", " "),
             ]
         )
-    lines += _table(
+    lines += markdown_table(
         [
             "chunks",
             "insert s",
@@ -564,6 +561,7 @@ def _scale_section(bench: dict[str, Any]) -> list[str]:
         ],
         rows,
     )
+    lines.append("")
     q0 = _get(points[0], "query") or {}
     lines += [
         f"Latencies in ms over {q0.get('queries', '?')} dev questions, `fetch_k` = "
@@ -607,7 +605,7 @@ def _scale_section(bench: dict[str, Any]) -> list[str]:
                 _f(rest, 2),
             ]
         )
-    lines += _table(
+    lines += markdown_table(
         [
             "chunks",
             "texts to embed",
@@ -618,6 +616,7 @@ def _scale_section(bench: dict[str, Any]) -> list[str]:
         ],
         rows,
     )
+    lines.append("")
     lines += [
         f"Texts = chunks × (1 + {s} sentences per chunk, as measured on the corpus); the raw "
         f"model embeds {raw} texts/s on this machine (`{ing.get('device')}`). The pipeline "
@@ -654,26 +653,29 @@ def _query_section(bench: dict[str, Any]) -> list[str]:
             share = step_sum / total_sum if total_sum and name != "total" else None
             rows.append([*_dist_row(name, d), _f(share and share * 100, 1, " %")])
         rows.append([*_dist_row("end to end (wall)", lat.get("wall_ms")), ""])
-        lines += _table(
+        lines += markdown_table(
             ["step", "p50 ms", "p95 ms", "p99 ms", "mean ms", "n", "share of the time"], rows
         )
+        lines.append("")
         lines += [
             "A question declined by the input guard skips the later steps (their n is smaller).",
             "",
         ]
-        lines += _table(
+        lines += markdown_table(
             ["behaviour", "p50 ms", "p95 ms", "p99 ms", "mean ms", "n"],
             [_dist_row(b, d) for b, d in (lat.get("by_behaviour_ms") or {}).items()],
         )
+        lines.append("")
         if "steps.png" in (bench.get("plots") or []):
             lines += ["![steps](steps.png)", ""]
     comp = inproc.get("components_ms")
     if comp:
         lines += ["Parts of the retrieve step, each timed alone:", ""]
-        lines += _table(
+        lines += markdown_table(
             ["part", "p50 ms", "p95 ms", "p99 ms", "mean ms", "n"],
             [_dist_row(k, d) for k, d in comp.items()],
         )
+        lines.append("")
     seq = _get(bench, "http", "sequential")
     if seq:
         lines += ["### Over HTTP (one client, one request at a time)", ""]
@@ -692,7 +694,7 @@ def _query_section(bench: dict[str, Any]) -> list[str]:
                     f"{d.get('errors')}/{d.get('requests')}",
                 ]
             )
-        lines += _table(
+        lines += markdown_table(
             [
                 "endpoint",
                 "p50 ms",
@@ -704,6 +706,7 @@ def _query_section(bench: dict[str, Any]) -> list[str]:
             ],
             rows,
         )
+        lines.append("")
         http = bench.get("http") or {}
         lines += [
             f"Server: {server_line(http)}; ready "
@@ -760,7 +763,7 @@ def _throughput_section(bench: dict[str, Any]) -> list[str]:
             f"{server_line(http)}:",
             "",
         ]
-        lines += _table(
+        lines += markdown_table(
             [
                 "clients",
                 "answers/s",
@@ -774,6 +777,7 @@ def _throughput_section(bench: dict[str, Any]) -> list[str]:
             ],
             rows,
         )
+        lines.append("")
         lines += [
             f"Server memory (RSS{_rss_scope(http)}): "
             f"{_f(http.get('rss_after_start_mb'), 0)} MB after start, "
@@ -804,7 +808,8 @@ def _throughput_section(bench: dict[str, Any]) -> list[str]:
                         _f(_get(r, "latency_ms", "p95")),
                     ]
                 )
-        lines += _table(["system", "threads", "answers/s", "errors", "p50 ms", "p95 ms"], rows)
+        lines += markdown_table(["system", "threads", "answers/s", "errors", "p50 ms", "p95 ms"], rows)
+        lines.append("")
     if "throughput.png" in (bench.get("plots") or []):
         lines += ["![throughput](throughput.png)", ""]
     if len(lines) == 2:
@@ -857,7 +862,8 @@ def _peer_section(bench: dict[str, Any]) -> list[str]:
                     _f(d.get("ratio"), 2),
                 ]
             )
-    lines += _table(["measure", "ours", "peer", "ours / peer"], rows)
+    lines += markdown_table(["measure", "ours", "peer", "ours / peer"], rows)
+    lines.append("")
     if qual:
         lines += [
             f"Quality from `{Path(qual['source']).name}` of the evaluation run of "
@@ -891,23 +897,25 @@ def _profile_section(bench: dict[str, Any]) -> list[str]:
         "Where the time goes, by library (self time):",
         "",
     ]
-    lines += _table(
+    lines += markdown_table(
         ["library", "s", "share"],
         [
             [r["library"], _f(r["seconds"], 2), _f(r["share"] * 100, 1, " %")]
             for r in prof.get("by_library_self") or []
         ][:10],
     )
+    lines.append("")
     lines += ["Project functions by inclusive time (callees included):", ""]
-    lines += _table(
+    lines += markdown_table(
         ["function", "where", "s", "share"],
         [
             [f"`{r['function']}`", r["where"], _f(r["seconds"], 2), _f(r["share"] * 100, 1, " %")]
             for r in prof.get("top_project_inclusive") or []
         ][:20],
     )
+    lines.append("")
     lines += ["Top functions by self time (where the CPU actually is):", ""]
-    lines += _table(
+    lines += markdown_table(
         ["function", "where", "library", "s", "share"],
         [
             [
@@ -920,6 +928,7 @@ def _profile_section(bench: dict[str, Any]) -> list[str]:
             for r in prof.get("top_self") or []
         ][:15],
     )
+    lines.append("")
     return lines
 
 

@@ -1,4 +1,4 @@
-"""Small helpers shared by the benchmark parts: percentiles, memory, the machine, workers."""
+"""Small helpers shared by the benchmark parts: latency summaries, memory, the machine, workers."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ import json
 import os
 import platform
 import resource
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from common.settings import PROJECT_ROOT
+from evals.metrics import percentile
 
 PYTHON = sys.executable
 DEFAULT_OUT = PROJECT_ROOT / "evals" / "reports" / "bench"
@@ -27,18 +27,8 @@ class BenchError(RuntimeError):
 
 
 # --- statistics -------------------------------------------------------------------------
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear-interpolated percentile (as numpy's default), None for no values."""
-    data = sorted(float(v) for v in values)
-    if not data:
-        return None
-    if len(data) == 1:
-        return round(data[0], 3)
-    pos = (len(data) - 1) * q / 100.0
-    low = int(pos)
-    high = min(low + 1, len(data) - 1)
-    value = data[low] + (data[high] - data[low]) * (pos - low)
-    return round(value, 3)
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 def summary(values: Iterable[float]) -> dict[str, float | int | None]:
@@ -47,9 +37,9 @@ def summary(values: Iterable[float]) -> dict[str, float | int | None]:
     return {
         "n": len(data),
         "mean": round(sum(data) / len(data), 3) if data else None,
-        "p50": percentile(data, 50),
-        "p95": percentile(data, 95),
-        "p99": percentile(data, 99),
+        "p50": _ms(percentile(data, 50)),
+        "p95": _ms(percentile(data, 95)),
+        "p99": _ms(percentile(data, 99)),
         "max": round(max(data), 3) if data else None,
     }
 
@@ -155,12 +145,6 @@ def git_revision() -> dict[str, Any]:
 
 
 # --- processes --------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """This environment, offline, with the project importable, plus `extra`."""
     env = dict(os.environ)

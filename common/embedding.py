@@ -301,10 +301,6 @@ class Embedder:
                 "capacity": self.query_cache_size,
             }
 
-    def clear_query_cache(self) -> None:
-        with self._cache_lock:
-            self._cache.clear()
-
 
 def supports_fast_path(model: object) -> bool:
     """True when calling the model's modules directly gives what `encode` gives: only a

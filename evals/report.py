@@ -86,9 +86,10 @@ def fmt_diff(ours: Any, base: Any, key: str) -> str:
     return f"{sign}{text} {'✓' if better else '✗'}"
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    """The lines of a Markdown table (cells as `str` gives them); also used by bench/report."""
     out = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
-    out += ["| " + " | ".join(row) + " |" for row in rows]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return out
 
 
@@ -163,12 +164,12 @@ def _overall(ours: dict[str, Any], base: dict[str, Any] | None) -> list[str]:
     keys = [*HEADLINE[:4], *(f"recall@{k}" for k in KS), *HEADLINE[5:]]
     keys = list(dict.fromkeys(keys))
     if base is None:
-        return _table(["metric", "ours"], [[f"`{k}`", fmt(ours.get(k), k)] for k in keys])
+        return markdown_table(["metric", "ours"], [[f"`{k}`", fmt(ours.get(k), k)] for k in keys])
     rows = [
         [f"`{k}`", fmt(ours.get(k), k), fmt(base.get(k), k), fmt_diff(ours.get(k), base.get(k), k)]
         for k in keys
     ]
-    return _table(["metric", "ours", "baseline", "difference (ours − baseline)"], rows)
+    return markdown_table(["metric", "ours", "baseline", "difference (ours − baseline)"], rows)
 
 
 def _per_type(ours: dict[str, Any], base: dict[str, Any] | None) -> list[str]:
@@ -182,7 +183,7 @@ def _per_type(ours: dict[str, Any], base: dict[str, Any] | None) -> list[str]:
             rows.append(
                 [t, str(data["questions"]), *(fmt(data.get(k), k) for k, _ in TYPE_TABLE_METRICS)]
             )
-        return _table(header, rows)
+        return markdown_table(header, rows)
     for key, label in TYPE_TABLE_METRICS:
         out.append(f"**{label}**")
         out.append("")
@@ -199,7 +200,7 @@ def _per_type(ours: dict[str, Any], base: dict[str, Any] | None) -> list[str]:
                     fmt_diff(o.get(key), b.get(key), key),
                 ]
             )
-        out += _table(["type", "n", "ours", "baseline", "difference"], rows)
+        out += markdown_table(["type", "n", "ours", "baseline", "difference"], rows)
         out.append("")
     return out
 
@@ -208,7 +209,7 @@ def _confusion(metrics: dict[str, Any]) -> list[str]:
     matrix = metrics["confusion_matrix"]
     got = list(next(iter(matrix.values())).keys())
     rows = [[f"**{e}**", *(str(matrix[e].get(g, 0)) for g in got)] for e in matrix]
-    return _table(["expected \\ got", *got], rows)
+    return markdown_table(["expected \\ got", *got], rows)
 
 
 def _latency(metrics: dict[str, Any]) -> list[str]:
@@ -224,7 +225,7 @@ def _latency(metrics: dict[str, Any]) -> list[str]:
         ]
         for s in order
     ]
-    return _table(["step", "p50", "p95", "mean", "questions"], rows)
+    return markdown_table(["step", "p50", "p95", "mean", "questions"], rows)
 
 
 def failures(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

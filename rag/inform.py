@@ -168,28 +168,3 @@ def draft_inform(
     draft.provenance = sign_draft(draft, assistant.provenance_key)
     return draft
 
-
-def inform_markdown(draft: InformDraft) -> str:
-    """The draft as Markdown, with the marking in the text and the sources as a list."""
-    lines = [
-        f"# {draft.title}",
-        "",
-        f"> **{draft.marking}.** {draft.disclosure}",
-        "",
-    ]
-    for section in draft.sections:
-        lines += [f"## {section.heading}", ""]
-        lines += [section.text or "_The documents do not cover this section._", ""]
-    lines += ["## Sources", ""]
-    for c in draft.citations:
-        where = ", ".join(x for x in [c.reference, c.section_path] if x)
-        page = f", p. {c.page}" if c.page else ""
-        lines.append(f"[{c.marker}] {c.title}" + (f" — {where}" if where else "") + page)
-    lines += [
-        "",
-        "<!-- provenance: generator=EMN policy assistant; "
-        f"trace_id={draft.trace_id}; created={draft.created_at}; "
-        f"ai_generated=true; marking={draft.marking} -->",
-        "",
-    ]
-    return "\n".join(lines)

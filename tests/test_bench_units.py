@@ -10,16 +10,15 @@ from pathlib import Path
 from bench import report
 from bench.inproc import aggregate_profile, throughput
 from bench.scale import projected_ingest, synthetic_vectors
-from bench.util import percentile, summary
+from bench.util import summary
 
 
-def test_percentiles_interpolate_like_numpy() -> None:
+def test_summary_percentiles_interpolate_like_numpy() -> None:
     values = [10.0, 20.0, 30.0, 40.0, 50.0]
-    assert percentile(values, 50) == 30.0
-    assert percentile(values, 95) == 48.0
-    assert percentile([], 50) is None
-    assert percentile([7.0], 99) == 7.0
     s = summary(values)
+    assert s["p50"] == 30.0 and s["p95"] == 48.0
+    assert summary([])["p50"] is None
+    assert summary([7.0])["p99"] == 7.0
     assert set(s) == {"n", "mean", "p50", "p95", "p99", "max"}
     assert s["n"] == 5 and s["mean"] == 30.0 and s["max"] == 50.0
 
