@@ -11,9 +11,9 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import SearchCaller
 from api.errors import ERROR_RESPONSES, ApiError, error_doc
 from api.schemas import ChunkInfo, DocumentChunks, DocumentInfo, DocumentList
-from api.search import chunk_url
 from api.state import Service, ServiceDep
 from common.schema import Chunk
+from rag.citation import chunk_url, chunks_url, public_base
 from rag.index import IndexReader
 
 router = APIRouter(tags=["documents"])
@@ -49,7 +49,7 @@ def document_info(index: IndexReader, doc_id: str, base: str) -> DocumentInfo:
         sha256=doc.sha256,
         catalogued=doc.catalogued,
         chunks=len(ids),
-        chunks_url=f"{base}/v1/documents/{doc.doc_id}/chunks",
+        chunks_url=chunks_url(base, doc.doc_id),
     )
 
 
@@ -64,7 +64,7 @@ def chunk_info(chunk: Chunk, base: str) -> ChunkInfo:
         text=chunk.text,
         footnotes=chunk.footnotes,
         block=chunk.block,
-        url=chunk_url(base, chunk.doc.doc_id, chunk.id),
+        url=chunk_url(base, chunk),
     )
 
 
@@ -76,7 +76,7 @@ def chunk_info(chunk: Chunk, base: str) -> ChunkInfo:
 )
 async def list_documents(_: SearchCaller, service: ServiceDep) -> DocumentList:
     index = await loaded_index(service)
-    base = service.citation_base()
+    base = public_base(service.settings)
     docs = [document_info(index, doc_id, base) for doc_id in sorted(index.by_doc)]
     manifest = index.manifest
     assert manifest is not None
@@ -93,7 +93,7 @@ async def list_documents(_: SearchCaller, service: ServiceDep) -> DocumentList:
 )
 async def get_document(doc_id: DocId, _: SearchCaller, service: ServiceDep) -> DocumentInfo:
     index = await loaded_index(service)
-    return document_info(index, doc_id, service.citation_base())
+    return document_info(index, doc_id, public_base(service.settings))
 
 
 @router.get(
@@ -112,7 +112,7 @@ async def document_chunks(
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> DocumentChunks:
     index = await loaded_index(service)
-    base = service.citation_base()
+    base = public_base(service.settings)
     info = document_info(index, doc_id, base)
     ids = index.by_doc[doc_id]
     page = [chunk_info(index.chunks[cid], base) for cid in ids[offset : offset + limit]]
@@ -134,4 +134,4 @@ async def get_chunk(
     chunk = index.chunks.get(chunk_id)
     if chunk is None:
         raise ApiError(404, "chunk_not_found", f"No passage with id {chunk_id!r}.")
-    return chunk_info(chunk, service.citation_base())
+    return chunk_info(chunk, public_base(service.settings))

@@ -29,6 +29,7 @@ from api.schemas import (
     ReviewRequest,
 )
 from api.state import Service, ServiceDep
+from rag.citation import passage_fields
 from rag.redaction import redact
 
 router = APIRouter(tags=["review"])
@@ -52,16 +53,9 @@ def _citations(service: Service, payload: dict[str, Any]) -> list[ReviewCitation
         chunk = chunks.get(str(entry.get("chunk_id", "")))
         known: dict[str, Any] = {"quote": ""}
         if chunk is not None:  # what the index knows; the record's own values take precedence
-            doc = chunk.doc
-            known = {
-                "doc_id": doc.doc_id,
-                "title": doc.title,
-                "reference": doc.reference,
-                "section_path": chunk.section_path,
-                "page": chunk.page,
-                "url": f"/v1/documents/{doc.doc_id}/chunks#{chunk.id}",
-                "quote": chunk.text,
-            }
+            # (the URL API-relative; the status only as recorded: drafts record none)
+            known = {**passage_fields(chunk, ""), "quote": chunk.text}
+            del known["status"]
         recorded = {
             k: v
             for k, v in entry.items()

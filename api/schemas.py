@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.audit import CitedEntry
-from rag.answer import Filters, Turn
+from rag.answer import Filters, Passage, Turn
 from rag.guards import MAX_QUESTION_CHARS
 
 MAX_HISTORY_ITEMS = 50
@@ -72,14 +72,11 @@ class SearchRequest(BaseModel):
     k: int = Field(default=10, ge=1, le=50, description="Number of passages.")
 
 
-class SearchHit(BaseModel):
+class SearchHit(Passage):
+    """A passage found for the query, with its scores; superseded documents rank lower."""
+
+    url: str = Field(description="Where to open the passage: the API's chunk URL.")
     rank: int
-    chunk_id: str
-    doc_id: str
-    title: str
-    reference: str = ""
-    section_path: str = ""
-    page: int | None = None
     text: str
     score: float = Field(description="Final hybrid score (higher is better).")
     dense_score: float = Field(description="Cosine similarity of the passage to the query.")
@@ -88,13 +85,7 @@ class SearchHit(BaseModel):
     lexical_rank: int | None = None
     kind: str = ""
     date: str = ""
-    status: str = Field(
-        default="in_force",
-        description="The document's status (in_force, proposal, informative, superseded, or "
-        "'superseded by DOC_ID'): superseded documents rank lower.",
-    )
     superseded_by: str = Field(default="", description="The document that replaces this one.")
-    url: str = Field(description="Where to open the passage.")
 
 
 class SearchResponse(BaseModel):

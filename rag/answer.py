@@ -44,19 +44,29 @@ class Turn(BaseModel):
     content: str
 
 
-class Citation(BaseModel):
-    marker: int = Field(description="The n of the [n] marker in the answer text.")
+class Passage(BaseModel):
+    """The fields every view of an indexed passage shares (a citation, a search hit, a
+    recorded citation); rag/citation.py fills them from the chunk, each view adds its own."""
+
     chunk_id: str
     doc_id: str
     title: str
     reference: str = ""
     section_path: str = ""
     page: int | None = None
-    quote: str = Field(description="The cited passage, verbatim from the document.")
     url: str = Field(default="", description="Where to open the passage: the API's chunk URL.")
+    status: str = Field(
+        default="in_force",
+        description="The document's status (in_force, proposal, informative, superseded, or "
+        "'superseded by DOC_ID').",
+    )
+
+
+class Citation(Passage):
+    marker: int = Field(description="The n of the [n] marker in the answer text.")
+    quote: str = Field(description="The cited passage, verbatim from the document.")
     kind: str = ""
     date: str = ""
-    status: str = "in_force"
 
 
 class RetrievedPassage(BaseModel):

@@ -32,6 +32,7 @@ from rag.answer import (
     new_trace_id,
 )
 from rag.answerability import unanswered_constraints
+from rag.citation import citation, public_base
 from rag.composers.base import (
     ComposeInput,
     Composer,
@@ -550,9 +551,9 @@ class Assistant:
     def to_answer(self, ctx: Context) -> Answer:
         citations: list[Citation] = []
         if ctx.verified is not None:
-            base = self.settings.api_public_url.rstrip("/")
+            base = public_base(self.settings)
             for marker, index in enumerate(ctx.verified.cited, start=1):
-                citations.append(citation(marker, ctx.passages[index], base))
+                citations.append(citation(marker, ctx.passages[index].chunk, base))
         composer = "extractive" if (ctx.fallback or not self.generation) else ctx.composer
         answer = Answer(
             answer=ctx.answer,
@@ -597,23 +598,3 @@ class Assistant:
             key_id=key_id(self.provenance_key),
         )
         return sign(record, self.provenance_key)
-
-
-def citation(marker: int, cand: Candidate, base: str = "") -> Citation:
-    """`base` (EMN_API_PUBLIC_URL) makes the URL absolute; set here, before signing."""
-    chunk = cand.chunk
-    doc = chunk.doc
-    return Citation(
-        marker=marker,
-        chunk_id=chunk.id,
-        doc_id=doc.doc_id,
-        title=doc.title,
-        reference=doc.reference,
-        section_path=chunk.section_path,
-        page=chunk.page,
-        quote=chunk.text,
-        url=f"{base}/v1/documents/{doc.doc_id}/chunks#{chunk.id}",
-        kind=doc.kind,
-        date=doc.date,
-        status=doc.status if not doc.superseded_by else f"superseded by {doc.superseded_by}",
-    )

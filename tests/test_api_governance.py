@@ -105,3 +105,27 @@ def test_superseded_document_ranks_below_its_replacement_and_is_labelled(
     documents = {d["id"]: d for d in client.get("/v1/documents").json()["documents"]}
     assert documents["financing-2024"]["status"] == "superseded"
     assert documents["financing-2024"]["superseded_by"] == "financing-2026"
+
+
+def test_under_a_public_url_every_passage_url_is_absolute_and_the_answer_verifies(
+    versioned_index: Settings,
+) -> None:
+    """EMN_API_PUBLIC_URL: rag builds the absolute URLs before signing; the API returns them."""
+    base = "https://emn.example.eu"
+    settings = versioned_index.model_copy(update={"api_public_url": base + "/"})
+    with TestClient(create_app(settings)) as http:
+        answer = http.post("/v1/ask", json={"question": QUESTION}).json()
+        assert answer["citations"]
+        for citation in answer["citations"]:
+            chunk = f"/v1/documents/{citation['doc_id']}/chunks#{citation['chunk_id']}"
+            assert citation["url"] == base + chunk
+        assert http.post("/v1/provenance/verify", json=answer).json()["valid"] is True
+
+        hit = http.post("/v1/search", json={"query": QUESTION, "k": 1}).json()["results"][0]
+        assert hit["url"] == f"{base}/v1/documents/{hit['doc_id']}/chunks#{hit['chunk_id']}"
+        document = http.get("/v1/documents/financing-2026").json()
+        assert document["chunks_url"] == f"{base}/v1/documents/financing-2026/chunks"
+        passage = http.get("/v1/documents/financing-2026/chunks").json()["chunks"][0]
+        assert passage["url"] == f"{document['chunks_url']}#{passage['chunk_id']}"
+        chunk = http.get(f"/v1/chunks/{passage['chunk_id']}").json()
+        assert chunk["url"] == passage["url"]
