@@ -1,6 +1,6 @@
 """Answering for every endpoint (ask, its stream, chat completions): the blocking pipeline
-runs in the threadpool, each answer gets its audit record and metrics, and citation URLs are
-made absolute when a public URL is configured.
+runs in the threadpool and each answer gets its audit record and metrics. Answers are returned
+as the pipeline signed them (citation URLs included: rag/citation.py makes them final).
 
 An answer whose audit record cannot be written is not returned (503 `audit_unavailable`):
 record-keeping is a condition of answering, not a side effect.
@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, Iterator
-from typing import TypeVar
 
 import anyio
-from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from api.audit import answer_record
@@ -24,19 +22,6 @@ from rag.answer import Answer, Filters, Turn
 from rag.pipeline import StreamEvent
 
 log = logging.getLogger("api")
-Cited = TypeVar("Cited", bound=BaseModel)
-
-
-def with_citation_urls(record: Cited, base: str) -> Cited:
-    """Citation URLs (of an answer or an inform draft) as the client should open them:
-    API-relative, or absolute under `base`."""
-    if not base:
-        return record
-    citations = [
-        c.model_copy(update={"url": base + c.url}) if c.url.startswith("/") else c
-        for c in record.citations  # type: ignore[attr-defined]
-    ]
-    return record.model_copy(update={"citations": citations})
 
 
 async def _record(
@@ -76,7 +61,7 @@ async def _finish(
         raise ApiError(
             503, "audit_unavailable", "The audit log cannot be written; no answer is given."
         ) from exc
-    return with_citation_urls(answer, service.citation_base())
+    return answer
 
 
 def _final_answer(events: Iterator[StreamEvent]) -> Answer | None:

@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.answering import with_citation_urls
 from api.auth import AskCaller
 from api.errors import ERROR_RESPONSES, ApiError
 from api.state import ServiceDep
@@ -92,5 +91,4 @@ async def inform(body: InformRequest, principal: AskCaller, service: ServiceDep)
         raise ApiError(
             503, "audit_unavailable", "The audit log cannot be written; no draft is given."
         ) from exc
-    draft = with_citation_urls(draft, service.citation_base())
     return JSONResponse(draft.model_dump(mode="json"))

@@ -119,9 +119,6 @@ class Service:
         if done.purged:
             log.info("audit log: purged %d records created before %s", done.purged, done.cutoff)
 
-    def citation_base(self) -> str:
-        return self.settings.api_public_url.rstrip("/")
-
 
 def server_workers(settings: Settings) -> int:
     """Worker processes of the running server: EMN_API_WORKERS in a worker that uvicorn

@@ -808,7 +808,9 @@ def _throughput_section(bench: dict[str, Any]) -> list[str]:
                         _f(_get(r, "latency_ms", "p95")),
                     ]
                 )
-        lines += markdown_table(["system", "threads", "answers/s", "errors", "p50 ms", "p95 ms"], rows)
+        lines += markdown_table(
+            ["system", "threads", "answers/s", "errors", "p50 ms", "p95 ms"], rows
+        )
         lines.append("")
     if "throughput.png" in (bench.get("plots") or []):
         lines += ["![throughput](throughput.png)", ""]

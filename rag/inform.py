@@ -167,4 +167,3 @@ def draft_inform(
     )
     draft.provenance = sign_draft(draft, assistant.provenance_key)
     return draft
-

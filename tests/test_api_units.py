@@ -23,7 +23,6 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from api.answering import with_citation_urls
 from api.audit import AuditLog
 from api.db import make_engine
 from api.feedback_store import FeedbackStore
@@ -33,8 +32,10 @@ from api.metrics import Metrics
 from api.ratelimit import PURGE_EVERY, RateLimiter, retry_after_header
 from api.state import Service
 from api.switch import SWITCH_FILE, SharedSwitch, server_run_id
+from common.schema import Chunk, DocumentMeta
 from common.settings import MAX_AUTO_WORKERS, Settings
-from rag.answer import Answer, Citation, Versions
+from rag.answer import Answer, Versions
+from rag.citation import citation, public_base
 from rag.pipeline import StreamEvent
 
 
@@ -355,15 +356,15 @@ def test_a_stream_the_client_leaves_is_still_recorded(tmp_path: Path) -> None:
     assert audit.verify().ok
 
 
-def test_citation_urls_become_absolute_under_a_public_url() -> None:
-    answer = fake_answer()
-    citation = Citation(marker=1, chunk_id="c1", doc_id="d", title="T", quote="q",
-                        url="/v1/documents/d/chunks#c1")  # fmt: skip
-    answer = answer.model_copy(update={"citations": [citation]})
-    assert with_citation_urls(answer, "") is answer
-    absolute = with_citation_urls(answer, "https://emn.example.eu")
-    assert absolute.citations[0].url == "https://emn.example.eu/v1/documents/d/chunks#c1"
-    assert answer.citations[0].url == "/v1/documents/d/chunks#c1"  # the original is unchanged
+def test_citation_urls_are_absolute_under_a_public_url(tmp_path: Path) -> None:
+    doc = DocumentMeta(doc_id="d", title="T", status="superseded", superseded_by="d2")
+    chunk = Chunk(id="c1", doc=doc, ordinal=0, text="q")
+    public = Settings(_env_file=None, index_dir=tmp_path / "index",  # type: ignore[call-arg]
+                      api_public_url="https://emn.example.eu/")  # fmt: skip
+    absolute = citation(1, chunk, public_base(public))
+    assert absolute.url == "https://emn.example.eu/v1/documents/d/chunks#c1"
+    assert citation(1, chunk, "").url == "/v1/documents/d/chunks#c1"
+    assert absolute.quote == "q" and absolute.status == "superseded by d2"
 
 
 @pytest.mark.slow  # loads the embedding model in this process
