@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.answering import with_citation_urls
+from api.answer_service import with_citation_urls
 from api.auth import AskCaller
 from api.errors import ERROR_RESPONSES, ApiError
 from api.state import ServiceDep

@@ -21,7 +21,7 @@ from api.keys import KeyStore
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
 from api.review_store import ReviewStore
-from api.switch import SWITCH_FILE, SharedSwitch
+from api.kill_switch import SWITCH_FILE, SharedSwitch
 from common.chroma_client import ChromaUnavailableError
 from common.settings import Settings
 from rag.index import IndexNotReadyError

@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from api.answering import with_citation_urls
+from api.answer_service import with_citation_urls
 from api.audit import AuditLog
 from api.db import make_engine
 from api.feedback_store import FeedbackStore
@@ -32,7 +32,7 @@ from api.main import create_app
 from api.metrics import Metrics
 from api.ratelimit import PURGE_EVERY, RateLimiter, retry_after_header
 from api.state import Service
-from api.switch import SWITCH_FILE, SharedSwitch, server_run_id
+from api.kill_switch import SWITCH_FILE, SharedSwitch, server_run_id
 from common.settings import MAX_AUTO_WORKERS, Settings
 from rag.answer import Answer, Citation, Versions
 from rag.pipeline import StreamEvent
@@ -210,7 +210,7 @@ from api.db import make_engine
 from api.feedback_store import FeedbackStore
 from api.ratelimit import RateLimiter
 from api.review_store import ReviewStore
-from api.switch import SharedSwitch
+from api.kill_switch import SharedSwitch
 from rag.provenance import load_or_create_key
 data, start = Path(sys.argv[1]), float(sys.argv[2])
 while time.time() < start:
