@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from api import answering
+from api import answer_service
 from api.auth import AskCaller
 from api.errors import ERROR_RESPONSES, error_body, error_for, request_trace_id
 from api.schemas import AskRequest
@@ -50,11 +50,11 @@ async def ask(
     stream: Annotated[bool, Query(description="Stream as server-sent events.")] = False,
 ) -> JSONResponse | EventStreamResponse:
     if not stream:
-        result = await answering.answer(
+        result = await answer_service.answer(
             service, principal, body.question, body.history, body.filters, body.composer, "ask"
         )
         return JSONResponse(result.model_dump(mode="json"))
-    events = await answering.answer_stream(
+    events = await answer_service.answer_stream(
         service, principal, body.question, body.history, body.filters, body.composer,
         "ask_stream",
     )  # fmt: skip
@@ -70,7 +70,7 @@ async def ask(
                     yield sse_event({"citations": data["citations"]}, "citations")
                     yield sse_event(data, "answer")
         except Exception as exc:
-            answering.log.exception("stream failed (trace id %s)", trace_id)
+            answer_service.log.exception("stream failed (trace id %s)", trace_id)
             err = error_for(exc)
             yield sse_event(error_body(err.code, err.message, trace_id), "error")
         finally:

@@ -15,12 +15,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from api.answer_service import record_draft
 from api.auth import AskCaller
-from api.errors import ERROR_RESPONSES, ApiError
+from api.errors import ERROR_RESPONSES
 from api.state import ServiceDep
 from rag.answer import Filters
 from rag.inform import InformDraft, draft_inform
-from rag.redaction import redact
 
 router = APIRouter(tags=["answers"])
 
@@ -66,29 +66,5 @@ async def inform(body: InformRequest, principal: AskCaller, service: ServiceDep)
         draft_inform, service.assistant, body.topic, body.filters or None
     )
     took = round((time.perf_counter() - started) * 1000, 2)
-    filters = body.filters if body.filters is not None and not body.filters.is_empty() else None
-    versions = draft.versions
-    payload = {
-        "endpoint": "inform",
-        "topic": redact(body.topic),
-        "filters": filters.model_dump(mode="json") if filters else None,
-        "behaviour": draft.behaviour,
-        "sections": [{"heading": s.heading, "behaviour": s.behaviour} for s in draft.sections],
-        "section_trace_ids": draft.section_trace_ids,
-        "cited": [c.chunk_id for c in draft.citations],
-        "versions": versions.model_dump(mode="json") if versions else None,
-        "timings": {"total": took},
-    }
-    try:
-        await run_in_threadpool(
-            service.audit.append,
-            "inform",
-            payload,
-            trace_id=draft.trace_id,
-            key_id=principal.key_id,
-        )
-    except Exception as exc:
-        raise ApiError(
-            503, "audit_unavailable", "The audit log cannot be written; no draft is given."
-        ) from exc
+    await record_draft(service, draft, principal, body.topic, body.filters, took)
     return JSONResponse(draft.model_dump(mode="json"))

@@ -24,10 +24,10 @@ from api import (
     feedback,
     health,
     inform,
+    model_card_provenance,
     openai_compat,
     review,
     search,
-    transparency,
 )
 from api.errors import install_error_handlers
 from api.metrics import Metrics, MetricsMiddleware
@@ -117,8 +117,8 @@ def create_app(settings: Settings | None = None, *, process_settings: bool = Fal
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    modules = (ask, inform, search, documents, feedback, openai_compat, transparency, review,
-               admin, health)  # fmt: skip
+    modules = (ask, inform, search, documents, feedback, openai_compat, model_card_provenance,
+               review, admin, health)  # fmt: skip
     routers = [m.router for m in modules]
     for router in routers:
         app.include_router(router)

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api import answering
+from api import answer_service
 from api.auth import AskCaller
 from api.errors import ERROR_RESPONSES, ApiError, error_body, error_doc, error_for
 from api.schemas import MAX_HISTORY_ITEMS
@@ -294,7 +294,7 @@ async def chat_completions(
     manifest = service.assistant.index.manifest
     fingerprint = f"emn-{manifest.manifest_hash}" if manifest is not None else "emn"
     if not body.stream:
-        answer = await answering.answer(
+        answer = await answer_service.answer(
             service, principal, question, history, body.filters, composer, "chat_completions"
         )
         content = answer.answer + footnotes(answer.citations)
@@ -317,7 +317,7 @@ async def chat_completions(
         }
         return JSONResponse(result)
 
-    events = await answering.answer_stream(
+    events = await answer_service.answer_stream(
         service, principal, question, history, body.filters, composer, "chat_stream"
     )
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -368,7 +368,7 @@ async def chat_completions(
                     }
                     yield sse_event(json.dumps(data))
         except Exception as exc:
-            answering.log.exception("chat stream failed (trace id %s)", trace_id)
+            answer_service.log.exception("chat stream failed (trace id %s)", trace_id)
             err = error_for(exc)
             yield sse_event(error_body(err.code, err.message, trace_id))
         finally:

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.audit import CitedEntry
+from api.answer_record import CitedEntry
 from rag.answer import Filters, Passage, Turn
 from rag.guards import MAX_QUESTION_CHARS
 

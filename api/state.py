@@ -15,13 +15,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from api.audit import AuditLog
+from api.audit_chain import AuditLog
 from api.feedback_store import FeedbackStore
 from api.keys import KeyStore
+from api.kill_switch import SWITCH_FILE, SharedSwitch
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
 from api.review_store import ReviewStore
-from api.switch import SWITCH_FILE, SharedSwitch
 from common.chroma_client import ChromaUnavailableError
 from common.settings import Settings
 from rag.index import IndexNotReadyError

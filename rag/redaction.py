@@ -1,12 +1,16 @@
 """Personal data redaction: runs before anything is logged or stored (audit log, feedback).
 
 Rules, not a model: predictable, fast, and auditable. Each match becomes a typed placeholder
-such as [EMAIL] so a reviewer still sees what kind of data was there.
+such as [EMAIL] so a reviewer still sees what kind of data was there. Text derived from a
+question (rewritten, depersonalised) may have lost the cues the rules key on, so
+`redact_derived` also scrubs the values found in the question itself.
 """
 
 from __future__ import annotations
 
 import re
+
+from rag.answer import Filters
 
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("EMAIL", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),
@@ -129,3 +133,44 @@ def _replace_value(match: re.Match[str], label: str) -> str:
 
 def contains_pii(text: str) -> bool:
     return redact(text) != text
+
+
+# The placeholders `redact` writes: [EMAIL], [PHONE], ...
+_LABELS = "|".join(dict.fromkeys(label for label, _ in _PATTERNS))
+_PLACEHOLDER = re.compile(rf"\[({_LABELS})\]")
+
+
+def personal_values(text: str) -> list[tuple[str, str]]:
+    """(kind, value) of each piece of personal data that `redact` replaces in `text`."""
+    redacted = redact(text)
+    if redacted == text:
+        return []
+    parts = _PLACEHOLDER.split(redacted)  # literal, kind, literal, kind, ..., literal
+    literals, kinds = parts[0::2], parts[1::2]
+    match = re.fullmatch("(.+?)".join(re.escape(lit) for lit in literals), text, re.DOTALL)
+    if match is None:  # the text itself held a placeholder: redaction alone is applied
+        return []
+    return [(kind, value.strip()) for kind, value in zip(kinds, match.groups(), strict=True)]
+
+
+def redact_derived(text: str, sources: list[str]) -> str:
+    """`text` redacted, and every personal value found in `sources` (which `text` was
+    derived from) replaced by its placeholder as well."""
+    out = redact(text)
+    values = {value: kind for source in sources for kind, value in personal_values(source)}
+    for value in sorted(values, key=len, reverse=True):
+        if len(value) >= 3:
+            out = out.replace(value, f"[{values[value]}]")
+    return out
+
+
+def redacted_filters(filters: Filters | None) -> Filters | None:
+    """Filters as recorded: free-text values (document ids, kinds) are caller input too."""
+    if filters is None or filters.is_empty():
+        return None
+    return filters.model_copy(
+        update={
+            "doc_ids": [redact(d) for d in filters.doc_ids],
+            "kinds": [redact(k) for k in filters.kinds],
+        }
+    )

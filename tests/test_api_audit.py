@@ -16,7 +16,8 @@ import pytest
 from api_helpers import BUDGET_QUESTION
 from conftest import ApiServer, child_env, copy_sqlite
 
-from api.audit import AuditLog, parse_duration
+from api.audit import parse_duration
+from api.audit_chain import AuditLog
 from api.db import make_engine
 
 

@@ -17,7 +17,7 @@ import pytest
 from api_helpers import BUDGET_QUESTION, assert_error
 from conftest import ApiServer, child_env, copy_index, settings_env, start_api_server
 
-from api.audit import AuditLog
+from api.audit_chain import AuditLog
 from api.db import make_engine
 from common.settings import Settings
 

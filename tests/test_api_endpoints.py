@@ -13,7 +13,7 @@ from api_helpers import BUDGET_FIGURE, BUDGET_QUESTION, assert_error, parse_sse
 from conftest import ApiServer
 from sqlalchemy import select
 
-from api.audit import AuditLog
+from api.audit_chain import AuditLog
 from api.db import make_engine
 from api.feedback_store import feedback_table
 from rag.answer import Answer

@@ -18,8 +18,9 @@ import pytest
 from conftest import child_env
 from fastapi.testclient import TestClient
 
-from api.audit import AuditLog, answer_record, canonical_json
+from api.answer_record import answer_record
 from api.audit import main as audit_main
+from api.audit_chain import AuditLog, canonical_json
 from api.db import make_engine
 from api.feedback_store import FeedbackStore
 from api.main import create_app

@@ -30,7 +30,7 @@ import pytest
 from api_helpers import BUDGET_QUESTION, assert_error, parse_sse
 from conftest import ApiServer, copy_index, settings_env, start_api_server
 
-from api.audit import AuditLog
+from api.audit_chain import AuditLog
 from api.db import make_engine
 from common.sentences import sentences
 from common.settings import PROJECT_ROOT, Settings

@@ -23,15 +23,15 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from api.audit import AuditLog
+from api.audit_chain import AuditLog
 from api.db import make_engine
 from api.feedback_store import FeedbackStore
 from api.keys import KeyStore, create_key, revoke_key
+from api.kill_switch import SWITCH_FILE, SharedSwitch, server_run_id
 from api.main import create_app
 from api.metrics import Metrics
 from api.ratelimit import PURGE_EVERY, RateLimiter, retry_after_header
 from api.state import Service
-from api.switch import SWITCH_FILE, SharedSwitch, server_run_id
 from common.schema import Chunk, DocumentMeta
 from common.settings import MAX_AUTO_WORKERS, Settings
 from rag.answer import Answer, Versions
@@ -206,12 +206,12 @@ def test_the_workers_of_one_server_share_its_run_id() -> None:
 STARTER = """
 import sys, time
 from pathlib import Path
-from api.audit import AuditLog
+from api.audit_chain import AuditLog
 from api.db import make_engine
 from api.feedback_store import FeedbackStore
 from api.ratelimit import RateLimiter
 from api.review_store import ReviewStore
-from api.switch import SharedSwitch
+from api.kill_switch import SharedSwitch
 from rag.provenance import load_or_create_key
 data, start = Path(sys.argv[1]), float(sys.argv[2])
 while time.time() < start:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from api.audit import answer_record, personal_values, redact_derived
+from api.answer_record import answer_record
 from rag.answer import Answer, Turn, Versions
 from rag.guards import depersonalise
-from rag.redaction import redact
+from rag.redaction import personal_values, redact, redact_derived
 
 PII_QUESTIONS = Path(__file__).parent / "data" / "pii_questions.jsonl"
 

@@ -21,7 +21,7 @@ from docx import Document
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from api.audit import AuditLog
+from api.audit_chain import AuditLog
 from api.db import make_engine
 from api.feedback_store import feedback_table
 from api.keys import create_key

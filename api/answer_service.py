@@ -1,27 +1,62 @@
-"""Answering for every endpoint (ask, its stream, chat completions): the blocking pipeline
-runs in the threadpool and each answer gets its audit record and metrics. Answers are returned
-as the pipeline signed them (citation URLs included: rag/citation.py makes them final).
+"""Answering for every endpoint (ask, its stream, chat completions, inform): the blocking
+pipeline runs in the threadpool and each answer gets its audit record and metrics. Answers are
+returned as the pipeline signed them (citation URLs included: rag/citation.py makes them final).
 
-An answer whose audit record cannot be written is not returned (503 `audit_unavailable`):
-record-keeping is a condition of answering, not a side effect.
+An answer (or inform draft) whose audit record cannot be written is not returned (503
+`audit_unavailable`): record-keeping is a condition of answering, not a side effect.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
 import anyio
 from starlette.concurrency import run_in_threadpool
 
-from api.audit import answer_record
+from api.answer_record import answer_record, inform_record
 from api.auth import Principal
 from api.errors import ApiError
 from api.state import Service
 from rag.answer import Answer, Filters, Turn
+from rag.inform import InformDraft
 from rag.pipeline import StreamEvent
 
 log = logging.getLogger("api")
+
+
+@asynccontextmanager
+async def audit_required(trace_id: str, withheld: str) -> AsyncIterator[None]:
+    """Any failure to write the audit record inside becomes 503 `audit_unavailable`, so
+    nothing unrecorded reaches the client; `withheld` says what is not given."""
+    try:
+        yield
+    except Exception as exc:
+        log.exception("audit record not written (trace id %s)", trace_id)
+        raise ApiError(
+            503, "audit_unavailable", f"The audit log cannot be written; {withheld}."
+        ) from exc
+
+
+async def record_draft(
+    service: Service,
+    draft: InformDraft,
+    principal: Principal,
+    topic: str,
+    filters: Filters | None,
+    took_ms: float,
+) -> None:
+    """The audit record of one inform draft (kind `inform`); 503 when it cannot be written."""
+    record = inform_record(draft, topic=topic, filters=filters, took_ms=took_ms)
+    async with audit_required(draft.trace_id, "no draft is given"):
+        await run_in_threadpool(
+            service.audit.append,
+            "inform",
+            record.model_dump(mode="json"),
+            trace_id=draft.trace_id,
+            key_id=principal.key_id,
+        )
 
 
 async def _record(
@@ -54,13 +89,8 @@ async def _finish(
     history: list[Turn],
     filters: Filters | None,
 ) -> Answer:
-    try:
+    async with audit_required(answer.trace_id, "no answer is given"):
         await _record(service, answer, principal, endpoint, question, history, filters)
-    except Exception as exc:
-        log.exception("audit record not written (trace id %s)", answer.trace_id)
-        raise ApiError(
-            503, "audit_unavailable", "The audit log cannot be written; no answer is given."
-        ) from exc
     return answer
 
 
