@@ -38,8 +38,6 @@ from rag.composers.base import (
     ComposerError,
     Draft,
     SubQuestion,
-    classify_question,
-    split_question,
 )
 from rag.composers.extractive import ExtractiveComposer
 from rag.composers.llm import LLMComposer
@@ -52,6 +50,7 @@ from rag.provenance import (
     sha256,
     sign,
 )
+from rag.question import classify_question, split_question
 from rag.retrieval import Candidate, HybridRetriever, QueryTerms, diversify
 from rag.rewrite import rewrite_followup
 from rag.verify import Removed, Verified, Verifier, assemble, split_answer
