@@ -42,14 +42,7 @@ from rag.composers.base import (
 from rag.composers.extractive import ExtractiveComposer
 from rag.composers.llm import LLMComposer
 from rag.index import IndexReader
-from rag.provenance import (
-    Provenance,
-    citations_digest,
-    key_id,
-    load_or_create_key,
-    sha256,
-    sign,
-)
+from rag.provenance import Provenance, load_or_create_key, sign_output
 from rag.question import classify_question, split_question
 from rag.retrieval import Candidate, HybridRetriever, QueryTerms, diversify
 from rag.rewrite import rewrite_followup
@@ -581,21 +574,18 @@ class Assistant:
 
     def sign(self, answer: Answer, verbatim: bool) -> Provenance:
         """The signed provenance record over the answer as it will be returned."""
-        record = Provenance(
+        return sign_output(
+            self.provenance_key,
+            text=answer.answer,
+            citations=[c.model_dump(mode="json") for c in answer.citations],
             generator_version=APP_VERSION,
             composer=answer.versions.composer,
             model=answer.versions.model,
             index_manifest=answer.versions.index_manifest,
             trace_id=answer.trace_id,
             behaviour=answer.behaviour,
-            answer_sha256=sha256(answer.answer),
-            citations_sha256=citations_digest(
-                [c.model_dump(mode="json") for c in answer.citations]
-            ),
             verbatim=verbatim,
-            key_id=key_id(self.provenance_key),
         )
-        return sign(record, self.provenance_key)
 
 
 def citation(marker: int, cand: Candidate, base: str = "") -> Citation:
