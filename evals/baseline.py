@@ -236,7 +236,8 @@ class BaselineTarget:
         )
 
     def ask(self, item: Item) -> Reply:
-        from rag.composers.base import ComposeInput, classify_question
+        from rag.composers.base import ComposeInput
+        from rag.question import classify_question
         from rag.retrieval import QueryTerms
 
         self._last = None  # the question embedding is part of the timed retrieval

@@ -13,12 +13,11 @@ from __future__ import annotations
 import re
 
 from common.lexical import tokenize
-from rag.places import countries_in
+from rag.countries import countries_in
+from rag.question import COUNTRIES_QUESTION, PERIOD, QUANTITY_QUESTION, YEAR
 from rag.retrieval import Candidate, QueryTerms
 from rag.verify import numbers_in, split_answer
 
-_YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
-_PERIOD = re.compile(r"\b(?:19|20)\d{2}\s*[-–]\s*(?:19|20)?\d{2}\b")
 _REFERENCE = re.compile(r"\b\d{2,4}/\d{1,4}(/\w+)?\b")
 
 
@@ -28,18 +27,12 @@ def _period_key(period: str) -> str:
     return f"{start}-{start[: 4 - len(end)]}{end}"
 
 
-_QUANTITY = re.compile(
-    r"(?i)\b(how\s+(many|much)|number\s+of|amount\s+of|what\s+percentage|what\s+share)\b"
-)
-_WHICH_COUNTRIES = re.compile(
-    r"(?i)\b(which|what)\s+(\w+\s+){0,2}(countries|country|member\s+states|states|nationalities)\b"
-)
 # "Article 4(5)", "No 516/2014", "(9)", "20 May 2025": numbers that are not quantities.
 _NOT_QUANTITIES = re.compile(
     r"(?i)\b(articles?|art\.|no\.?|nos\.?|points?|paragraphs?|protocol|annex|recital)\s*"
     r"[\d()/.a-z]*|\(\d{1,3}\)|\b\d{2,4}/\d{1,4}(/\w+)?\b|\[\d+\]"
     r"|\b\d{1,2}\s+(january|february|march|april|may|june|july|august|september|october|"
-    r"november|december)\b|\b(?:19|20)\d{2}\b|\b\d{1,2}\.\d{1,2}\.\d{4}\b"
+    r"november|december)\b|" + YEAR.pattern + r"|\b\d{1,2}\.\d{1,2}\.\d{4}\b"
 )
 _WORD_NUMBER = re.compile(
     r"(?i)\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
@@ -62,24 +55,24 @@ def unanswered_constraints(
     # Years count as mentioned only outside legal references ("Regulation 2024/2509"), and a
     # period ("the 2024-2025 programme") only as that period.
     answer_years = _REFERENCE.sub(" ", answer)
-    periods = _PERIOD.findall(question)
+    periods = PERIOD.findall(question)
     missing = [
         p for p in dict.fromkeys(periods) if _period_key(p) not in {
-            _period_key(q) for q in _PERIOD.findall(answer_years)
+            _period_key(q) for q in PERIOD.findall(answer_years)
         }
     ]  # fmt: skip
-    single = _YEAR.findall(_PERIOD.sub(" ", question))
-    missing += [y for y in dict.fromkeys(single) if y not in _YEAR.findall(answer_years)]
+    single = YEAR.findall(PERIOD.sub(" ", question))
+    missing += [y for y in dict.fromkeys(single) if y not in YEAR.findall(answer_years)]
     evidence = " ".join(f"{c.chunk.text} {c.chunk.section_path}" for c in cited)
     named = set(countries_in(evidence))
     missing += [c for c in countries_in(question) if c not in named]
-    if _QUANTITY.search(question):
-        content = QueryTerms({t: w for t, w in terms.weights.items() if not _YEAR.fullmatch(t)})
+    if QUANTITY_QUESTION.search(question):
+        content = QueryTerms({t: w for t, w in terms.weights.items() if not YEAR.fullmatch(t)})
         if not any(
             has_quantity(s) and content.coverage(set(tokenize(s))) >= QUANTITY_COVERAGE
             for s in split_answer(answer)
         ):
             missing.append("the figure asked for")
-    if _WHICH_COUNTRIES.search(question) and not countries_in(answer):
+    if COUNTRIES_QUESTION.search(question) and not countries_in(answer):
         missing.append("the countries asked for")
     return missing

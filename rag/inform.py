@@ -17,14 +17,7 @@ from pydantic import BaseModel, Field
 
 from rag.answer import DISCLOSURE, Answer, Citation, Filters, Versions, new_trace_id
 from rag.pipeline import APP_VERSION, Assistant
-from rag.provenance import (
-    Provenance,
-    citations_digest,
-    key_id,
-    sha256,
-    sign,
-    verify_answer,
-)
+from rag.provenance import Provenance, sign_output, verify_answer
 
 DRAFT_MARKING = "AI-generated draft — verify before use"
 
@@ -76,19 +69,18 @@ def draft_text(draft: dict[str, Any]) -> str:
 def sign_draft(draft: InformDraft, key: bytes) -> Provenance:
     data = draft.model_dump(mode="json")
     versions = draft.versions
-    record = Provenance(
+    return sign_output(
+        key,
+        text=draft_text(data),
+        citations=data["citations"],
         generator_version=APP_VERSION,
         composer=versions.composer if versions else "extractive",
         model=versions.model if versions else "none",
         index_manifest=versions.index_manifest if versions else "",
         trace_id=draft.trace_id,
         behaviour=draft.behaviour,
-        answer_sha256=sha256(draft_text(data)),
-        citations_sha256=citations_digest(data["citations"]),
         verbatim=versions is None or versions.model == "none",
-        key_id=key_id(key),
     )
-    return sign(record, key)
 
 
 def verify_draft(draft: dict[str, Any], key: bytes) -> tuple[bool, str]:

@@ -71,6 +71,20 @@ def sign(record: Provenance, key: bytes) -> Provenance:
     return record
 
 
+def sign_output(key: bytes, text: str, citations: list[dict[str, Any]], verbatim: bool,
+                **record: str) -> Provenance:  # fmt: skip
+    """The signed record over an answer's (or a draft's) text and citations as returned;
+    `record`: generator_version, composer, model, index_manifest, trace_id, behaviour."""
+    signed = Provenance(
+        **record,
+        answer_sha256=sha256(text),
+        citations_sha256=citations_digest(citations),
+        verbatim=verbatim,
+        key_id=key_id(key),
+    )
+    return sign(signed, key)
+
+
 def verify_answer(answer: dict[str, Any], key: bytes) -> tuple[bool, str]:
     """Is `answer` (a JSON object as the service returned it) unaltered? (valid, reason)."""
     raw = answer.get("provenance")

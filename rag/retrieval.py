@@ -19,6 +19,7 @@ from common.lexical import tokenize
 from common.schema import Chunk
 from rag.answer import Filters
 from rag.index import ChunkTerms, IndexReader
+from rag.question import MONEY_QUESTION, SHARE_QUESTION, YEAR
 
 RRF_K = 60
 MONEY_EXPANSION = "EUR budget contribution appropriations envelope amount"
@@ -57,12 +58,6 @@ class Candidate:
         return self.terms.sentences[position]
 
 
-_MONEY_QUESTION = re.compile(
-    r"(?i)\b(how\s+much|budget\w*|amount|cost\w*|fund(s|ing|ed)?|allocat\w*|euros?|eur|€|"
-    r"contribution|envelope|spen[dt]\w*|money|financ\w*|appropriations?)\b"
-)
-_SHARE_QUESTION = re.compile(r"(?i)\b(percent\w*|%|rate|share|proportion|by\s+how\s+much)\b")
-_YEAR = re.compile(r"\b(?:19|20)\d{2}\b")
 _MONEY = re.compile(r"(?i)(\bEUR\b|€|\beuros?\b|\bmillion\b|\bbillion\b)")
 _PERCENT = re.compile(r"\d\s?%|\bper\s?cent\b")
 
@@ -87,9 +82,9 @@ class QueryTerms:
             weights[token] = idf if idf > 0 else 3.0
         return cls(
             weights,
-            money=bool(_MONEY_QUESTION.search(question)),
-            share=bool(_SHARE_QUESTION.search(question)),
-            years=tuple(dict.fromkeys(_YEAR.findall(question))),
+            money=bool(MONEY_QUESTION.search(question)),
+            share=bool(SHARE_QUESTION.search(question)),
+            years=tuple(dict.fromkeys(YEAR.findall(question))),
         )
 
     def lexical_query(self, question: str) -> str:

@@ -10,12 +10,12 @@ import re
 
 from common.lexical import STOPWORDS
 from rag.answer import Turn
+from rag.question import YEAR_OR_PERIOD
 
 _LEAD = re.compile(
     r"(?i)^\s*(and|but|also|so|ok(ay)?|then|what\s+about|how\s+about|and\s+what\s+about|"
     r"what\s+of|same\s+(question\s+)?for|and\s+for|and\s+in|and\s+the)\b[\s,]*"
 )
-_YEAR = re.compile(r"\b(19|20)\d{2}(?:\s*[-–]\s*(?:19|20)?\d{2,4})?\b")
 _PRONOUN_START = re.compile(r"(?i)^\s*(it|they|them|this|that|these|those|its|their)\b")
 _ABOUT = re.compile(r"(?i)^(.*?\b(?:about|on|regarding|concerning|for)\b)\s+(.+?)\s*\??$")
 # "When will it be operational?": a question of its own whose pronoun needs the subject.
@@ -42,9 +42,9 @@ def rewrite_followup(question: str, history: list[Turn]) -> str:
     follow = _LEAD.sub("", question.strip()).strip().rstrip("?").strip()
     if not follow:
         return previous
-    follow_years = [m.group(0) for m in _YEAR.finditer(follow)]
-    prev_years = [m.group(0) for m in _YEAR.finditer(previous)]
-    if follow_years and prev_years and len(_content_words(_YEAR.sub("", follow))) <= 2:
+    follow_years = [m.group(0) for m in YEAR_OR_PERIOD.finditer(follow)]
+    prev_years = [m.group(0) for m in YEAR_OR_PERIOD.finditer(previous)]
+    if follow_years and prev_years and len(_content_words(YEAR_OR_PERIOD.sub("", follow))) <= 2:
         # "and for 2027?" -> the previous question with its year replaced.
         rewritten = previous
         for old, new in zip(prev_years, follow_years, strict=False):

@@ -125,16 +125,36 @@ class Verifier:
         return ("- " if bullet else "") + f"{core} {marks}{stop}", None
 
     def verify(self, draft: str, passages: list[Candidate]) -> Verified:
-        order: dict[int, int] = {}
-        kept: list[str] = []
-        removed: list[Removed] = []
+        checked = SentenceChecks(self, passages)
         for sentence in split_answer(draft):
-            text, why = self.check_sentence(sentence, passages, order)
-            if text:
-                kept.append(text)
-            elif why:
-                removed.append(why)
-        return assemble(kept, removed, order)
+            checked.check(sentence)
+        return checked.verified()
+
+
+@dataclass
+class SentenceChecks:
+    """Sentences verified one at a time (as a stream sends them), their markers numbered in
+    order of first citation across all of them."""
+
+    verifier: Verifier
+    passages: list[Candidate]
+    order: dict[int, int] = field(default_factory=dict)
+    kept: list[str] = field(default_factory=list)
+    removed: list[Removed] = field(default_factory=list)
+
+    def check(self, sentence: str, again: bool = True) -> str | None:
+        """The sentence's verified form if it is kept; None if it is removed (or empty, or,
+        unless `again`, kept already)."""
+        text, why = self.verifier.check_sentence(sentence, self.passages, self.order)
+        if text and (again or text not in self.kept):
+            self.kept.append(text)
+            return text
+        if why:
+            self.removed.append(why)
+        return None
+
+    def verified(self) -> Verified:
+        return assemble(self.kept, self.removed, self.order)
 
 
 def assemble(kept: list[str], removed: list[Removed], order: dict[int, int]) -> Verified:

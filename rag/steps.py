@@ -1,0 +1,373 @@
+"""The answering steps, each a small unit with one job, run in order over one `Context`:
+
+    guard_in -> rewrite -> retrieve -> scope -> rerank -> compose -> verify -> guard_out
+
+A step may end the run early (a declined question skips retrieval); `guard_out` runs
+whatever happened. A step may also send text as it goes: `compose` streams the model's
+verified sentences when the answer is streamed. `rag.pipeline.Assistant` runs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from common.embedding import Embedder
+from rag import guards
+from rag.answer import Filters, GuardVerdict, Turn, new_trace_id
+from rag.answerability import unanswered_constraints
+from rag.composers.base import ComposeInput, Composer, ComposerError, Draft, SubQuestion
+from rag.question import classify_question, split_question
+from rag.retrieval import Candidate, HybridRetriever, QueryTerms, diversify
+from rag.rewrite import rewrite_followup
+from rag.verify import SentenceChecks, Verified, Verifier, split_answer
+
+INDIVIDUAL_INFO_CONFIDENCE = 0.7
+
+
+@dataclass
+class Context:
+    question: str
+    history: list[Turn]
+    filters: Filters | None
+    composer: str
+    trace_id: str = field(default_factory=new_trace_id)
+    query: str = ""
+    individual_case: bool = False
+    query_vector: np.ndarray | None = None
+    terms: QueryTerms | None = None
+    candidates: list[Candidate] = field(default_factory=list)
+    parts: list[SubQuestion] = field(default_factory=list)
+    passages: list[Candidate] = field(default_factory=list)
+    draft: Draft | None = None
+    verified: Verified | None = None
+    behaviour: Literal["answered", "abstained", "declined"] | None = None
+    answer: str = ""
+    reason: str = ""
+    confidence: float = 0.0
+    guards: list[GuardVerdict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    fallback: bool = False
+    model: str = "none"
+    # Set by Assistant.stream with the model: its sentences are sent as they are verified.
+    stream_model: bool = False
+    done: bool = False
+
+    def finish(self, behaviour: Literal["answered", "abstained", "declined"], answer: str,
+               reason: str) -> None:  # fmt: skip
+        self.behaviour, self.answer, self.reason, self.done = behaviour, answer, reason, True
+
+
+class Step:
+    name = "step"
+    always_runs = False  # also after an earlier step has ended the run
+
+    def run(self, ctx: Context) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def stream(self, ctx: Context) -> Iterator[str]:
+        """Run, yielding any text that can be sent before the answer is complete (none
+        unless the step overrides this)."""
+        self.run(ctx)
+        yield from ()
+
+
+class GuardIn(Step):
+    """Size limits, attacks on the assistant, Art. 5 uses, fabrication, individual cases."""
+
+    name = "guard_in"
+
+    def run(self, ctx: Context) -> None:
+        history_chars = sum(len(t.content) for t in ctx.history)
+        result = guards.check_question(ctx.question, history_chars, len(ctx.history))
+        ctx.guards.extend(result.verdicts)
+        if len(ctx.history) > guards.MAX_HISTORY_TURNS:
+            ctx.history = ctx.history[-guards.MAX_HISTORY_TURNS :]
+        if result.blocked:
+            ctx.confidence = 1.0
+            ctx.finish("declined", result.decline_message, result.decline_reason)
+        elif result.individual_case:
+            ctx.individual_case = True
+
+
+class Rewrite(Step):
+    """Follow-ups ('and for 2027?') become stand-alone questions."""
+
+    name = "rewrite"
+
+    def run(self, ctx: Context) -> None:
+        question = guards.depersonalise(ctx.question) if ctx.individual_case else ctx.question
+        ctx.query = rewrite_followup(question, ctx.history)
+        if ctx.query != question:
+            ctx.notes.append(f"follow-up rewritten as: {ctx.query}")
+
+
+class Retrieve(Step):
+    """One query embedding, dense + BM25 fused; passages that address the assistant are
+    quarantined (retrieved text is data, never instructions)."""
+
+    name = "retrieve"
+
+    def __init__(self, embedder: Embedder, retriever: HybridRetriever) -> None:
+        self.embedder = embedder
+        self.retriever = retriever
+
+    def run(self, ctx: Context) -> None:
+        index = self.retriever.index
+        ctx.query_vector = self.embedder.embed_query(ctx.query)
+        ctx.terms = QueryTerms.of(ctx.query, index)
+        candidates = self.retriever.candidates(ctx.query, ctx.query_vector, ctx.filters, ctx.terms)
+        parts = split_question(ctx.query)
+        if len(parts) > 1:
+            # A multi-part question: each part retrieves too, and a passage keeps its best
+            # score, so the second part's evidence is not crowded out by the first's.
+            vectors = self.embedder.embed_queries(parts)
+            ctx.parts = [
+                SubQuestion(text, vector, QueryTerms.of(text, index))
+                for text, vector in zip(parts, vectors, strict=True)
+            ]
+            best = {c.id: c for c in candidates}
+            for sub in ctx.parts:
+                for cand in self.retriever.candidates(sub.text, sub.vector, ctx.filters, sub.terms):
+                    if cand.id not in best or cand.score > best[cand.id].score:
+                        best[cand.id] = cand
+            candidates = sorted(best.values(), key=lambda c: c.score, reverse=True)
+        clean = [c for c in candidates if c.id not in index.quarantined]
+        if len(clean) < len(candidates):
+            ctx.guards.append(
+                GuardVerdict(
+                    guard="passage_injection",
+                    verdict="flag",
+                    detail=f"{len(candidates) - len(clean)} retrieved passage(s) quarantined",
+                )
+            )
+        ctx.candidates = clean
+
+
+class Scope(Step):
+    """Out of scope when nothing in the question is about migration, asylum, the EMN or EU
+    policy (a broad lexicon: an in-scope question the corpus can't answer is abstained on,
+    not declined)."""
+
+    name = "scope"
+
+    def run(self, ctx: Context) -> None:
+        best = max((c.best_sentence for c in ctx.candidates), default=0.0)
+        if not guards.in_domain(ctx.query):
+            ctx.guards.append(GuardVerdict(guard="scope", verdict="block", detail="out of scope"))
+            ctx.confidence = 1.0 - best
+            ctx.finish("declined", guards.DECLINE_OUT_OF_SCOPE, "out of scope")
+            return
+        ctx.guards.append(GuardVerdict(guard="scope", verdict="pass"))
+
+
+class Rerank(Step):
+    """Top passages with per-document diversity."""
+
+    name = "rerank"
+
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    def run(self, ctx: Context) -> None:
+        ctx.passages = diversify(ctx.candidates, self.k)
+
+
+class Compose(Step):
+    """The draft from the chosen composer; when the model fails, the extractive one's."""
+
+    name = "compose"
+
+    def __init__(self, composers: dict[str, Composer], generation: bool,
+                 verifier: Verifier) -> None:  # fmt: skip
+        self.composers = composers
+        self.generation = generation
+        self.verifier = verifier
+
+    def run(self, ctx: Context) -> None:
+        data = compose_input(ctx)
+        name = ctx.composer if self.generation else "extractive"
+        composer = self.composers.get(name) or self.composers["extractive"]
+        try:
+            ctx.draft = composer.compose(data)
+            ctx.model = composer.model
+        except ComposerError as exc:
+            self.unavailable(ctx, data, exc)
+
+    def stream(self, ctx: Context) -> Iterator[str]:
+        """With the model, tokens are buffered into sentences and each sentence is verified
+        before it is sent, so unsupported text never reaches the user."""
+        if not ctx.stream_model or ctx.individual_case:
+            # An individual case: the decline comes first, no model text is streamed ahead.
+            self.run(ctx)
+            return
+        data = compose_input(ctx)
+        composer = self.composers["llm"]
+        checked = SentenceChecks(self.verifier, ctx.passages)
+        raw: list[str] = []
+        buffer = ""
+        try:
+            for token in composer.stream(data):
+                raw.append(token)
+                buffer += token
+                sentences = split_answer(buffer)
+                # The last piece may be incomplete: keep it until more text arrives.
+                yield from _kept(checked, sentences[:-1])
+                if len(sentences) > 1:
+                    buffer = sentences[-1]
+            yield from _kept(checked, split_answer(buffer))
+            ctx.model = composer.model
+            ctx.draft = Draft(text="".join(raw), model=composer.model)
+            ctx.verified = checked.verified()
+        except ComposerError as exc:
+            draft = self.unavailable(ctx, data, exc)
+            if checked.kept:
+                # Sentences already sent stay, with the markers they were sent with; the
+                # extractive sentences continue the same numbering and are sent after them.
+                yield from _kept(checked, split_answer(draft.text), again=False)
+                ctx.verified = checked.verified()
+
+    def unavailable(self, ctx: Context, data: ComposeInput, exc: ComposerError) -> Draft:
+        return fall_back(
+            ctx,
+            self.composers["extractive"],
+            data,
+            f"The language model was unavailable ({exc}); this answer was composed "
+            "extractively from the sources instead.",
+        )
+
+
+def _kept(checked: SentenceChecks, sentences: list[str], again: bool = True) -> Iterator[str]:
+    for sentence in sentences:
+        text = checked.check(sentence, again)
+        if text:
+            yield text
+
+
+def fall_back(ctx: Context, extractive: Composer, data: ComposeInput, why: str) -> Draft:
+    """The model failed, or nothing it wrote is supported: the sources are quoted instead
+    (the extractive composer's draft) and the answer says why."""
+    ctx.fallback = True
+    ctx.model = "none"
+    ctx.notes.append(why)
+    ctx.draft = extractive.compose(data)
+    return ctx.draft
+
+
+def compose_input(ctx: Context) -> ComposeInput:
+    wants_numbers, wants_list = classify_question(ctx.query)
+    assert ctx.query_vector is not None and ctx.terms is not None
+    return ComposeInput(
+        question=ctx.query,
+        passages=ctx.passages,
+        query_vector=ctx.query_vector,
+        terms=ctx.terms,
+        wants_numbers=wants_numbers,
+        wants_list=wants_list,
+        parts=ctx.parts,
+    )
+
+
+class Verify(Step):
+    """Unsupported sentences and unbacked figures removed; behaviour decided. A model draft
+    with nothing supported is replaced by the extractive answer (and the answer says so)."""
+
+    name = "verify"
+
+    def __init__(self, verifier: Verifier, threshold: float, extractive: Composer) -> None:
+        self.verifier = verifier
+        self.threshold = threshold
+        self.extractive = extractive
+
+    def run(self, ctx: Context) -> None:
+        if ctx.verified is None:  # streaming verifies sentence by sentence before this step
+            draft = ctx.draft.text if ctx.draft else ""
+            ctx.verified = self.verifier.verify(draft, ctx.passages)
+        verified = ctx.verified
+        for removed in verified.removed:
+            ctx.notes.append(f"removed: {removed.sentence[:80]!r} ({removed.reason})")
+        if not verified.kept and ctx.model != "none" and ctx.passages:
+            draft = fall_back(
+                ctx,
+                self.extractive,
+                compose_input(ctx),
+                "The language model's draft was not supported by the sources; this answer "
+                "quotes the sources instead.",
+            )
+            ctx.verified = verified = self.verifier.verify(draft.text, ctx.passages)
+        self.decide(ctx, verified)
+
+    def decide(self, ctx: Context, verified: Verified) -> None:
+        ctx.confidence = confidence(ctx)
+        assert ctx.terms is not None
+        uncovered = unanswered_constraints(
+            ctx.query, verified.text, [ctx.passages[i] for i in verified.cited], ctx.terms
+        )
+        if ctx.individual_case:
+            general = (
+                f"\n\nGeneral policy information from EMN documents:\n{verified.text}"
+                if verified.kept and ctx.confidence >= INDIVIDUAL_INFO_CONFIDENCE and not uncovered
+                else ""
+            )
+            if not general:
+                ctx.verified = Verified(text="")
+            ctx.finish("declined", guards.DECLINE_INDIVIDUAL + general,
+                       "individual case: no personal advice")  # fmt: skip
+            return
+        if not verified.kept or ctx.confidence < self.threshold or uncovered:
+            why = (
+                f"the documents do not mention {', '.join(uncovered)}"
+                if uncovered
+                else "no passage answers the question with enough confidence"
+            )
+            ctx.finish("abstained", abstention_text(ctx), why)
+            ctx.verified = Verified(text="")
+            return
+        notes = [n for n in ctx.notes if not n.startswith("removed:")]
+        ctx.finish("answered", verified.text, " ".join(notes) if ctx.fallback else "")
+
+
+def confidence(ctx: Context) -> float:
+    if not ctx.passages or ctx.verified is None or not ctx.verified.kept:
+        return 0.0
+    top = ctx.passages[0]
+    cited = [ctx.passages[i] for i in ctx.verified.cited] or [top]
+    best_sentence = max(c.best_sentence for c in cited)
+    coverage = max(c.coverage for c in cited)
+    kept = ctx.verified.kept / (ctx.verified.kept + len(ctx.verified.removed))
+    value = 0.55 * best_sentence + 0.30 * coverage + 0.15 * kept
+    return float(min(1.0, max(0.0, value)))
+
+
+def abstention_text(ctx: Context) -> str:
+    seen: dict[str, str] = {}
+    for cand in ctx.candidates[:6]:
+        doc = cand.chunk.doc
+        label = f"{doc.title}" + (f" ({doc.reference})" if doc.reference else "")
+        seen.setdefault(doc.doc_id, label)
+    closest = "; ".join(list(seen.values())[:3])
+    text = "The documents I can search do not cover this question, so I can't answer it reliably."
+    return f"{text} The closest documents are: {closest}." if closest else text
+
+
+class GuardOut(Step):
+    """No configured secret and no hijacked instruction ever leaves in an answer."""
+
+    name = "guard_out"
+    always_runs = True
+
+    def __init__(self, secrets: list[str]) -> None:
+        self.secrets = secrets
+
+    def run(self, ctx: Context) -> None:
+        verdicts = guards.check_answer(ctx.answer, self.secrets)
+        ctx.guards.extend(verdicts)
+        if any(v.verdict == "block" for v in verdicts):
+            ctx.verified = Verified(text="")
+            ctx.behaviour = "declined"
+            ctx.answer = guards.DECLINE_INJECTION
+            ctx.reason = "answer blocked by the output guard"
