@@ -5,6 +5,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile 2>/dev/null | sha1sum | cut -c1-12)
 
+LLAMA_VERSION := 0.3.36
+LLAMA_WHEELS := $(HOME)/.cache/emn-wheels/llama-portable-1
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF \
+	-DGGML_AVX_VNNI=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
@@ -26,6 +32,13 @@ $(STAMP):
 	$(PY) -m pip install --quiet --upgrade pip
 	# The CPU build of torch on local disk; an unpinned torch would pull a multi-GB CUDA build.
 	$(PY) -m pip install --quiet torch==2.13.0
+	# llama.cpp (the tests' local model server) built for a portable x86-64 CPU, once per
+	# machine: a -march=native build used AVX-512/AMX instructions that a virtual CPU
+	# advertised but trapped on ("invalid opcode" at the first completion).
+	@ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip wheel --quiet --no-deps --no-cache-dir \
+		-w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION)
+	$(PY) -m pip install --quiet $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
 	$(PY) -m pip install --quiet -e ".[dev]"
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
