@@ -20,7 +20,8 @@ from api.audit import answer_record
 from api.auth import Principal
 from api.errors import ApiError
 from api.state import Service
-from rag.answer import Answer, Filters, Turn
+from index.schema import Filters
+from rag.answer import Answer, Turn
 from rag.pipeline import StreamEvent
 
 log = logging.getLogger("api")

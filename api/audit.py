@@ -63,7 +63,8 @@ from sqlalchemy.exc import IntegrityError
 
 from api.db import checkpoint, create_schema, make_engine, metadata, writing
 from common.settings import Settings, load_settings
-from rag.answer import Answer, Citation, Filters, GuardVerdict, Turn
+from index.schema import Filters
+from rag.answer import Answer, Citation, GuardVerdict, Turn
 from rag.redaction import redact
 
 GENESIS = "0" * 64

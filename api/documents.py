@@ -13,8 +13,8 @@ from api.errors import ERROR_RESPONSES, ApiError, error_doc
 from api.schemas import ChunkInfo, DocumentChunks, DocumentInfo, DocumentList
 from api.search import chunk_url
 from api.state import Service, ServiceDep
-from common.schema import Chunk
-from rag.index import IndexReader
+from index.reader import IndexReader
+from index.schema import Chunk
 
 router = APIRouter(tags=["documents"])
 

@@ -19,7 +19,7 @@ from api.answering import with_citation_urls
 from api.auth import AskCaller
 from api.errors import ERROR_RESPONSES, ApiError
 from api.state import ServiceDep
-from rag.answer import Filters
+from index.schema import Filters
 from rag.inform import InformDraft, draft_inform
 from rag.redaction import redact
 

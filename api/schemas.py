@@ -8,7 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.audit import CitedEntry
-from rag.answer import Filters, Turn
+from index.schema import Filters
+from rag.answer import Turn
 from rag.guards import MAX_QUESTION_CHARS
 
 MAX_HISTORY_ITEMS = 50

@@ -34,10 +34,10 @@ WARM_QUERIES = 5
 
 def real_material(index_dir: Path) -> dict[str, Any]:
     """Vectors, sentences, titles and metadata of a real index, to build synthetic ones."""
-    from common.chroma_client import chroma_client, get_collection
-    from common.chunk_store import ChunkStore
-    from common.schema import IndexPaths
     from common.settings import load_settings
+    from index.chroma import chroma_client, get_collection
+    from index.chunk_store import ChunkStore
+    from index.schema import IndexPaths
 
     paths = IndexPaths(index_dir)
     manifest = paths.read_manifest()
@@ -89,7 +89,7 @@ class _Lexicon:
     analyser; a synthetic chunk's tokens are the concatenation of its parts' tokens."""
 
     def __init__(self, sentences: list[str], headers: list[tuple[str, str]]) -> None:
-        from common.lexical import tokenize
+        from index.lexical import tokenize
 
         self.vocab: dict[str, int] = {}
         self.sentence_ids = [self._ids(tokenize(s)) for s in sentences]
@@ -195,9 +195,9 @@ def query(params: dict[str, Any]) -> dict[str, Any]:
     """Open a built synthetic index as the service would and time retrieval."""
     import bm25s
 
-    from common.chroma_client import chroma_client, get_collection
     from common.settings import load_settings
-    from rag.index import IndexReader
+    from index.chroma import chroma_client, get_collection
+    from index.reader import IndexReader
     from rag.retrieval import HybridRetriever, QueryTerms, fuse
 
     workdir = Path(params["workdir"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from common.lexical import tokenize
+from index.lexical import tokenize
 from rag.places import countries_in
 from rag.retrieval import Candidate, QueryTerms
 from rag.verify import numbers_in, split_answer

@@ -20,11 +20,12 @@ import numpy as np
 
 from common.embedding import Embedder, embedder_from_settings
 from common.settings import Settings
+from index.reader import IndexReader
+from index.schema import Filters
 from rag import guards
 from rag.answer import (
     Answer,
     Citation,
-    Filters,
     GuardVerdict,
     RetrievedPassage,
     Turn,
@@ -43,7 +44,6 @@ from rag.composers.base import (
 )
 from rag.composers.extractive import ExtractiveComposer
 from rag.composers.llm import LLMComposer
-from rag.index import IndexReader
 from rag.provenance import (
     Provenance,
     citations_digest,

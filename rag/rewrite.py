@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from common.lexical import STOPWORDS
+from index.lexical import STOPWORDS
 from rag.answer import Turn
 
 _LEAD = re.compile(
