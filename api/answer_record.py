@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
-from rag.answer import Answer, Citation, Filters, GuardVerdict, Passage, Turn, Versions
+from index.schema import Filters
+from rag.answer import Answer, Citation, GuardVerdict, Passage, Turn, Versions
 from rag.redaction import redact, redact_derived, redacted_filters
 
 if TYPE_CHECKING:  # rag.inform loads the pipeline, which `python -m api.audit` has no use for

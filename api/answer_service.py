@@ -19,7 +19,8 @@ from api.answer_record import answer_record, inform_record
 from api.auth import Principal
 from api.errors import ApiError
 from api.state import Service
-from rag.answer import Answer, Filters, Turn
+from index.schema import Filters
+from rag.answer import Answer, Turn
 from rag.inform import InformDraft
 from rag.pipeline import StreamEvent
 

@@ -12,9 +12,9 @@ from api.auth import SearchCaller
 from api.errors import ERROR_RESPONSES, ApiError, error_doc
 from api.schemas import ChunkInfo, DocumentChunks, DocumentInfo, DocumentList
 from api.state import Service, ServiceDep
-from common.schema import Chunk
+from index.reader import IndexReader
+from index.schema import Chunk
 from rag.citation import chunk_url, chunks_url, public_base
-from rag.index import IndexReader
 
 router = APIRouter(tags=["documents"])
 

@@ -14,9 +14,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from common.chroma_client import ChromaUnavailableError
 from common.embedding import EmbeddingModelError
-from rag.index import IndexNotReadyError
+from index.chroma import ChromaUnavailableError
+from index.reader import IndexNotReadyError
 
 log = logging.getLogger("api")
 

@@ -12,8 +12,8 @@ from api.auth import MetricsCaller
 from api.errors import ERROR_RESPONSES, RETRY_AFTER_OUTAGE_S, request_trace_id
 from api.schemas import Check, Health, Readiness
 from api.state import ServiceDep
-from common.chroma_client import ChromaUnavailableError
-from rag.index import IndexNotReadyError
+from index.chroma import ChromaUnavailableError
+from index.reader import IndexNotReadyError
 
 router = APIRouter(tags=["operations"])
 

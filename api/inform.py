@@ -19,7 +19,7 @@ from api.answer_service import record_draft
 from api.auth import AskCaller
 from api.errors import ERROR_RESPONSES
 from api.state import ServiceDep
-from rag.answer import Filters
+from index.schema import Filters
 from rag.inform import InformDraft, draft_inform
 
 router = APIRouter(tags=["answers"])

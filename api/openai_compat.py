@@ -28,7 +28,8 @@ from api.errors import ERROR_RESPONSES, ApiError, error_body, error_doc, error_f
 from api.schemas import MAX_HISTORY_ITEMS
 from api.sse import EventStreamResponse, sse_event, sse_response_doc
 from api.state import ServiceDep
-from rag.answer import Answer, Citation, Filters, Turn
+from index.schema import Filters
+from rag.answer import Answer, Citation, Turn
 from rag.guards import MAX_QUESTION_CHARS
 
 router = APIRouter(tags=["openai-compatible"])

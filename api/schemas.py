@@ -8,7 +8,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.answer_record import CitedEntry
-from rag.answer import Filters, Passage, Turn
+from index.schema import Filters
+from rag.answer import Passage, Turn
 from rag.guards import MAX_QUESTION_CHARS
 
 MAX_HISTORY_ITEMS = 50

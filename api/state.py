@@ -22,9 +22,9 @@ from api.kill_switch import SWITCH_FILE, SharedSwitch
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
 from api.review_store import ReviewStore
-from common.chroma_client import ChromaUnavailableError
 from common.settings import Settings
-from rag.index import IndexNotReadyError
+from index.chroma import ChromaUnavailableError
+from index.reader import IndexNotReadyError
 from rag.pipeline import Assistant
 
 log = logging.getLogger("api")

@@ -22,8 +22,8 @@ from bench.util import peak_rss_mb, rss_mb
 def corpus_texts(index_dir: Path) -> tuple[list[str], int, int]:
     """The texts ingestion embeds for an index (unique, in first-seen order), with the counts
     of chunks and sentences."""
-    from common.chunk_store import ChunkStore
-    from common.schema import IndexPaths
+    from index.chunk_store import ChunkStore
+    from index.schema import IndexPaths
     from ingest.pipeline import chunk_sentences, embedding_text
 
     store = ChunkStore(IndexPaths(index_dir).chunk_store)

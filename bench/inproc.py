@@ -75,7 +75,7 @@ def _library(path: str) -> str:
     path = path.replace("\\", "/")
     if "site-packages/" in path:
         return path.split("site-packages/", 1)[1].split("/", 1)[0].removesuffix(".py")
-    for folder in ("rag", "common", "ingest", "api", "evals", "bench"):
+    for folder in ("rag", "common", "ingest", "api", "evals", "bench", "index"):
         if f"/{folder}/" in path or path.startswith(f"{folder}/"):
             return folder
     if "/lib/python3" in path:
@@ -126,7 +126,9 @@ def aggregate_profile(root: Any, top: int = 25) -> dict[str, Any]:
             for (fn, path, line), t in ordered
         ]
 
-    project = {k: v for k, v in inclusive.items() if library_of.get(k) in ("rag", "common", "api")}
+    project = {
+        k: v for k, v in inclusive.items() if library_of.get(k) in ("rag", "index", "common", "api")
+    }
     return {
         "seconds": round(total, 3),
         "top_self": rows(own),

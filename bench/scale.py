@@ -17,7 +17,6 @@ and, fused, `HybridRetriever.ranked` (which runs both at once from 50k chunks on
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -34,10 +33,10 @@ WARM_QUERIES = 5
 
 def real_material(index_dir: Path) -> dict[str, Any]:
     """Vectors, sentences, titles and metadata of a real index, to build synthetic ones."""
-    from common.chroma_client import chroma_client, get_collection
-    from common.chunk_store import ChunkStore
-    from common.schema import IndexPaths
     from common.settings import load_settings
+    from index.chroma import chroma_client, get_collection
+    from index.chunk_store import ChunkStore
+    from index.schema import IndexPaths
 
     paths = IndexPaths(index_dir)
     manifest = paths.read_manifest()
@@ -86,14 +85,15 @@ def synthetic_vectors(
 
 class _Lexicon:
     """Token ids of the real sentences and headers, tokenised once with the project's own
-    analyser; a synthetic chunk's tokens are the concatenation of its parts' tokens."""
+    analyser; a synthetic chunk's tokens are its header's followed by its sentences', as
+    `index.lexical.lexical_text` would give."""
 
     def __init__(self, sentences: list[str], headers: list[tuple[str, str]]) -> None:
-        from common.lexical import tokenize
+        from index.lexical import lexical_header, tokenize
 
         self.vocab: dict[str, int] = {}
         self.sentence_ids = [self._ids(tokenize(s)) for s in sentences]
-        self.header_ids = [self._ids(tokenize(f"{t}\n{p}")) for t, p in headers]
+        self.header_ids = [self._ids(tokenize(lexical_header(t, p))) for t, p in headers]
 
     def _ids(self, tokens: list[str]) -> list[int]:
         return [self.vocab.setdefault(t, len(self.vocab)) for t in tokens]
@@ -101,10 +101,11 @@ class _Lexicon:
 
 def build(params: dict[str, Any]) -> dict[str, Any]:
     """Build one synthetic index of `size` chunks in `workdir`."""
-    import bm25s
-    import chromadb
     from bm25s.tokenization import Tokenized
-    from chromadb.config import Settings as ChromaSettings
+
+    from common.settings import load_settings
+    from index.bm25 import write_bm25
+    from index.chroma import chroma_client, get_collection
 
     size = int(params["size"])
     workdir = Path(params["workdir"])
@@ -115,12 +116,9 @@ def build(params: dict[str, Any]) -> dict[str, Any]:
     lexicon = _Lexicon(sentences, headers)
     rss_start = rss_mb()
 
-    client = chromadb.PersistentClient(
-        path=str(workdir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
-    )
-    collection = client.get_or_create_collection(
-        name=COLLECTION, metadata={"hnsw:space": "cosine"}, embedding_function=None
-    )
+    settings = load_settings(index_dir=workdir, collection=COLLECTION, chroma_mode="embedded")
+    client = chroma_client(settings)
+    collection = get_collection(client, COLLECTION, create=True)
     batch = min(INSERT_BATCH, int(client.get_max_batch_size()))
     ids: list[str] = []
     token_ids: list[list[int]] = []
@@ -151,12 +149,8 @@ def build(params: dict[str, Any]) -> dict[str, Any]:
     rss_after_insert = rss_mb()
 
     t0 = time.perf_counter()
-    retriever = bm25s.BM25()
-    retriever.index(Tokenized(ids=token_ids, vocab=dict(lexicon.vocab)), show_progress=False)
     bm25_dir = workdir / "bm25"
-    bm25_dir.mkdir(parents=True, exist_ok=True)
-    retriever.save(str(bm25_dir / "bm25s"))
-    (bm25_dir / "ids.json").write_text(json.dumps(ids), encoding="utf-8")
+    write_bm25(Tokenized(ids=token_ids, vocab=dict(lexicon.vocab)), ids, bm25_dir)
     bm25_seconds = time.perf_counter() - t0
     tokens_total = sum(len(t) for t in token_ids)
 
@@ -193,11 +187,10 @@ class _Sized(dict):
 
 def query(params: dict[str, Any]) -> dict[str, Any]:
     """Open a built synthetic index as the service would and time retrieval."""
-    import bm25s
-
-    from common.chroma_client import chroma_client, get_collection
     from common.settings import load_settings
-    from rag.index import IndexReader
+    from index.bm25 import read_bm25
+    from index.chroma import chroma_client, get_collection
+    from index.reader import IndexReader
     from rag.retrieval import HybridRetriever, QueryTerms, fuse
 
     workdir = Path(params["workdir"])
@@ -214,8 +207,7 @@ def query(params: dict[str, Any]) -> dict[str, Any]:
     reader._collection = collection
     reader.chunks = _Sized(count)  # type: ignore[assignment]
     t0 = time.perf_counter()
-    bm25 = bm25s.BM25.load(str(workdir / "bm25" / "bm25s"), show_progress=False)
-    ids = json.loads((workdir / "bm25" / "ids.json").read_text(encoding="utf-8"))
+    bm25, ids = read_bm25(workdir / "bm25")
     reader.attach_lexical(bm25, ids)
     bm25_load_seconds = time.perf_counter() - t0
     retriever = HybridRetriever(reader)

@@ -68,7 +68,7 @@ class ProjectEmbeddings(Embeddings):
             return np.zeros((0, 1), dtype=np.float32)
         if self.cache_path is None:
             return np.asarray(self.embedder.embed_passages(texts), dtype=np.float32)
-        from common.schema import text_hash
+        from index.schema import text_hash
         from ingest.embedding_cache import EmbeddingCache
 
         cache = EmbeddingCache(self.cache_path, self.embedder.model_id)
@@ -109,7 +109,7 @@ class _Idf:
     """Term weights of the baseline's chunks, for the composer's question-term coverage."""
 
     def __init__(self, texts: list[str]) -> None:
-        from common.lexical import tokenize
+        from index.lexical import tokenize
 
         self.n = len(texts)
         self.df: Counter[str] = Counter()
@@ -211,7 +211,7 @@ class BaselineTarget:
         ]
 
     def _candidate(self, cid: str, score: float, query_vector: np.ndarray) -> Any:
-        from common.schema import Chunk, DocumentMeta
+        from index.schema import Chunk, DocumentMeta
         from rag.retrieval import Candidate
 
         doc = self.chunks[cid]

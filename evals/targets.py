@@ -146,7 +146,7 @@ class InProcessTarget:
     name = "ours"
 
     def __init__(self, settings: Any, composer: str | None = None) -> None:
-        from rag.index import IndexNotReadyError
+        from index.reader import IndexNotReadyError
         from rag.pipeline import Assistant
 
         self.settings = settings

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from common.schema import IndexPaths
 from common.settings import PROJECT_ROOT, Settings, load_settings
+from index.schema import IndexPaths
 
 __all__ = ["build_index", "seed_embedding_cache"]
 

@@ -12,8 +12,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from common.schema import CHUNKER_VERSION, Chunk, DocumentMeta, chunk_id
 from common.sentences import split_sentences
+from index.schema import CHUNKER_VERSION, Chunk, DocumentMeta, chunk_id
 from ingest.blocks import FOOTNOTE_MARK, Block
 from ingest.cleaning import repair_hyphenation
 from ingest.sections import SectionTracker, is_section_heading

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.schema import text_hash
+from index.schema import text_hash
 
 
 class EmbeddingCache:

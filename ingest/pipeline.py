@@ -19,25 +19,25 @@ from typing import Any
 from pydantic import BaseModel, Field
 from tqdm import tqdm
 
-from common.chroma_client import chroma_client, get_collection
-from common.chunk_store import ChunkStore, StoredDocument
 from common.embedding import Embedder, embedder_from_settings
-from common.schema import (
+from common.sentences import split_sentences
+from common.settings import Settings
+from index.bm25 import build_bm25
+from index.chroma import chroma_client, collection_ids, get_collection
+from index.chunk_store import ChunkStore, StoredDocument
+from index.schema import (
     CHUNKER_VERSION,
     Chunk,
     DocumentMeta,
     IndexPaths,
     Manifest,
     ManifestDocument,
-    file_sha256,
     text_hash,
 )
-from common.sentences import split_sentences
-from common.settings import Settings
 from ingest.blocks import Block, LoadError
+from ingest.catalog import file_sha256
 from ingest.chunking import chunk_blocks
 from ingest.embedding_cache import EmbeddingCache
-from ingest.lexical_index import build_bm25
 from ingest.loaders import load_document
 from ingest.sources import Source, discover
 
@@ -189,17 +189,6 @@ def document_meta(source: Source, title_hint: str, blocks: list[Block], sha: str
     )
 
 
-def _all_chroma_ids(collection: Any) -> set[str]:
-    ids: set[str] = set()
-    offset = 0
-    while True:
-        page = collection.get(include=[], limit=10_000, offset=offset)["ids"]
-        ids.update(page)
-        if len(page) < 10_000:
-            return ids
-        offset += len(page)
-
-
 class _Plan(BaseModel):
     source: Source
     sha: str
@@ -242,7 +231,7 @@ class Ingestor:
         cache = EmbeddingCache(self.paths.embedding_cache, model_id)
         try:
             collection = self._collection(store, model_id, report)
-            chroma_ids = _all_chroma_ids(collection)
+            chroma_ids = collection_ids(collection)
             store_ids = store.chunk_ids()
             stored = store.documents()
             plans = self._plan(sources, stored, chroma_ids, store_ids, embedder, report)
@@ -463,7 +452,7 @@ class Ingestor:
     def _remove_orphans(self, collection: Any, store: ChunkStore, report: IngestReport) -> bool:
         """Chunks no document record claims: left by a run that was killed mid-write."""
         claimed = {cid for doc in store.documents().values() for cid in doc.chunk_ids}
-        in_chroma = _all_chroma_ids(collection) - claimed
+        in_chroma = collection_ids(collection) - claimed
         in_store = store.chunk_ids() - claimed
         if in_chroma:
             ids = sorted(in_chroma)
@@ -524,9 +513,7 @@ class Ingestor:
                 for d in sorted(documents.values(), key=lambda x: x.doc_id)
             ],
         )
-        tmp = paths.manifest.with_suffix(".json.tmp")
-        tmp.write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
-        tmp.replace(paths.manifest)
+        paths.write_manifest(manifest)
         report.manifest = manifest
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from common.schema import SECTION_SEPARATOR
+from index.schema import SECTION_SEPARATOR
 
 _NUMBERED = re.compile(r"^((?:\d{1,2}\.)*\d{1,2})\.?\s+\S")
 MAX_HEADING_CHARS = 150

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from common.schema import Catalog, CatalogEntry
+from ingest.catalog import Catalog, CatalogEntry
 
 CATALOG_FILE = "catalog.json"
 

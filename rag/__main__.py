@@ -7,8 +7,9 @@ import sys
 import textwrap
 
 from common.settings import load_settings
-from rag.answer import Answer, Filters
-from rag.index import IndexNotReadyError
+from index.reader import IndexNotReadyError
+from index.schema import Filters
+from rag.answer import Answer
 
 
 def render(answer: Answer) -> str:

@@ -27,18 +27,6 @@ def new_trace_id() -> str:
     return uuid.uuid4().hex
 
 
-class Filters(BaseModel):
-    """Restrict retrieval to some documents, kinds or a date range (ISO dates, inclusive)."""
-
-    doc_ids: list[str] = Field(default_factory=list)
-    kinds: list[str] = Field(default_factory=list)
-    date_from: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
-    date_to: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
-
-    def is_empty(self) -> bool:
-        return not (self.doc_ids or self.kinds or self.date_from or self.date_to)
-
-
 class Turn(BaseModel):
     role: Literal["user", "assistant"]
     content: str

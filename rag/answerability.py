@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from common.lexical import tokenize
+from index.lexical import tokenize
 from rag.countries import countries_in
 from rag.question import COUNTRIES_QUESTION, PERIOD, QUANTITY_QUESTION, YEAR
 from rag.retrieval import Candidate, QueryTerms

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from common.schema import Chunk, DocumentMeta
 from common.settings import Settings
+from index.schema import Chunk, DocumentMeta
 from rag.answer import Citation
 
 

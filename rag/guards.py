@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from index.quarantine import passage_is_suspicious
 from rag.answer import GuardVerdict
 
 MAX_QUESTION_CHARS = 2000
@@ -30,14 +31,6 @@ _INJECTION = re.compile(
     r"|\b(jailbreak|dan\s+mode|developer\s+mode|do\s+anything\s+now)\b"
     r"|\bnew\s+instructions?\s*:|\bfrom\s+now\s+on\b[^.?!]{0,40}\b(you|answer|respond)\b"
     r"|<\s*/?\s*(system|assistant|instructions?)\s*>|^\s*(system|assistant)\s*:"
-)
-
-# Retrieved passages are data: one that addresses the assistant is quarantined.
-_PASSAGE_INJECTION = re.compile(
-    r"(?ix)\b(assistant|ai|chatbot|model|llm)\b\s*[:,]?\s*(must\s+)?(ignore|disregard|forget|"
-    r"override)\b|\bignore\s+(all\s+|your\s+|any\s+|the\s+)?(previous\s+|prior\s+)?"
-    r"(instructions|rules)\b|\b(system|developer)\s+prompt\b|\byou\s+are\s+now\b"
-    r"|\bwhen\s+asked\b[^.]{0,80}\b(answer|say|reply|respond)\b"
 )
 
 _PROFILING = re.compile(
@@ -146,12 +139,6 @@ class GuardResult:
 
 def is_injection(text: str) -> bool:
     return bool(_INJECTION.search(text))
-
-
-def passage_is_suspicious(text: str) -> bool:
-    """A retrieved passage that addresses the assistant: treated as data, never obeyed,
-    and kept out of answers."""
-    return bool(_PASSAGE_INJECTION.search(text))
 
 
 def in_domain(text: str) -> bool:

@@ -15,7 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from rag.answer import DISCLOSURE, Answer, Citation, Filters, Versions, new_trace_id
+from index.schema import Filters
+from rag.answer import DISCLOSURE, Answer, Citation, Versions, new_trace_id
 from rag.pipeline import APP_VERSION, Assistant
 from rag.provenance import Provenance, sign_output, verify_answer
 

@@ -10,7 +10,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field
 
-from rag.answer import Filters
+from index.schema import Filters
 
 
 class EMNRetriever(BaseRetriever):

@@ -15,10 +15,11 @@ from typing import Literal
 
 from common.embedding import embedder_from_settings
 from common.settings import Settings
+from index.reader import IndexReader
+from index.schema import Filters
 from rag.answer import (
     Answer,
     Citation,
-    Filters,
     RetrievedPassage,
     Turn,
     Versions,
@@ -27,7 +28,6 @@ from rag.citation import citation, public_base
 from rag.composers.base import Composer
 from rag.composers.extractive import ExtractiveComposer
 from rag.composers.llm import LLMComposer
-from rag.index import IndexReader
 from rag.provenance import Provenance, load_or_create_key, sign_output
 from rag.retrieval import Candidate, HybridRetriever, diversify
 from rag.steps import (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from rag.answer import Filters
+from index.schema import Filters
 
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("EMAIL", re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")),

@@ -15,10 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from common.lexical import tokenize
-from common.schema import Chunk
-from rag.answer import Filters
-from rag.index import ChunkTerms, IndexReader
+from index.lexical import ChunkTerms, tokenize
+from index.reader import IndexReader
+from index.schema import Chunk, Filters
 from rag.question import MONEY_QUESTION, SHARE_QUESTION, YEAR
 
 RRF_K = 60

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from common.lexical import STOPWORDS
+from index.lexical import STOPWORDS
 from rag.answer import Turn
 from rag.question import YEAR_OR_PERIOD
 

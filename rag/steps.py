@@ -16,8 +16,9 @@ from typing import Literal
 import numpy as np
 
 from common.embedding import Embedder
+from index.schema import Filters
 from rag import guards
-from rag.answer import Filters, GuardVerdict, Turn, new_trace_id
+from rag.answer import GuardVerdict, Turn, new_trace_id
 from rag.answerability import unanswered_constraints
 from rag.composers.base import ComposeInput, Composer, ComposerError, Draft, SubQuestion
 from rag.question import classify_question, split_question

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from common.lexical import join_digit_groups, tokenize
 from common.sentences import split_sentences
+from index.lexical import join_digit_groups, tokenize
 from rag.retrieval import Candidate
 
 _MARKER_GROUP = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")

@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 from common.local_servers import free_port, stop_process, wait_http_ok
-from common.schema import IndexPaths
 from common.settings import PROJECT_ROOT, Settings
+from index.schema import IndexPaths
 
 TEST_CACHE = PROJECT_ROOT / ".emn" / "test-cache" / "embedding-cache.sqlite"
 PYTHON = sys.executable

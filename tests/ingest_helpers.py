@@ -13,11 +13,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common.chroma_client import chroma_client, get_collection
-from common.chunk_store import ChunkStore, StoredDocument
 from common.local_servers import free_port, stop_process, wait_http_ok  # noqa: F401
-from common.schema import Chunk, IndexPaths, file_sha256
 from common.settings import PROJECT_ROOT, Settings
+from index.chroma import chroma_client, get_collection
+from index.chunk_store import ChunkStore, StoredDocument
+from index.schema import Chunk, IndexPaths
+from ingest.catalog import file_sha256
 from ingest.pipeline import IngestReport, run_ingest
 
 PYTHON = sys.executable

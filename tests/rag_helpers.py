@@ -24,8 +24,8 @@ from pathlib import Path
 
 from conftest import free_port, stop_process
 
-from common.lexical import join_digit_groups
 from common.sentences import sentences
+from index.lexical import join_digit_groups
 from rag.answer import Answer
 from rag.verify import numbers_in, split_answer
 

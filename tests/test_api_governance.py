@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 
 import rag.retrieval
 from api.main import create_app
-from common.schema import file_sha256
 from common.settings import Settings
+from ingest.catalog import file_sha256
 from ingest.pipeline import run_ingest
 from rag.pipeline import Assistant
 

@@ -32,8 +32,8 @@ from api.main import create_app
 from api.metrics import Metrics
 from api.ratelimit import PURGE_EVERY, RateLimiter, retry_after_header
 from api.state import Service
-from common.schema import Chunk, DocumentMeta
 from common.settings import MAX_AUTO_WORKERS, Settings
+from index.schema import Chunk, DocumentMeta
 from rag.answer import Answer, Versions
 from rag.citation import citation, public_base
 from rag.pipeline import StreamEvent

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bench import report
 from bench.inproc import aggregate_profile, throughput
-from bench.scale import projected_ingest, synthetic_vectors
+from bench.scale import _Lexicon, projected_ingest, synthetic_vectors
 from bench.util import summary
 
 
@@ -33,6 +33,23 @@ def test_synthetic_vectors_are_unit_length_and_distinct() -> None:
     assert vectors.shape == (500, 16) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert len({v.tobytes() for v in vectors}) == 500
+
+
+def test_synthetic_chunk_tokens_are_what_bm25_would_index() -> None:
+    from index.lexical import lexical_text, tokenize
+    from index.schema import Chunk, DocumentMeta
+
+    sentences = ["The budget is EUR 28 200 000.", "Returns rose by 12 %.", "A", "it's Article 5."]
+    headers = [("Work programme 2026", "1. Budget > Article 12"), ("Strategy", "")]
+    lexicon = _Lexicon(sentences, headers)
+    words = {i: t for t, i in lexicon.vocab.items()}
+    for h, (title, section) in enumerate(headers):
+        chunk = Chunk(
+            id="c", doc=DocumentMeta(doc_id="d", title=title), ordinal=0,
+            text=" ".join(sentences), section_path=section,
+        )  # fmt: skip
+        ids = lexicon.header_ids[h] + [i for s in lexicon.sentence_ids for i in s]
+        assert [words[i] for i in ids] == tokenize(lexical_text(chunk))
 
 
 def test_projected_ingest_formula() -> None:

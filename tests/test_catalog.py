@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from common.schema import Catalog, file_sha256
 from common.settings import load_settings
+from ingest.catalog import Catalog, file_sha256
 from ingest.sources import CATALOG_FILE
 
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from common.embedding import Embedder, embedder_from_settings
-from common.schema import Chunk, DocumentMeta
 from common.sentences import sentences
 from common.settings import Settings
+from index.schema import Chunk, DocumentMeta
 from ingest.blocks import Block, footnote_mark
 from ingest.chunking import chunk_blocks
 from ingest.pipeline import embedding_text

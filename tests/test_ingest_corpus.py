@@ -10,10 +10,11 @@ import pytest
 from ingest_helpers import IndexState, index_state
 
 from common.embedding import embedder_from_settings
-from common.schema import CHUNKER_VERSION, Catalog, Chunk, IndexPaths
 from common.sentences import split_sentences
 from common.settings import PROJECT_ROOT, Settings
+from index.schema import CHUNKER_VERSION, Chunk, IndexPaths
 from ingest.blocks import FOOTNOTE_MARK
+from ingest.catalog import Catalog
 from ingest.chunking import footnote_line, merge_broken_paragraphs
 from ingest.loaders import load_document
 from ingest.pipeline import embedding_text, run_ingest

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from ingest_helpers import index_state, make_settings, markdown_doc, write_catalog
 
-from common.schema import IndexPaths
 from common.settings import Settings
+from index.schema import IndexPaths
 from ingest.pipeline import run_ingest
 
 

@@ -21,8 +21,8 @@ from ingest_helpers import (
     stop_process,
 )
 
-from common.schema import IndexPaths
 from common.settings import PROJECT_ROOT
+from index.schema import IndexPaths
 from ingest.pipeline import run_ingest
 
 EMBED_PROGRESS = re.compile(r"embed:\s+\d+%\|[^|]*\|\s*(\d+)/(\d+)")

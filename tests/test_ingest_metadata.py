@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from common.schema import file_sha256
+from ingest.catalog import file_sha256
 from ingest.pipeline import metadata_gaps
 from ingest.sources import discover
 

@@ -16,7 +16,7 @@ from ingest_helpers import (
     make_settings,
 )
 
-from common.schema import Chunk
+from index.schema import Chunk
 from ingest.blocks import FOOTNOTE_MARK
 from ingest.loaders.pdf import load_pdf_file
 

@@ -21,8 +21,8 @@ from ingest_helpers import (
     wait_for_heartbeat,
 )
 
-from common.chroma_client import chroma_client, get_collection
-from common.schema import IndexPaths
+from index.chroma import chroma_client, get_collection
+from index.schema import IndexPaths
 from ingest.pipeline import run_ingest
 
 

@@ -22,8 +22,8 @@ from rag_helpers import (
     markers,
 )
 
-from common.schema import Catalog
 from common.settings import Settings
+from ingest.catalog import Catalog
 from rag.answer import Answer
 from rag.guards import MAX_QUESTION_CHARS
 from rag.pipeline import Assistant

@@ -1,4 +1,4 @@
-"""Pruned BM25 top-k (`rag.lexical_search`, compiled in `rag.lexical_kernels`) against
+"""Pruned BM25 top-k (`index.lexical_search`, compiled in `index.lexical_kernels`) against
 scoring every chunk: same chunks, same scores, same order, with and without filters, on random
 matrices spanning several blocks and on a real bm25s index; and `IndexReader.lexical` with
 filters on the default index."""
@@ -9,11 +9,11 @@ import bm25s
 import numpy as np
 import pytest
 
-from common.lexical import tokenize
 from common.settings import Settings
-from rag.answer import Filters
-from rag.index import IndexReader
-from rag.lexical_search import LexicalMatrix, TopK
+from index.lexical import tokenize
+from index.lexical_search import LexicalMatrix, TopK
+from index.reader import IndexReader
+from index.schema import Filters
 
 
 def reference(matrix: LexicalMatrix, weights: dict[int, float], k: int, allowed=None) -> TopK:
@@ -87,7 +87,7 @@ def test_maxscore_is_exact_for_any_block_size_and_lazy_share(
 ) -> None:
     """The compiled loop itself: blocks smaller than, not dividing, and larger than N; no lazy
     terms, the default share, and classic MaxScore (lazy up to theta)."""
-    from rag.lexical_kernels import top_k_maxscore
+    from index.lexical_kernels import top_k_maxscore
 
     rng = np.random.default_rng(block + int(lazy_share * 100))
     for _ in range(6):

@@ -10,7 +10,7 @@ from langchain_core.documents import Document
 from rag_helpers import assert_answered, describe
 
 from common.settings import Settings
-from rag.answer import Filters
+from index.schema import Filters
 from rag.langchain_retriever import EMNRetriever
 from rag.pipeline import Assistant
 

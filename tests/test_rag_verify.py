@@ -14,9 +14,9 @@ from rag_helpers import describe
 
 from common.embedding import embedder_from_settings
 from common.settings import Settings
+from index.reader import IndexReader
 from rag.composers.base import ComposeInput, Draft
 from rag.composers.extractive import ExtractiveComposer
-from rag.index import IndexReader
 from rag.pipeline import Assistant
 from rag.retrieval import Candidate
 from rag.verify import Verifier, normalise_markers

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.lexical import tokenize
+from index.lexical import tokenize
 from rag.composers.base import ComposeInput, Draft
 
 _FOOTNOTE_PREFIX = re.compile(r"^Footnote \((\w+)\):\s*")

@@ -1,4 +1,5 @@
-"""One way to reach Chroma, embedded or server: the rest of the code does not care which."""
+"""The dense half of the index: one way to reach Chroma, embedded or server (the rest of the
+code does not care which), and our collection in it."""
 
 from __future__ import annotations
 
@@ -45,3 +46,15 @@ def get_collection(client: Any, name: str, create: bool = False) -> Any:
             name=name, metadata={"hnsw:space": "cosine"}, embedding_function=None
         )
     return client.get_collection(name=name, embedding_function=None)
+
+
+def collection_ids(collection: Any) -> set[str]:
+    """Every id in the collection, read a page at a time."""
+    ids: set[str] = set()
+    offset = 0
+    while True:
+        page = collection.get(include=[], limit=10_000, offset=offset)["ids"]
+        ids.update(page)
+        if len(page) < 10_000:
+            return ids
+        offset += len(page)

@@ -3,7 +3,7 @@
 bm25s stores one BM25 score per (term, chunk) in a CSC matrix (a column per term, chunk
 positions sorted). Adding a query's columns into an array of N scores and partitioning all N
 made keyword search grow with the index (15 ms at a million chunks). Instead, MaxScore, in
-compiled loops (`rag.lexical_kernels`) over blocks of chunk positions:
+compiled loops (`index.lexical_kernels`) over blocks of chunk positions:
 
 - theta, a lower bound on the k-th best score, is the k-th best found so far (a heap), so it
   rises as the search goes;
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from rag import lexical_kernels
+from index import lexical_kernels
 
 # Chunk positions per block (their partial scores, 128 KB, stay in the CPU's cache).
 BLOCK = 32_768

@@ -4,21 +4,20 @@ has written a new manifest (so no request re-reads the index)."""
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from common.chroma_client import ChromaUnavailableError, chroma_client, get_collection
-from common.chunk_store import ChunkStore
-from common.lexical import tokenize
-from common.schema import Chunk, IndexPaths, Manifest
 from common.settings import Settings
-from rag.answer import Filters
-from rag.guards import passage_is_suspicious
-from rag.lexical_search import LexicalMatrix
+from index.bm25 import read_bm25
+from index.chroma import ChromaUnavailableError, chroma_client, get_collection
+from index.chunk_store import ChunkStore
+from index.lexical import ChunkTerms, tokenize
+from index.lexical_search import LexicalMatrix
+from index.quarantine import passage_is_suspicious
+from index.schema import Chunk, Filters, IndexPaths, Manifest
 
 
 class IndexNotReadyError(RuntimeError):
@@ -31,25 +30,6 @@ class SentenceIndex:
 
     spans: list[tuple[int, int]]
     vectors: np.ndarray
-
-
-@dataclass(frozen=True)
-class ChunkTerms:
-    """A chunk's tokens (common.lexical.tokenize), computed once per index load."""
-
-    all: frozenset[str]  # title, section path and text: what coverage is measured on
-    header: frozenset[str]  # title and section path
-    text: frozenset[str]
-    sentences: tuple[tuple[str, ...], ...]  # per sentence span, in order
-
-    @classmethod
-    def of(cls, chunk: Chunk, spans: list[tuple[int, int]]) -> ChunkTerms:
-        return cls(
-            all=frozenset(tokenize(f"{chunk.doc.title}\n{chunk.section_path}\n{chunk.text}")),
-            header=frozenset(tokenize(f"{chunk.doc.title} {chunk.section_path}")),
-            text=frozenset(tokenize(chunk.text)),
-            sentences=tuple(tuple(tokenize(chunk.text[a:b])) for a, b in spans),
-        )
 
 
 TERMS_CACHE_SIZE = 50_000
@@ -95,8 +75,6 @@ class IndexReader:
                 self._loaded_mtime = mtime
 
     def _load(self) -> None:
-        import bm25s
-
         manifest = self.paths.read_manifest()
         if manifest is None:
             raise IndexNotReadyError(f"no manifest in {self.paths.root}")
@@ -114,8 +92,7 @@ class IndexReader:
         by_doc: dict[str, list[str]] = {}
         for chunk in sorted(chunks.values(), key=lambda c: (c.doc.doc_id, c.ordinal)):
             by_doc.setdefault(chunk.doc.doc_id, []).append(chunk.id)
-        ids = json.loads((self.paths.bm25 / "ids.json").read_text(encoding="utf-8"))
-        bm25 = bm25s.BM25.load(str(self.paths.bm25 / "bm25s"), show_progress=False) if ids else None
+        bm25, ids = read_bm25(self.paths.bm25)
         self.manifest, self.chunks, self.sentences, self.by_doc = (
             manifest,
             chunks,

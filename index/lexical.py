@@ -1,11 +1,15 @@
 """Lexical (BM25) analysis shared by the index writer and the retriever: both must tokenise a
-text the same way, or keyword search silently finds nothing."""
+text the same way, and index the same text of a chunk, or keyword search silently finds
+nothing."""
 
 from __future__ import annotations
 
 import re
 import threading
+from dataclasses import dataclass
 from functools import lru_cache
+
+from index.schema import Chunk
 
 _NUMBER_GROUPS = re.compile(r"(?<![\d.,])(\d{1,3})(?:[ \u00a0\u202f,](\d{3}))+(?![\d])")
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.'][a-z0-9]+)*")
@@ -62,3 +66,34 @@ def tokenize(text: str) -> list[str]:
             continue
         out.append(token if token[0].isdigit() else _stem(token))
     return out
+
+
+def lexical_header(title: str, section_path: str) -> str:
+    """The part of a chunk's keyword text that comes from its document and section."""
+    return f"{title}\n{section_path}"
+
+
+def lexical_text(chunk: Chunk) -> str:
+    """What keyword search sees: the passage below its document title and section path. No
+    token (nor digit group) spans a line break, so its tokens are the header's followed by the
+    passage's (bench/scale.py builds its synthetic chunks' tokens that way)."""
+    return f"{lexical_header(chunk.doc.title, chunk.section_path)}\n{chunk.text}"
+
+
+@dataclass(frozen=True)
+class ChunkTerms:
+    """A chunk's tokens (`tokenize`), computed once per index load."""
+
+    all: frozenset[str]  # title, section path and text: what coverage is measured on
+    header: frozenset[str]  # title and section path
+    text: frozenset[str]
+    sentences: tuple[tuple[str, ...], ...]  # per sentence span, in order
+
+    @classmethod
+    def of(cls, chunk: Chunk, spans: list[tuple[int, int]]) -> ChunkTerms:
+        return cls(
+            all=frozenset(tokenize(lexical_text(chunk))),
+            header=frozenset(tokenize(f"{chunk.doc.title} {chunk.section_path}")),
+            text=frozenset(tokenize(chunk.text)),
+            sentences=tuple(tuple(tokenize(chunk.text[a:b])) for a, b in spans),
+        )

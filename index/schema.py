@@ -1,4 +1,5 @@
-"""The index schema shared by ingestion (writer) and retrieval (reader).
+"""The index's format: chunks, the manifest, the folder layout, and the filters a search
+applies to the documents' metadata. Ingestion writes it, retrieval reads it.
 
 A chunk is the unit that is embedded, indexed lexically and cited. Its id is a content hash, so
 re-ingesting the same text yields the same id (idempotent, incremental ingestion).
@@ -16,37 +17,6 @@ from pydantic import BaseModel, Field
 
 CHUNKER_VERSION = "5"
 SECTION_SEPARATOR = " > "
-
-DocStatus = Literal["in_force", "proposal", "superseded", "informative"]
-
-
-class CatalogEntry(BaseModel):
-    """One document of the corpus catalog (corpus/catalog.json)."""
-
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{1,80}$")
-    title: str
-    reference: str = ""
-    date: str = Field(default="", description="ISO date (YYYY-MM-DD) or empty when undated.")
-    kind: str = "document"
-    language: str = "en"
-    source: str = Field(default="", description="Where the original was published.")
-    url: str = ""
-    licence: str = ""
-    file: str = Field(description="Path relative to the catalog's folder.")
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    status: DocStatus = "in_force"
-    superseded_by: str = ""
-
-
-class Catalog(BaseModel):
-    documents: list[CatalogEntry]
-
-    @classmethod
-    def load(cls, path: Path) -> Catalog:
-        return cls.model_validate(json.loads(path.read_text(encoding="utf-8")))
-
-    def by_file(self) -> dict[str, CatalogEntry]:
-        return {entry.file: entry for entry in self.documents}
 
 
 class DocumentMeta(BaseModel):
@@ -103,6 +73,18 @@ class Chunk(BaseModel):
         }
 
 
+class Filters(BaseModel):
+    """Restrict retrieval to some documents, kinds or a date range (ISO dates, inclusive)."""
+
+    doc_ids: list[str] = Field(default_factory=list)
+    kinds: list[str] = Field(default_factory=list)
+    date_from: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    date_to: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+    def is_empty(self) -> bool:
+        return not (self.doc_ids or self.kinds or self.date_from or self.date_to)
+
+
 def chunk_id(doc_id: str, section_path: str, text: str, occurrence: int) -> str:
     """Content hash; `occurrence` separates identical passages repeated in one section."""
     payload = "\x1f".join([CHUNKER_VERSION, doc_id, section_path, text, str(occurrence)])
@@ -111,14 +93,6 @@ def chunk_id(doc_id: str, section_path: str, text: str, occurrence: int) -> str:
 
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class ManifestDocument(BaseModel):
@@ -167,3 +141,9 @@ class IndexPaths:
         if not self.manifest.exists():
             return None
         return Manifest.model_validate_json(self.manifest.read_text(encoding="utf-8"))
+
+    def write_manifest(self, manifest: Manifest) -> None:
+        """Replace the manifest atomically: readers reload when it changes."""
+        tmp = self.manifest.with_suffix(".json.tmp")
+        tmp.write_text(manifest.model_dump_json(indent=2), encoding="utf-8")
+        tmp.replace(self.manifest)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import BaseModel
 
-from common.schema import Chunk
+from index.schema import Chunk
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS chunks (
@@ -42,11 +42,6 @@ CREATE TABLE IF NOT EXISTS documents (
     meta TEXT NOT NULL
 );
 """
-
-
-class SentenceSpan(BaseModel):
-    start: int
-    end: int
 
 
 class StoredDocument(BaseModel):

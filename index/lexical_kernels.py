@@ -1,4 +1,4 @@
-"""Compiled loops of exact BM25 top-k (see `rag.lexical_search` for the algorithm).
+"""Compiled loops of exact BM25 top-k (see `index.lexical_search` for the algorithm).
 
 Numba compiles them on first use and caches the machine code beside this file (or in the
 user's cache folder when this folder is read-only), so a new process loads them in well under
@@ -141,7 +141,7 @@ def top_k_maxscore(
     lazy_share: float,
     margin: float,
 ) -> tuple:
-    """Exact top k by MaxScore over blocks of chunk positions (see `rag.lexical_search`)."""
+    """Exact top k by MaxScore over blocks of chunk positions (see `index.lexical_search`)."""
     n = len(terms)
     heap_s = np.empty(k, np.float64)
     heap_p = np.empty(k, np.int64)
