@@ -1,5 +1,6 @@
 """`python -m evals run --dataset FILE [--api URL --key KEY] [--baseline] [--out DIR]
-[--composer extractive|llm] [--limit N] [--floors FILE]`
+[--composer extractive|llm] [--limit N] [--floors FILE]`; `python -m evals summary`;
+`python -m evals tune [--folds K]`
 
 Asks every question of the set (in process by default, over HTTP with --api), scores the
 replies, optionally runs the naive LangChain baseline on the same questions, and writes
@@ -66,6 +67,16 @@ def _parser() -> argparse.ArgumentParser:
         help="exit 1 when a metric misses its bound in this TOML file (e.g. evals/floors.toml)",
     )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    summary = sub.add_parser(
+        "summary", help="write summary.md: dev and blind sets side by side, with the targets"
+    )
+    summary.add_argument("--reports", type=Path, default=DEFAULT_OUT, help="reports folder")
+    tune = sub.add_parser(
+        "tune", help="choose the composer's settings by k-fold cross-validation on the dev set"
+    )
+    tune.add_argument("--dataset", type=Path, default=DEV_SET, help="the set to tune on")
+    tune.add_argument("--folds", type=int, default=5, help="k (default 5)")
+    tune.add_argument("--out", type=Path, default=DEFAULT_OUT.parent / "tune", help="output folder")
     return parser
 
 
@@ -78,6 +89,20 @@ def main(argv: list[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
     args = _parser().parse_args(raw)
     args.raw = raw
+    if args.command == "summary":
+        from evals.summary import write_summary
+
+        print(f"wrote {write_summary(args.reports)}")
+        return 0
+    if args.command == "tune":
+        from evals.tune import run_tune
+
+        if "blind" in args.dataset.name:
+            return _fail("tune on the dev set only: the blind sets are run to report")
+        result = run_tune(args.dataset, args.out, args.folds)
+        print(f"held-out {result.held_out:.4f}, in-sample {result.in_sample:.4f}, "
+              f"chosen: {result.chosen}; wrote {args.out / 'tune.md'}")  # fmt: skip
+        return 0
     if args.limit is not None and args.limit < 1:
         return _fail("--limit must be at least 1")
     if not args.dataset.is_file():

@@ -275,6 +275,13 @@ MEANS = (
     "key_fact_recall",
     "citation_precision",
     "unsupported_sentence_rate",
+    # evals/ceilings.py: answerable questions with every key fact in the answer, in the top-5
+    # passages (retrieval ceiling), in one or two of their sentences (composition ceiling)
+    "all_key_facts",
+    "retrieval_ceiling",
+    "composition_ceiling",
+    "first_sentence_fact",
+    "wrong_abstention",
 )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from evals import ceilings
 from evals import metrics as m
 from evals.dataset import ITEM_TYPES, Item
 from evals.normalise import key_fact_present, quote_in_passage
@@ -26,6 +27,11 @@ HEADLINE = (
     "recall@5",
     "mrr",
     "key_fact_recall",
+    "all_key_facts",
+    "retrieval_ceiling",
+    "composition_ceiling",
+    "first_sentence_fact",
+    "wrong_abstention",
     "citation_precision",
     "unsupported_sentence_rate",
     "unsupported_numbers",
@@ -38,7 +44,13 @@ HEADLINE = (
 NEUTRAL = frozenset({"answer_chars_mean"})
 # Lower is better for these.
 LOWER_IS_BETTER = frozenset(
-    {"unsupported_sentence_rate", "unsupported_numbers", "latency_p50_ms", "latency_p95_ms"}
+    {
+        "unsupported_sentence_rate",
+        "unsupported_numbers",
+        "wrong_abstention",
+        "latency_p50_ms",
+        "latency_p95_ms",
+    }
 )
 
 
@@ -75,6 +87,8 @@ def score_question(item: Item, reply: Reply, ranking: Sequence[Passage]) -> dict
         if recall is not None:
             plain = m.strip_markers(reply.answer)
             row["missing_key_facts"] = [f for f in item.key_facts if not key_fact_present(f, plain)]
+        texts = [p.text or "" for p in ranking]
+        row.update(_ceiling_scores(item, reply, texts, recall))
         if reply.behaviour == "answered":
             cited = {int(c["marker"]): str(c.get("quote") or "") for c in reply.citations}
             scores = m.answer_scores(reply.answer, cited, quotes)
@@ -85,6 +99,28 @@ def score_question(item: Item, reply: Reply, ranking: Sequence[Passage]) -> dict
             row["sentences"] = scores.sentences
             row["unsupported_sentences"] = scores.unsupported_sentences
             row["answer_chars"] = len(reply.answer)
+    return row
+
+
+def _ceiling_scores(item: Item, reply: Reply, passages: Sequence[str],
+                    recall: float | None) -> dict[str, Any]:  # fmt: skip
+    """Where an answerable question's key facts were lost (see evals/ceilings.py)."""
+    quotes = [s.quote for s in item.sources]
+    row: dict[str, Any] = {
+        "wrong_abstention": 1.0
+        if ceilings.wrong_abstention(reply.behaviour, quotes, passages)
+        else 0.0
+    }
+    if recall is None:  # no key facts: nothing to look for
+        return row
+    facts = item.key_facts
+    row["all_key_facts"] = 1.0 if recall >= 1.0 else 0.0
+    row["retrieval_ceiling"] = 1.0 if ceilings.retrieval_ceiling(facts, passages) else 0.0
+    row["composition_ceiling"] = 1.0 if ceilings.composition_ceiling(facts, passages) else 0.0
+    if item.type == "factoid" and reply.behaviour == "answered":
+        row["first_sentence_fact"] = (
+            1.0 if ceilings.first_sentence_has_fact(facts, m.strip_markers(reply.answer)) else 0.0
+        )
     return row
 
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-CHUNKER_VERSION = "5"
+CHUNKER_VERSION = "6"
 SECTION_SEPARATOR = " > "
 
 

@@ -1,7 +1,8 @@
 """Structure-aware chunking: blocks -> chunks sized for the embedding model.
 
-Rules: a chunk stays inside one section; it ends at a paragraph or sentence boundary; a
-footnote travels with the sentence that cites it (the strategy's statistics live in
+Rules: a chunk stays inside one section; it ends at a paragraph or sentence boundary, never
+right after a paragraph that announces a list (it ends with a colon); a footnote travels with
+the sentence that cites it (the strategy's statistics live in
 footnotes); a table is never split; exact repeats of a paragraph within a section (web page
 debris) are dropped.
 """
@@ -271,6 +272,16 @@ def _split_long(unit: _Unit, count: TokenCounter, max_tokens: int) -> list[_Unit
     return pieces
 
 
+def _announces(current: list[_Unit], unit: _Unit) -> bool:
+    """The group's last paragraph introduces the next one (it ends with a colon), in the same
+    section, and is not the group's only paragraph."""
+    return (
+        len(current) > 1
+        and current[-1].section == unit.section
+        and current[-1].text.rstrip().endswith(":")
+    )
+
+
 def chunk_blocks(
     blocks: list[Block],
     doc: DocumentMeta,
@@ -303,9 +314,16 @@ def chunk_blocks(
             current.append(unit)
             current_tokens += tokens
             continue
+        carried: list[_Unit] = []
+        if _announces(current, unit) and _unit_tokens(current[-1], count_tokens) + tokens <= (
+            budget(unit.section)
+        ):
+            # A sentence that announces a list ("... as follows:") goes with the list.
+            carried = [current.pop()]
         if current:
             groups.append(current)
-        current, current_tokens = [unit], tokens
+        current = [*carried, unit]
+        current_tokens = sum(_unit_tokens(u, count_tokens) for u in current)
     if current:
         groups.append(current)
 

@@ -70,15 +70,18 @@ def discover(corpus_dir: Path | None, extra: list[Path]) -> tuple[list[Source], 
         used_ids.add(doc_id)
         sources.append(Source(path=resolved, doc_id=doc_id, entry=entry))
 
-    if corpus_dir is not None and corpus_dir.exists():
-        catalog = load_catalog(corpus_dir)
+    def add_catalogued(folder: Path) -> None:
+        catalog = load_catalog(folder)
         entries = catalog.by_file() if catalog else {}
         for file, entry in entries.items():
-            target = corpus_dir / file
+            target = folder / file
             if target.exists():
                 add(target, entry)
             else:
                 warnings.append(f"{target}: listed in {CATALOG_FILE} but missing; skipped")
+
+    if corpus_dir is not None and corpus_dir.exists():
+        add_catalogued(corpus_dir)
         for path in _walk(corpus_dir):
             add(path, None)
     for raw in extra:
@@ -86,6 +89,9 @@ def discover(corpus_dir: Path | None, extra: list[Path]) -> tuple[list[Source], 
         if not path.exists():
             warnings.append(f"{path}: no such file or folder")
             continue
+        if path.is_dir():
+            # A folder with its own catalog (e.g. a development corpus) keeps its metadata.
+            add_catalogued(path)
         for file in _walk(path):
             add(file, None)
     return sources, warnings

@@ -1,7 +1,8 @@
 """Does the verified answer answer what was asked? Checks on the constraints a question pins
 down, so that a fluent answer about something nearby becomes an abstention:
 
-- a year the question names must appear in the answer ('the EMN budget for 2030');
+- a year the question names must appear in the answer or its cited passages ('the EMN
+  budget for 2030');
 - a country the question names must appear in a cited passage;
 - 'how many / how much' needs a sentence holding a figure (not a year, date or legal
   reference) together with what is being counted;
@@ -54,7 +55,10 @@ def unanswered_constraints(
         return []
     # Years count as mentioned only outside legal references ("Regulation 2024/2509"), and a
     # period ("the 2024-2025 programme") only as that period.
-    answer_years = _REFERENCE.sub(" ", answer)
+    # The year may stand in the cited sentence's context rather than in the quoted sentence
+    # ("MFF 2028-2034 ... EUR 81 billion" quoted as its figure sentence alone).
+    evidence = " ".join(f"{c.chunk.text} {c.chunk.section_path}" for c in cited)
+    answer_years = _REFERENCE.sub(" ", f"{answer} {evidence}")
     periods = PERIOD.findall(question)
     missing = [
         p for p in dict.fromkeys(periods) if _period_key(p) not in {
@@ -63,7 +67,6 @@ def unanswered_constraints(
     ]  # fmt: skip
     single = YEAR.findall(PERIOD.sub(" ", question))
     missing += [y for y in dict.fromkeys(single) if y not in YEAR.findall(answer_years)]
-    evidence = " ".join(f"{c.chunk.text} {c.chunk.section_path}" for c in cited)
     named = set(countries_in(evidence))
     missing += [c for c in countries_in(question) if c not in named]
     if QUANTITY_QUESTION.search(question):

@@ -30,8 +30,17 @@ def _content_words(text: str) -> list[str]:
 
 
 def needs_rewrite(question: str) -> bool:
+    """Only an elliptical question leans on the history: one that opens with 'and', 'what
+    about' or a pronoun, a fragment ('for 2027?'), or a question whose subject is a pronoun
+    ('when will it apply?'). A complete question ('what is the EMN budget for 2026-2027?')
+    stands alone, whatever was asked before."""
     q = question.strip()
-    return bool(_LEAD.match(q) or _PRONOUN_START.match(q) or len(_content_words(q)) <= 2)
+    if _LEAD.match(q) or _PRONOUN_START.match(q):
+        return True
+    words = _content_words(q)
+    if _QUESTION_START.match(q):
+        return not words or (bool(_PRONOUN.search(q)) and len(words) <= 3)
+    return len(words) <= 2
 
 
 def rewrite_followup(question: str, history: list[Turn]) -> str:

@@ -164,3 +164,21 @@ def test_chunks_never_cross_sections(embedder: Embedder) -> None:
     assert len({c.id for c in chunks}) == 3
     again = chunk(blocks, embedder)
     assert [c.id for c in again] == [c.id for c in chunks]  # content-hash ids are stable
+
+
+def test_a_paragraph_announcing_a_list_stays_with_the_list(embedder: Embedder) -> None:
+    # Enough text before the announcement that the list does not fit in the same chunk:
+    # the colon paragraph moves into the list's chunk instead of ending the previous one.
+    before = " ".join(numbered_sentences(9))
+    items = "\n".join(f"- item {i} on reception capacity and return procedures" for i in range(6))
+    blocks = [
+        Block(kind="heading", text="2. Means", level=2),
+        Block(kind="paragraph", text=before),
+        Block(kind="paragraph", text="These objectives should be achieved by the following:"),
+        Block(kind="paragraph", text=items),
+    ]
+    chunks = chunk(blocks, embedder, max_tokens=180)
+    assert len(chunks) >= 2
+    with_list = next(c for c in chunks if "- item 0" in c.text)
+    assert "achieved by the following:" in with_list.text
+    assert not any(c.text.rstrip().endswith("following:") for c in chunks)

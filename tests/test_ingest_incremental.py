@@ -211,3 +211,33 @@ def test_extra_paths_are_pruned_unless_kept(tmp_path: Path) -> None:
     assert pruned.count("removed") == 3
     state = index_state(settings)
     assert not state.records and not state.chroma_ids and not state.store_ids
+
+
+def test_an_extra_folder_with_its_own_catalog_keeps_its_metadata(tmp_path: Path) -> None:
+    from ingest.sources import discover
+
+    folder = tmp_path / "extra"
+    folder.mkdir()
+    doc = folder / "reg.md"
+    doc.write_text("# Article 1\n\nSubject matter of a real regulation.\n", encoding="utf-8")
+    import hashlib
+    import json
+
+    entry = {
+        "id": "reg-2024-1356-screening",
+        "title": "Screening Regulation",
+        "reference": "Regulation (EU) 2024/1356",
+        "kind": "regulation",
+        "file": "reg.md",
+        "sha256": hashlib.sha256(doc.read_bytes()).hexdigest(),
+    }
+    (folder / "catalog.json").write_text(json.dumps({"documents": [entry]}), encoding="utf-8")
+    (folder / "loose.txt").write_text("An uncatalogued note on return policy.", encoding="utf-8")
+    sources, warnings = discover(None, [folder])
+    by_file = {s.path.name: s for s in sources}
+    assert set(by_file) == {"reg.md", "loose.txt"}  # catalog.json itself is not a document
+    assert by_file["reg.md"].doc_id == "reg-2024-1356-screening"
+    assert by_file["reg.md"].entry is not None
+    assert by_file["reg.md"].entry.reference == "Regulation (EU) 2024/1356"
+    assert by_file["loose.txt"].entry is None
+    assert warnings == []

@@ -106,6 +106,19 @@ def test_stand_alone_question_in_a_conversation_is_not_rewritten(assistant: Assi
             "Which countries are observers in the EMN?",
             "Which countries are observers in the EMN?",
         ),
+        # Complete questions with few content words stand alone too (they were rewritten
+        # into "... (who are the EMN observer countries)?").
+        (
+            "Who are the EMN observer countries?",
+            "what is the EMN budget for 2026-2027?",
+            "what is the EMN budget for 2026-2027?",
+        ),
+        ("Who are the EMN observer countries?", "what is the EMN?", "what is the EMN?"),
+        (
+            "What is the EMN budget for 2026?",
+            "how many NCPs are there?",
+            "how many NCPs are there?",
+        ),
     ],
 )
 def test_rewrite_rules(previous: str, follow_up: str, expected: str) -> None:

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from index.lexical import tokenize
+from rag.asked_for import answers_kinds, asked_for
 from rag.composers.base import ComposeInput, Draft
 
 _FOOTNOTE_PREFIX = re.compile(r"^Footnote \((\w+)\):\s*")
 _BULLET = re.compile(r"^\s*[-•*]\s+")
 _DIGIT = re.compile(r"\d")
+# A line that continues a list announced by the sentence before it ("as follows:").
+_LIST_ITEM = re.compile(r"^\s*([-•*]\s+|\(?[a-z]{1,4}\)\s+|\(?\d{1,2}[.)]\s+|[ivx]{1,4}\)\s+)")
 
 
 @dataclass
@@ -29,6 +32,7 @@ class _Sentence:
     text: str
     vector: np.ndarray
     score: float
+    items: list[str] = field(default_factory=list)  # the list this sentence announces
 
 
 def display_sentence(raw: str, table_header: str = "") -> str:
@@ -63,22 +67,44 @@ def _table_header(chunk_text: str) -> str:
     return next((line for line in chunk_text.split("\n") if "|" in line), "")
 
 
+@dataclass(frozen=True)
+class SentenceWeights:
+    """How a sentence is scored against the question. Chosen by k-fold cross-validation on
+    the dev set (`python -m evals tune`), never on the blind sets."""
+
+    similarity: float = 0.5  # cosine of sentence and question vectors
+    coverage: float = 0.25  # share of the question's term weight in the sentence
+    density: float = 0.15  # matched terms per word
+    rank: float = 0.05  # the passage's retrieval rank
+    figures: float = 0.15  # figures of the question's kind (money, years)
+    asked: float = 0.15  # holds a value of the kind asked for, not already in the question
+    not_asked: float = 0.05  # penalty: the question asks for a kind of value it lacks
+    no_digit: float = 0.1  # penalty: a question wanting numbers, a sentence without any
+    title: float = 0.3  # penalty: the document's own title line
+
+
 class ExtractiveComposer:
     name = "extractive"
     model = "none"
 
     def __init__(self, max_sentences: int = 4, max_list_sentences: int = 6,
                  relative_floor: float = 0.7, max_passages: int = 5,
-                 novelty: float = 0.15) -> None:  # fmt: skip
+                 novelty: float = 0.15, weights: SentenceWeights | None = None,
+                 lead_with_best: bool = True, max_items: int = 8) -> None:  # fmt: skip
         self.novelty = novelty
         self.max_sentences = max_sentences
         self.max_list_sentences = max_list_sentences
         self.relative_floor = relative_floor
         self.max_passages = max_passages
+        self.weights = weights or SentenceWeights()
+        self.lead_with_best = lead_with_best
+        self.max_items = max_items
 
     def candidates(self, data: ComposeInput) -> list[_Sentence]:
         """Every sentence of the top passages, scored against the question."""
         out: list[_Sentence] = []
+        w = self.weights
+        kinds = asked_for(data.question)
         passages = data.passages[: self.max_passages]
         for p_index, cand in enumerate(passages):
             chunk = cand.chunk
@@ -104,20 +130,47 @@ class ExtractiveComposer:
                 # Matched terms per word: a short sentence that names the asked-for
                 # things beats a long one that mentions everything.
                 density = min(1.0, 4.0 * coverage / max(len(sentence_tokens), 4) ** 0.5)
-                score = 0.5 * cos + 0.25 * coverage + 0.15 * density + rank_bonus
+                score = (
+                    w.similarity * cos
+                    + w.coverage * coverage
+                    + w.density * density
+                    + w.rank * rank_bonus / 0.05
+                )
                 figures = data.terms.figure_match(raw)
-                score += 0.15 * figures
+                score += w.figures * figures
                 if data.wants_numbers and not _DIGIT.search(_FOOTNOTE_PREFIX.sub("", raw)):
-                    score -= 0.1
+                    score -= w.no_digit
+                if kinds:
+                    fit = answers_kinds(kinds, text, data.question)
+                    score += w.asked * fit - (w.not_asked if fit == 0 else 0.0)
+                if _is_title(text, chunk.doc.title):
+                    score -= w.title
                 words = len(text.split())
                 if words < 5 and not figures:
                     continue  # title-page lines, labels: not an answer
                 if words > 35:
                     score -= 0.004 * (words - 35)
-                out.append(
-                    _Sentence(p_index, position, text, cand.sentence_vectors[position], score)
+                sentence = _Sentence(
+                    p_index, position, text, cand.sentence_vectors[position], score
                 )
+                if text.endswith(":"):
+                    sentence.items = self._announced_items(chunk.text, spans, position, header)
+                out.append(sentence)
         return out
+
+    def _announced_items(self, text: str, spans: list[tuple[int, int]], position: int,
+                         header: str) -> list[str]:  # fmt: skip
+        """The list a sentence ending in a colon announces: the lines that follow it."""
+        items: list[str] = []
+        for start, end in spans[position + 1 :]:
+            raw = text[start:end]
+            at_line_start = start == 0 or text[start - 1] == "\n"
+            if not at_line_start or not _LIST_ITEM.match(raw) or len(items) >= self.max_items:
+                break  # the list has ended (or never started)
+            item = display_sentence(raw, header)
+            if len(item) >= 3:
+                items.append(item)
+        return items
 
     def select(self, data: ComposeInput) -> list[tuple[_Sentence, list[int]]]:
         """Chosen sentences with the passages that support each (near-duplicates merged).
@@ -145,18 +198,35 @@ class ExtractiveComposer:
                 continue
             chosen.append((best, [best.passage]))
             covered |= tokens[id(best)]
-        chosen.sort(key=lambda c: (c[0].passage, c[0].position))
-        return chosen
+        return self._order(chosen)
+
+    def _order(self, chosen: list[tuple[_Sentence, list[int]]]
+               ) -> list[tuple[_Sentence, list[int]]]:  # fmt: skip
+        """The best sentence first (it holds the answer), the others in document order so
+        that they read as the source does."""
+        ordered = sorted(chosen, key=lambda c: (c[0].passage, c[0].position))
+        if not self.lead_with_best or len(ordered) < 2:
+            return ordered
+        lead = max(ordered, key=lambda c: c[0].score)
+        return [lead] + [c for c in ordered if c is not lead]
 
     def compose(self, data: ComposeInput) -> Draft:
         chosen = self.select_parts(data) if len(data.parts) > 1 else self.select(data)
         if not chosen:
             return Draft(text="", notes=["no sentence of the retrieved passages matched"])
         parts = []
+        quoted = {s.text for s, _ in chosen}
+        listed = False
         for sentence, passages in chosen:
             markers = "".join(f"[{p + 1}]" for p in sorted(passages))
             parts.append(f"{sentence.text} {markers}")
-        if data.wants_list and len(parts) >= 3:
+            items = [i for i in sentence.items if i not in quoted]
+            if items:
+                # A sentence that announces a list brings the list (each item cited).
+                listed = True
+                parts.extend(f"- {item} [{sentence.passage + 1}]" for item in items)
+                quoted.update(items)
+        if data.wants_list and len(parts) >= 3 and not listed:
             return Draft(text="\n".join(f"- {p}" for p in parts))
         # One sentence per line: a quoted sentence may start in lower case or hold
         # abbreviations, and must never be merged with its neighbour during verification.
@@ -176,12 +246,17 @@ class ExtractiveComposer:
                 )  # fmt: skip
                 if same is None:
                     merged.append((sentence, passages))
-        merged.sort(key=lambda c: (c[0].passage, c[0].position))
-        return merged
+        return self._order(merged)
 
     def stream(self, data: ComposeInput) -> Iterator[str]:
         draft = self.compose(data)
         yield from re.split(r"(?<=\])(?=\s)", draft.text)
+
+
+def _is_title(text: str, title: str) -> bool:
+    """The document's title line quoted as if it were an answer."""
+    a, b = set(tokenize(text)), set(tokenize(title))
+    return bool(a and b) and len(a & b) / len(a | b) > 0.6
 
 
 def _gain(data: ComposeInput, sentence_tokens: set[str], covered: set[str]) -> float:

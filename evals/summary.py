@@ -1,0 +1,201 @@
+"""The side-by-side page of `make eval`: the dev set (tuned on), the blind sets (never tuned
+on) and the targets, overall, per question type and per document kind.
+
+A figure from the set that chose the weights says little about the next question; the blind
+sets, written by someone who saw only the documents, say more. Reading the two side by side
+shows how much of the dev figure is fitted to the dev set.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from common.settings import PROJECT_ROOT
+from evals.dataset import ITEM_TYPES, load_dataset
+from evals.report import fmt, markdown_table
+
+# (folder under the reports folder, label, what it is)
+SETS: tuple[tuple[str, str, str], ...] = (
+    (".", "dev", "the project's dev set, 141 q, default corpus (weights are tuned on it)"),
+    (
+        "dev-extended",
+        "dev, extended corpus",
+        "a development set over the extended corpus (open to tuning, like dev)",
+    ),
+    ("blind-default", "blind, default corpus", "written blind over the five default documents"),
+    (
+        "blind-extended",
+        "blind, extended corpus",
+        "written blind over the 18 real EU texts of evals/corpus-extended/ (indexed with the "
+        "default corpus)",
+    ),
+)
+# Targets of the answer-quality issue, on the blind sets. (bound, higher is better)
+TARGETS: dict[str, dict[str, tuple[float, bool]]] = {
+    "blind-default": {
+        "key_fact_recall": (0.85, True),
+        "hit@5": (0.95, True),
+        "behaviour_accuracy": (0.95, True),
+        "all_key_facts": (0.80, True),
+        "wrong_abstention": (0.03, False),
+        "first_sentence_fact": (0.80, True),
+        "citation_precision": (0.97, True),
+        "unsupported_sentence_rate": (0.0, False),
+    },
+    "blind-extended": {
+        "key_fact_recall": (0.75, True),
+        "hit@5": (0.85, True),
+        "behaviour_accuracy": (0.90, True),
+        "wrong_abstention": (0.03, False),
+        "first_sentence_fact": (0.80, True),
+        "citation_precision": (0.97, True),
+        "unsupported_sentence_rate": (0.0, False),
+        "latency_p95_ms": (150.0, False),
+    },
+}
+ROWS: tuple[tuple[str, str], ...] = (
+    ("key_fact_recall", "key-fact recall"),
+    ("all_key_facts", "answerable questions with every key fact"),
+    ("composition_ceiling", "ceiling: all key facts in 1-2 sentences of the top 5"),
+    ("retrieval_ceiling", "ceiling: all key facts in the top 5 passages"),
+    ("first_sentence_fact", "factoid answers whose first sentence holds a key fact"),
+    ("hit@5", "hit@5"),
+    ("recall@5", "recall@5"),
+    ("mrr", "MRR"),
+    ("behaviour_accuracy", "behaviour accuracy"),
+    ("wrong_abstention", "wrong abstentions (gold passage in the top 5)"),
+    ("citation_precision", "citation precision"),
+    ("unsupported_sentence_rate", "unsupported-sentence rate"),
+    ("latency_p95_ms", "latency p95 (ms, in process)"),
+)
+CATALOGS = (PROJECT_ROOT / "corpus" / "catalog.json",
+            PROJECT_ROOT / "evals" / "corpus-extended" / "catalog.json")  # fmt: skip
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def kinds_by_file(catalogs: Sequence[Path] = CATALOGS) -> dict[str, str]:
+    """Document file name -> catalog kind, over every catalog."""
+    out: dict[str, str] = {}
+    for path in catalogs:
+        data = _load(path) or {"documents": []}
+        for entry in data["documents"]:
+            out[Path(entry["file"]).name] = entry.get("kind", "document")
+    return out
+
+
+def _target_cell(name: str, key: str, value: Any) -> str:
+    bound = TARGETS.get(name, {}).get(key)
+    if bound is None:
+        return fmt(value, key)
+    limit, higher = bound
+    if not isinstance(value, int | float):
+        return f"{fmt(value, key)} (target {'≥' if higher else '≤'} {fmt(limit, key)})"
+    met = value >= limit - 1e-9 if higher else value <= limit + 1e-9
+    sign = "≥" if higher else "≤"
+    return f"{fmt(value, key)} ({'met' if met else 'missed'}: {sign} {fmt(limit, key)})"
+
+
+def per_kind(results: dict[str, Any], kinds: dict[str, str]) -> dict[str, dict[str, float]]:
+    """hit@5 and key-fact recall of answerable questions, by the kind of their gold
+    document (a question citing two kinds counts for each)."""
+    dataset = results.get("run", {}).get("dataset")
+    if not dataset:
+        return {}
+    path = Path(dataset)
+    path = path if path.is_absolute() else PROJECT_ROOT / path
+    if not path.is_file():
+        return {}
+    items = {item.id: item for item in load_dataset(path)}
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for record in results.get("questions", []):
+        item = items.get(record["id"])
+        if item is None or item.expected_behaviour != "answer":
+            continue
+        for kind in {kinds.get(Path(s.doc).name, "unknown") for s in item.sources}:
+            groups.setdefault(kind, []).append(record["metrics"])
+    out: dict[str, dict[str, float]] = {}
+    for kind, rows in sorted(groups.items()):
+        out[kind] = {"questions": len(rows)}
+        for key in ("hit@5", "key_fact_recall", "all_key_facts"):
+            values = [r[key] for r in rows if r.get(key) is not None]
+            if values:
+                out[kind][key] = sum(values) / len(values)
+    return out
+
+
+def render_summary(reports: Path) -> str:
+    found = [(folder, label, about, _load(reports / folder / "results.json"))
+             for folder, label, about in SETS]  # fmt: skip
+    found = [(f, lab, about, r) for f, lab, about, r in found if r is not None]
+    names = {".": "dev"}  # a folder's name is its set's name in TARGETS
+    lines = [
+        "# Evaluation summary: dev and blind sets side by side",
+        "",
+        "Weights and thresholds are chosen on the dev set only (k-fold cross-validation, "
+        "`python -m evals tune`); the blind sets are run to report, never to choose. A change "
+        "that raises dev and lowers blind is a regression. Targets apply to the blind sets.",
+        "",
+    ]
+    for _, label, about, results in found:
+        run = results.get("run", {})
+        count = len(results.get("questions", []))
+        lines.append(
+            f"- **{label}**: {about}; `{run.get('dataset', '?')}`, {count} questions, "
+            f"{run.get('started', '')}"
+        )
+    lines += ["", "## Overall", ""]
+    header = ["metric"] + [label for _, label, _, _ in found]
+    rows = []
+    for key, title in ROWS:
+        row = [title]
+        for folder, _, _, results in found:
+            row.append(_target_cell(names.get(folder, folder), key, results["metrics"].get(key)))
+        rows.append(row)
+    lines += markdown_table(header, rows)
+    lines += ["", "## Key-fact recall and behaviour accuracy per question type", ""]
+    types = [t for t in ITEM_TYPES if any(t in r["metrics"].get("per_type", {})
+                                          for *_, r in found)]  # fmt: skip
+    rows = []
+    for kind in types:
+        row = [kind]
+        for *_, results in found:
+            sub = results["metrics"].get("per_type", {}).get(kind)
+            row.append(
+                "—"
+                if sub is None
+                else f"{fmt(sub.get('key_fact_recall'), 'k')} / "
+                f"{fmt(sub.get('behaviour_accuracy'), 'b')} ({sub.get('questions')} q)"
+            )
+        rows.append(row)
+    lines += markdown_table(["type"] + [label for _, label, _, _ in found], rows)
+    lines += ["", "## Answerable questions per document kind (hit@5 / key-fact recall)", ""]
+    kinds = kinds_by_file()
+    by_set = [per_kind(results, kinds) for *_, results in found]
+    all_kinds = sorted({k for table in by_set for k in table})
+    rows = []
+    for kind in all_kinds:
+        row = [kind]
+        for table in by_set:
+            cell = table.get(kind)
+            row.append(
+                "—"
+                if cell is None
+                else f"{fmt(cell.get('hit@5'), 'h')} / {fmt(cell.get('key_fact_recall'), 'k')}"
+                f" ({cell['questions']:.0f} q)"
+            )
+        rows.append(row)
+    lines += markdown_table(["document kind"] + [label for _, label, _, _ in found], rows)
+    lines.append("")
+    return "\n".join(lines)
+
+
+def write_summary(reports: Path) -> Path:
+    path = reports / "summary.md"
+    path.write_text(render_summary(reports), encoding="utf-8")
+    return path

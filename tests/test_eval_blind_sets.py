@@ -1,0 +1,61 @@
+"""The blind question sets (written by someone who saw only the documents; run to report,
+never to tune): valid, and every gold quote verbatim in the document it names."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from evals.dataset import load_dataset
+from ingest.catalog import Catalog
+
+ROOT = Path(__file__).resolve().parents[1]
+SETS = {
+    "blind-default.jsonl": [ROOT / "corpus"],
+    "blind-extended.jsonl": [ROOT / "evals" / "corpus-extended"],
+}
+
+
+def _collapse(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@pytest.mark.parametrize("name", sorted(SETS))
+def test_every_gold_quote_is_verbatim_in_its_document(name: str) -> None:
+    items = load_dataset(ROOT / "evals" / "datasets" / name)
+    texts = {
+        p.name: _collapse(p.read_text(encoding="utf-8"))
+        for folder in SETS[name]
+        for p in folder.iterdir()
+        if p.is_file() and p.name != "catalog.json"
+    }
+    missing = [
+        f"{item.id}: {source.doc}"
+        for item in items
+        for source in item.sources
+        if _collapse(source.quote) not in texts.get(Path(source.doc).name, "")
+    ]
+    assert not missing, missing
+    assert len({item.id for item in items}) == len(items)
+    answerable = [i for i in items if i.expected_behaviour == "answer"]
+    assert all(i.key_facts and i.sources for i in answerable)
+    assert {i.expected_behaviour for i in items} == {"answer", "abstain", "decline"}
+
+
+def test_the_blind_sets_hold_at_least_150_questions() -> None:
+    total = sum(len(load_dataset(ROOT / "evals" / "datasets" / name)) for name in SETS)
+    assert total >= 150
+
+
+def test_the_extended_corpus_catalog_matches_its_files() -> None:
+    import hashlib
+
+    folder = ROOT / "evals" / "corpus-extended"
+    catalog = Catalog.load(folder / "catalog.json")
+    assert len(catalog.documents) >= 18
+    for entry in catalog.documents:
+        data = (folder / entry.file).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == entry.sha256, entry.file
+        assert entry.url.startswith("http") and entry.licence, entry.id

@@ -1,0 +1,48 @@
+"""What a question asks for, and whether a sentence adds such a value (rag/asked_for.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.asked_for import answers_kinds, asked_for, new_values
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How much money does the EMN get for 2026-2027?", "amount"),
+        ("What is the ceiling on EU funding for the EMN work programme?", "amount"),
+        ("By how much did irregular crossings drop in 2025?", "percentage"),
+        ("When was the Council Decision establishing the EMN adopted?", "date"),
+        ("How long can the screening at the border last?", "duration"),
+        ("How many national contact points are there?", "count"),
+        ("Who is the EMN's service provider?", "organisation"),
+        ("Which countries are EMN observers?", "country"),
+        ("Under which regulation is the EMN financed?", "legal"),
+        ("What is a resettled refugee?", "definition"),
+        ("Why is the recognition of qualifications a barrier?", "reason"),
+    ],
+)
+def test_question_kinds(question: str, kind: str) -> None:
+    assert kind in asked_for(question)
+
+
+def test_a_general_question_asks_for_no_particular_value() -> None:
+    assert asked_for("Tell me about the EMN's cooperation with third countries") == frozenset()
+
+
+def test_values_already_in_the_question_do_not_count() -> None:
+    sentence = "The maximum Union contribution for 2026-2027 is set at EUR 28 200 000."
+    question = "How much is the EMN budget for 2026-2027?"
+    assert new_values("amount", sentence, question) == ["EUR 28 200 000"]
+    assert new_values("date", sentence, question) == []  # 2026-2027 is the question's own
+    title = "Commission Implementing Decision on the financing of the EMN for 2026-2027."
+    assert answers_kinds(["amount"], title, question) == 0.0
+    assert answers_kinds(["amount"], sentence, question) == 1.0
+
+
+def test_durations_and_countries() -> None:
+    assert new_values("duration", "The screening shall last no more than 7 days.", "How long?")
+    found = new_values("country", "Observers are Norway and Georgia.", "Which countries?")
+    assert set(found) == {"Norway", "Georgia"}
+    assert new_values("country", "Norway takes part.", "Does Norway take part?") == []
