@@ -91,6 +91,7 @@ eval: install
 
 tune: install
 	$(PY) -m ingest --quiet
+	$(PY) -m ingest --quiet --index $(EXTENDED_INDEX) evals/corpus-extended
 	$(PY) -m evals tune
 
 # Performance: ingest throughput vs the raw model, scale curve (1k, 10k), per-step latency in

@@ -74,7 +74,19 @@ def _parser() -> argparse.ArgumentParser:
     tune = sub.add_parser(
         "tune", help="choose the composer's settings by k-fold cross-validation on the dev set"
     )
-    tune.add_argument("--dataset", type=Path, default=DEV_SET, help="the set to tune on")
+    tune.add_argument(
+        "--dataset",
+        type=Path,
+        action="append",
+        help="a dev set to tune on (repeatable; default: the dev set, and the extended "
+        "corpus's dev set when its index exists)",
+    )
+    tune.add_argument(
+        "--index",
+        type=Path,
+        action="append",
+        help="the index of each --dataset, in the same order (default: EMN_INDEX_DIR)",
+    )
     tune.add_argument("--folds", type=int, default=5, help="k (default 5)")
     tune.add_argument("--out", type=Path, default=DEFAULT_OUT.parent / "tune", help="output folder")
     return parser
@@ -95,11 +107,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {write_summary(args.reports)}")
         return 0
     if args.command == "tune":
-        from evals.tune import run_tune
+        from evals.tune import default_sets, run_tune
 
-        if "blind" in args.dataset.name:
-            return _fail("tune on the dev set only: the blind sets are run to report")
-        result = run_tune(args.dataset, args.out, args.folds)
+        datasets = args.dataset or []
+        indexes = args.index or []
+        if len(indexes) > len(datasets):
+            return _fail("give one --index per --dataset")
+        sets = (
+            [(d, indexes[i] if i < len(indexes) else None) for i, d in enumerate(datasets)]
+            if datasets
+            else default_sets()
+        )
+        if any("blind" in d.name for d, _ in sets):
+            return _fail("tune on dev sets only: the blind sets are run to report")
+        result = run_tune(sets, args.out, args.folds)
         print(f"held-out {result.held_out:.4f}, in-sample {result.in_sample:.4f}, "
               f"chosen: {result.chosen}; wrote {args.out / 'tune.md'}")  # fmt: skip
         return 0

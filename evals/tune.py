@@ -20,6 +20,20 @@ from evals.dataset import Item
 from evals.report import markdown_table
 
 DEFAULT_OUT = Path(__file__).parent / "reports" / "tune"
+EXTENDED_DEV = Path(__file__).parent / "datasets" / "dev-extended.jsonl"
+
+
+def default_sets() -> list[tuple[Path, Path | None]]:
+    """The dev set on the configured index, and the extended corpus's dev set on the
+    extended index when `make eval` has built it."""
+    from common.settings import PROJECT_ROOT
+    from evals.dataset import DEV_SET
+
+    sets: list[tuple[Path, Path | None]] = [(DEV_SET, None)]
+    extended = PROJECT_ROOT / ".emn" / "index-extended"
+    if (extended / "manifest.json").exists():
+        sets.append((EXTENDED_DEV, extended))
+    return sets
 
 
 def grid() -> dict[str, dict[str, Any]]:
@@ -36,13 +50,15 @@ def grid() -> dict[str, dict[str, Any]]:
         "no asked-for preference": w(asked=0.0, not_asked=0.0),
         "asked-for 0.25": w(asked=0.25),
         "asked-for 0.35": w(asked=0.35),
+        "asked-for 0.5": w(asked=0.5),
+        "asked-for 0.35, not-asked 0.15": w(asked=0.35, not_asked=0.15),
         "no not-asked penalty": w(not_asked=0.0),
         "not-asked penalty 0.1": w(not_asked=0.1),
         "no title penalty": w(title=0.0),
         "document order (no lead)": {"lead_with_best": False},
         "3 sentences": {"max_sentences": 3},
         "5 sentences": {"max_sentences": 5},
-        "floor 0.6": {"relative_floor": 0.6},
+        "floor 0.7": {"relative_floor": 0.7},
         "floor 0.8": {"relative_floor": 0.8},
     }
 
@@ -107,16 +123,26 @@ def render(result: CrossValidation, scores: dict[str, list[float]], k: int,
     return "\n".join(lines)
 
 
-def run_tune(dataset: Path, out: Path, k: int = 5) -> CrossValidation:
+def run_tune(sets: Sequence[tuple[Path, Path | None]], out: Path, k: int = 5) -> CrossValidation:
+    """`sets`: (dev question set, index folder or None for the configured one); the scores
+    of all sets are pooled, question by question, before the folds are drawn."""
     from common.settings import load_settings
     from evals.dataset import load_dataset
 
-    items = load_dataset(dataset)
     configs = grid()
-    scores = score_grid(load_settings(query_cache_size=0), items, configs)
+    scores: dict[str, list[float]] = {name: [] for name in configs}
+    for dataset, index in sets:
+        overrides: dict[str, Any] = {"query_cache_size": 0}
+        if index is not None:
+            overrides["index_dir"] = index
+        print(f"{dataset}:")
+        part = score_grid(load_settings(**overrides), load_dataset(dataset), configs)
+        for name, values in part.items():
+            scores[name].extend(values)
+    dataset = " + ".join(str(d) for d, _ in sets)
     result = cross_validate(scores, k=k)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "tune.md").write_text(render(result, scores, k, configs, str(dataset)), "utf-8")
+    (out / "tune.md").write_text(render(result, scores, k, configs, dataset), "utf-8")
     (out / "tune.json").write_text(
         json.dumps({"cross_validation": asdict(result), "scores": scores}, indent=1), "utf-8"
     )

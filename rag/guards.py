@@ -77,19 +77,33 @@ _CASE_TERMS = re.compile(
     r"[^?!]{0,120}\b(asylum|protection|permit|visa|refugee|deport\w*|residence|status)\b"
 )
 
+# Words that make a question about migration, asylum or the EMN on their own.
 _DOMAIN = re.compile(
     r"(?ix)\b(migra\w*|immigra\w*|emigra\w*|asylum|refugee\w*|border\w*|frontex|schengen|return\w*|"
     r"readmission|deport\w*|visa\w*|emn|ncps?|national\s+contact\s+points?|integration|"
     r"smuggl\w*|traffick\w*|protection|displace\w*|pact|amif|euaa|eurostat|resettle\w*|"
-    r"third[\s-]countr\w*|non[\s-]eu|residence|permit\w*|citizenship|naturali[sz]\w*|labour|"
-    r"talent|workers?|skills?|mobility|diaspora|reception|dublin|relocat\w*|solidarity|"
+    r"third[\s-]countr\w*|non[\s-]eu|residence|permit\w*|citizenship|naturali[sz]\w*|"
+    r"talent|diaspora|reception|dublin|relocat\w*|solidarity|"
     r"ukrain\w*|syria\w*|afghan\w*|libya\w*|tunisia\w*|crossings?|arrivals?|irregular|illegal|"
     r"unaccompanied|minors?|statelessness|stateless|glossary|inform|studies|factsheets?|"
-    r"work\s+programme|steering\s+board|member\s+states?|commission|council|regulation|directive|"
-    r"strategy|budget|grants?|funding|procurement|observer\w*|policy|policies|eu|european|"
-    r"union|euro\w*|entry|exit|etias|eurodac|biometric\w*|digitali[sz]\w*|ai\s+act|"
-    r"exploitation|employment|students?|researchers?|family\s+reunification|humanitarian|"
-    r"partner\s+countr\w*|hybrid|weaponi[sz]\w*|secondary\s+movements?|recognition\s+rate)\b"
+    r"work\s+programme|steering\s+board|observer\w*|"
+    r"entry|exit|etias|eurodac|biometric\w*|"
+    r"exploitation|family\s+reunification|humanitarian|"
+    r"partner\s+countr\w*|hybrid|weaponi[sz]\w*|secondary\s+movements?|recognition\s+rate|"
+    # the Pact's procedures and actors, as its legal texts name them
+    r"screening|applicants?|determining\s+authorit\w*|examination\s+on\s+the\s+merits|"
+    r"subsequent\s+application|further\s+representation|subsidiary|refoulement|detention|"
+    r"detained|take[\s-](charge|back)|transfer(s|red)?|instrumentali[sz]\w*|force\s+majeure|"
+    r"apprehen\w*|fingerprint\w*|safe\s+(third\s+)?countr\w*|guardian\w*|"
+    r"blue\s+card|legal\s+migration|labour\s+migration|seasonal\s+workers?|intra[\s-]corporate|"
+    r"apr|ammr|rcd|urf|ceas|unhcr|iom)\b"
+)
+# Words of EU policy in general: in scope only when the corpus clearly speaks to the question
+# ("EU rules on roaming charges" is about the EU, not about migration).
+_EU_POLICY = re.compile(
+    r"(?ix)\b(member\s+states?|commission|council|regulation|directive|strategy|budget|"
+    r"grants?|funding|procurement|policy|policies|eu|european|union|euro\w*|labour|workers?|"
+    r"skills?|mobility|digitali[sz]\w*|ai\s+act|employment|students?|researchers?)\b"
 )
 
 DECLINE_OUT_OF_SCOPE = (
@@ -142,7 +156,13 @@ def is_injection(text: str) -> bool:
 
 
 def in_domain(text: str) -> bool:
+    """About migration, asylum or the EMN, whatever the corpus holds."""
     return bool(_DOMAIN.search(text))
+
+
+def about_eu_policy(text: str) -> bool:
+    """About EU policy in general: in scope only with evidence from the corpus."""
+    return bool(_EU_POLICY.search(text))
 
 
 def check_question(question: str, history_chars: int = 0, history_turns: int = 0) -> GuardResult:

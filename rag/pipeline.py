@@ -148,9 +148,11 @@ class Assistant:
             if ctx.stream_model:
                 yield StreamEvent(kind="delta", text=answer.answer)
             else:
-                for piece in re.split(r"(?<=[.!?\]])\s+", answer.answer):
+                # Sentence-sized pieces, each with the whitespace that follows it, so that
+                # the pieces join into the answer exactly (a list keeps its line breaks).
+                for piece in re.findall(r".+?(?:(?<=[.!?\]])\s+|$)", answer.answer, re.S):
                     if piece:
-                        yield StreamEvent(kind="delta", text=piece + " ")
+                        yield StreamEvent(kind="delta", text=piece)
         yield StreamEvent(kind="answer", answer=answer)
 
     def warm_up(self) -> None:

@@ -149,16 +149,23 @@ class Retrieve(Step):
         ctx.candidates = clean
 
 
+SCOPE_EVIDENCE = (0.45, 0.5)  # (term coverage, best sentence similarity) of a top passage
+
+
 class Scope(Step):
-    """Out of scope when nothing in the question is about migration, asylum, the EMN or EU
-    policy (a broad lexicon: an in-scope question the corpus can't answer is abstained on,
-    not declined)."""
+    """Out of scope unless the question is about migration, asylum or the EMN (a broad
+    lexicon: an in-scope question the corpus can't answer is abstained on, not declined), or
+    about EU policy in general with a passage that clearly speaks to it."""
 
     name = "scope"
 
     def run(self, ctx: Context) -> None:
         best = max((c.best_sentence for c in ctx.candidates), default=0.0)
-        if not guards.in_domain(ctx.query):
+        coverage, similarity = SCOPE_EVIDENCE
+        evidence = any(
+            c.coverage >= coverage and c.best_sentence >= similarity for c in ctx.candidates[:5]
+        )
+        if not (guards.in_domain(ctx.query) or (guards.about_eu_policy(ctx.query) and evidence)):
             ctx.guards.append(GuardVerdict(guard="scope", verdict="block", detail="out of scope"))
             ctx.confidence = 1.0 - best
             ctx.finish("declined", guards.DECLINE_OUT_OF_SCOPE, "out of scope")

@@ -1,5 +1,6 @@
 """The blind question sets (written by someone who saw only the documents; run to report,
-never to tune): valid, and every gold quote verbatim in the document it names."""
+never to tune) and the extended corpus's dev set: valid, and every gold quote verbatim in the
+document it names."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SETS = {
     "blind-default.jsonl": [ROOT / "corpus"],
     "blind-extended.jsonl": [ROOT / "evals" / "corpus-extended"],
+    "dev-extended.jsonl": [ROOT / "evals" / "corpus-extended"],  # a dev set: open to tuning
 }
 
 
@@ -45,7 +47,8 @@ def test_every_gold_quote_is_verbatim_in_its_document(name: str) -> None:
 
 
 def test_the_blind_sets_hold_at_least_150_questions() -> None:
-    total = sum(len(load_dataset(ROOT / "evals" / "datasets" / name)) for name in SETS)
+    blind = [name for name in SETS if name.startswith("blind")]
+    total = sum(len(load_dataset(ROOT / "evals" / "datasets" / name)) for name in blind)
     assert total >= 150
 
 

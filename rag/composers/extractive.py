@@ -81,6 +81,7 @@ class SentenceWeights:
     not_asked: float = 0.05  # penalty: the question asks for a kind of value it lacks
     no_digit: float = 0.1  # penalty: a question wanting numbers, a sentence without any
     title: float = 0.3  # penalty: the document's own title line
+    superseded: float = 0.15  # penalty: a superseded document (its replacement speaks first)
 
 
 class ExtractiveComposer:
@@ -88,7 +89,7 @@ class ExtractiveComposer:
     model = "none"
 
     def __init__(self, max_sentences: int = 4, max_list_sentences: int = 6,
-                 relative_floor: float = 0.7, max_passages: int = 5,
+                 relative_floor: float = 0.6, max_passages: int = 5,
                  novelty: float = 0.15, weights: SentenceWeights | None = None,
                  lead_with_best: bool = True, max_items: int = 8) -> None:  # fmt: skip
         self.novelty = novelty
@@ -145,6 +146,8 @@ class ExtractiveComposer:
                     score += w.asked * fit - (w.not_asked if fit == 0 else 0.0)
                 if _is_title(text, chunk.doc.title):
                     score -= w.title
+                if chunk.doc.superseded_by or chunk.doc.status == "superseded":
+                    score -= w.superseded
                 words = len(text.split())
                 if words < 5 and not figures:
                     continue  # title-page lines, labels: not an answer
