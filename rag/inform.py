@@ -131,7 +131,10 @@ def draft_inform(
             key = _MARKER.sub("", sentence).strip()
             if key in used:
                 continue
-            used.add(key)
+            if heading != "Key messages":
+                # Key messages sum up the body: they may repeat its strongest sentences,
+                # while the body sections do not repeat each other.
+                used.add(key)
 
             def renumber(match: re.Match[str], local: dict[int, Citation] = local) -> str:
                 cite = local[int(match.group(1))]

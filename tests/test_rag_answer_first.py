@@ -51,3 +51,28 @@ def test_the_documents_title_line_does_not_lead(assistant: Assistant) -> None:
     answer = assistant.ask("What is the EMN work programme 2026-2027 about?")
     head = first_sentence(answer.answer).lower()
     assert not head.startswith("commission implementing decision"), describe(answer)
+
+
+def test_an_inform_draft_fills_its_body_from_the_corpus(assistant: Assistant) -> None:
+    from rag.inform import draft_inform
+
+    draft = draft_inform(assistant, "return and readmission cooperation with third countries")
+    answered = [s.heading for s in draft.sections if s.behaviour == "answered" and s.text]
+    # Key messages may repeat the body's strongest sentences, so they no longer use up the
+    # sentences the body sections need (before: only the key messages were filled).
+    assert "Key messages" in answered and len(answered) >= 3, answered
+
+
+def test_a_legal_acts_recitals_are_told_apart_from_its_articles() -> None:
+    from index.schema import Chunk, DocumentMeta
+    from rag.retrieval import is_recital
+
+    regulation = DocumentMeta(doc_id="reg", title="Regulation", kind="regulation")
+    strategy = DocumentMeta(doc_id="st", title="Strategy", kind="strategy")
+    recital = Chunk(id="a", doc=regulation, ordinal=1, text="(22) The screening should ...")
+    article = Chunk(id="b", doc=regulation, ordinal=90, text="1. The screening shall ...",
+                    section_path="Article 8 > Requirements concerning the screening")  # fmt: skip
+    intro = Chunk(id="c", doc=strategy, ordinal=0, text="Building on steady progress ...")
+    assert is_recital(recital)
+    assert not is_recital(article)
+    assert not is_recital(intro)
