@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from index.lexical import tokenize
+from rag.asked_for import answers_kinds, asked_for
 from rag.countries import countries_in
 from rag.question import COUNTRIES_QUESTION, PERIOD, QUANTITY_QUESTION, YEAR
 from rag.retrieval import Candidate, QueryTerms
@@ -40,6 +41,7 @@ _WORD_NUMBER = re.compile(
     r"hundred|thousand|million|billion|half|third|quarter|dozen)\b"
 )
 QUANTITY_COVERAGE = 0.15
+QUANTITY_KINDS = frozenset({"amount", "percentage", "count", "duration"})
 
 
 def has_quantity(sentence: str) -> bool:
@@ -71,10 +73,23 @@ def unanswered_constraints(
     missing += [c for c in countries_in(question) if c not in named]
     if QUANTITY_QUESTION.search(question):
         content = QueryTerms({t: w for t, w in terms.weights.items() if not YEAR.fullmatch(t)})
-        if not any(
-            has_quantity(s) and content.coverage(set(tokenize(s))) >= QUANTITY_COVERAGE
-            for s in split_answer(answer)
-        ):
+        # What is counted may be named by the passage's document and section rather than by
+        # the figure's own sentence ("EMN" in the title, "Union contribution" in the section).
+        context = {
+            t for c in cited for t in tokenize(f"{c.chunk.doc.title} {c.chunk.section_path}")
+        }
+        kinds = asked_for(question) & QUANTITY_KINDS
+
+        def gives_figure(sentence: str) -> bool:
+            if not has_quantity(sentence):
+                return False
+            coverage = content.coverage(set(tokenize(sentence)) | context)
+            # A value of the very kind asked for (an amount for "how much money") needs less
+            # of the question's wording around it than any other figure.
+            fits = bool(kinds) and answers_kinds(kinds, sentence, question) > 0
+            return coverage >= QUANTITY_COVERAGE or (fits and coverage >= QUANTITY_COVERAGE / 2)
+
+        if not any(gives_figure(s) for s in split_answer(answer)):
             missing.append("the figure asked for")
     if COUNTRIES_QUESTION.search(question) and not countries_in(answer):
         missing.append("the countries asked for")

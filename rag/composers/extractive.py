@@ -21,6 +21,7 @@ from rag.composers.base import ComposeInput, Draft
 _FOOTNOTE_PREFIX = re.compile(r"^Footnote \((\w+)\):\s*")
 _BULLET = re.compile(r"^\s*[-•*]\s+")
 _DIGIT = re.compile(r"\d")
+ABSORB_SHARE = 1.0  # chosen on the dev sets
 # A line that continues a list announced by the sentence before it ("as follows:").
 _LIST_ITEM = re.compile(r"^\s*([-•*]\s+|\(?[a-z]{1,4}\)\s+|\(?\d{1,2}[.)]\s+|[ivx]{1,4}\)\s+)")
 
@@ -159,7 +160,7 @@ class ExtractiveComposer:
                 if text.endswith(":"):
                     sentence.items = self._announced_items(chunk.text, spans, position, header)
                 out.append(sentence)
-        return out
+        return _absorb_items(out)
 
     def _announced_items(self, text: str, spans: list[tuple[int, int]], position: int,
                          header: str) -> list[str]:  # fmt: skip
@@ -254,6 +255,24 @@ class ExtractiveComposer:
     def stream(self, data: ComposeInput) -> Iterator[str]:
         draft = self.compose(data)
         yield from re.split(r"(?<=\])(?=\s)", draft.text)
+
+
+def _absorb_items(sentences: list[_Sentence]) -> list[_Sentence]:
+    """A list item is quoted with the sentence that announces it: the announcing sentence
+    takes the best score of its items, and the items leave the pool ("(a) EUR 25 450 000 for
+    2026;" alone does not say what the amount is)."""
+    by_text = {(s.passage, s.text): s for s in sentences}
+    absorbed: set[int] = set()
+    for parent in sentences:
+        own = parent.score
+        for item in parent.items:
+            child = by_text.get((parent.passage, item))
+            # An item much better than its lead-in answers on its own (the lead-in is about
+            # something else than what was asked).
+            if child is not None and child is not parent and own >= ABSORB_SHARE * child.score:
+                parent.score = max(parent.score, child.score)
+                absorbed.add(id(child))
+    return [s for s in sentences if id(s) not in absorbed]
 
 
 def _is_title(text: str, title: str) -> bool:
