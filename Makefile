@@ -16,7 +16,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run ingest test lint format eval tune
+.PHONY: help install run ingest test lint format eval tune calibrate
 
 help:
 	@echo "make run    install if needed, ingest corpus/ into the index if needed, start the API"
@@ -27,6 +27,8 @@ help:
 	@echo "make eval   install and ingest if needed, run the dev and blind sets (default and extended"
 	@echo "           corpus) and the red-team set, refresh evals/reports/latest/ (summary.md side by side)"
 	@echo "make tune   choose the composer's settings by 5-fold cross-validation on the dev set"
+	@echo "make calibrate  fit the confidence map on the dev sets (5-fold held-out ECE) ->"
+	@echo "           rag/calibration.json, evals/reports/calibration/"
 	@echo "make bench performance benchmark (under 10 min) -> evals/reports/bench/; make bench-scale adds 100k and 1M chunks (and re-measures 1k)"
 
 $(STAMP):
@@ -93,6 +95,12 @@ tune: install
 	$(PY) -m ingest --quiet
 	$(PY) -m ingest --quiet --index $(EXTENDED_INDEX) evals/corpus-extended
 	$(PY) -m evals tune
+
+# Confidence calibration: fitted on both dev sets (never the blind ones), held-out ECE reported.
+calibrate: install
+	$(PY) -m ingest --quiet
+	$(PY) -m ingest --quiet --index $(EXTENDED_INDEX) evals/corpus-extended
+	$(PY) -m evals calibrate
 
 # Performance: ingest throughput vs the raw model, scale curve (1k, 10k), per-step latency in
 # process and over HTTP, Locust load at 1/4/16 clients, the LangChain peer, a profile; writes

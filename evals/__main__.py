@@ -1,6 +1,6 @@
 """`python -m evals run --dataset FILE [--api URL --key KEY] [--baseline] [--out DIR]
 [--composer extractive|llm] [--limit N] [--floors FILE]`; `python -m evals summary`;
-`python -m evals tune [--folds K]`
+`python -m evals tune [--folds K]`; `python -m evals calibrate [--folds K]`
 
 Asks every question of the set (in process by default, over HTTP with --api), scores the
 replies, optionally runs the naive LangChain baseline on the same questions, and writes
@@ -89,7 +89,37 @@ def _parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("--folds", type=int, default=5, help="k (default 5)")
     tune.add_argument("--out", type=Path, default=DEFAULT_OUT.parent / "tune", help="output folder")
+    calibrate = sub.add_parser(
+        "calibrate",
+        help="fit the confidence map on the dev sets (k-fold held-out ECE); writes "
+        "rag/calibration.json",
+    )
+    for option in ("--dataset", "--index"):
+        calibrate.add_argument(option, type=Path, action="append",
+                               help=f"as for tune {option} (dev sets only)")  # fmt: skip
+    calibrate.add_argument("--folds", type=int, default=5, help="k (default 5)")
+    calibrate.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT.parent / "calibration", help="report folder"
+    )
     return parser
+
+
+def _dev_sets(args: argparse.Namespace) -> list[tuple[Path, Path | None]]:
+    """(dev set, its index) pairs of tune/calibrate; ValueError for a blind set."""
+    from evals.tune import default_sets
+
+    datasets = args.dataset or []
+    indexes = args.index or []
+    if len(indexes) > len(datasets):
+        raise ValueError("give one --index per --dataset")
+    sets = (
+        [(d, indexes[i] if i < len(indexes) else None) for i, d in enumerate(datasets)]
+        if datasets
+        else default_sets()
+    )
+    if any("blind" in d.name for d, _ in sets):
+        raise ValueError(f"{args.command} on dev sets only: the blind sets are run to report")
+    return sets
 
 
 def _fail(message: str) -> int:
@@ -106,20 +136,26 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"wrote {write_summary(args.reports)}")
         return 0
-    if args.command == "tune":
-        from evals.tune import default_sets, run_tune
+    if args.command in ("tune", "calibrate"):
+        try:
+            sets = _dev_sets(args)
+        except ValueError as exc:
+            return _fail(str(exc))
+    if args.command == "calibrate":
+        from evals.calibrate import run_calibrate
+        from evals.targets import EvalError
 
-        datasets = args.dataset or []
-        indexes = args.index or []
-        if len(indexes) > len(datasets):
-            return _fail("give one --index per --dataset")
-        sets = (
-            [(d, indexes[i] if i < len(indexes) else None) for i, d in enumerate(datasets)]
-            if datasets
-            else default_sets()
-        )
-        if any("blind" in d.name for d, _ in sets):
-            return _fail("tune on dev sets only: the blind sets are run to report")
+        try:
+            found = run_calibrate(sets, args.out, args.folds)
+        except (EvalError, ValueError) as exc:
+            return _fail(str(exc))
+        print(f"ECE raw {found.raw_ece:.4f}, held out ({found.method}) "
+              f"{found.held_out_ece[found.method]:.4f}, in sample {found.in_sample_ece:.4f}; "
+              f"wrote rag/calibration.json, {args.out / 'calibration.md'}")  # fmt: skip
+        return 0
+    if args.command == "tune":
+        from evals.tune import run_tune
+
         result = run_tune(sets, args.out, args.folds)
         print(f"held-out {result.held_out:.4f}, in-sample {result.in_sample:.4f}, "
               f"chosen: {result.chosen}; wrote {args.out / 'tune.md'}")  # fmt: skip
@@ -221,7 +257,7 @@ def _run(args, items, bounds, started, started_at, targets) -> int:
     results = build_results(metrics, records, baseline, run)
     paths = write_outputs(results, args.out)
     _print_summary(metrics, baseline[0] if baseline else None)
-    print(f"wrote {paths['results']}, {paths['report']}, {paths['chart']}")
+    print(f"wrote {paths['results']}, {paths['report']}, {paths['chart']}, {paths['reliability']}")
     if bounds is not None:
         from evals.floors import check, report
 

@@ -26,6 +26,8 @@ Definitions (the README and the report repeat them):
   - answer length: characters of the answer text as returned (markers included).
 - Behaviour: expected `answer`/`abstain`/`decline` against got `answered`/`abstained`/
   `declined`; accuracy is the share that match; the confusion matrix counts every pair.
+- Calibration (evals/calibration.py): expected calibration error (`ece`, 10 equal-width bins)
+  of the confidence of answered questions expecting an answer, against all key facts present.
 - Latency: p50 and p95 (linear interpolation between order statistics) of the per-question
   total, and of each pipeline step's time where the step ran.
 
@@ -40,6 +42,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from evals.calibration import calibration_pairs, ece
 from evals.normalise import key_fact_present, quote_in_passage, tokens
 from rag.verify import numbers_in, split_answer
 
@@ -312,6 +315,7 @@ def aggregate(rows: Sequence[Mapping[str, object]]) -> dict[str, object]:
     out["behaviour_accuracy"] = (
         _round(sum(behaviour_correct(e, g) for e, g in pairs) / len(pairs)) if pairs else None
     )
+    out["ece"] = _round(ece(calibration_pairs(rows)))
     out["answer_chars_mean"] = _round(_mean(row.get("answer_chars") for row in rows), 1)  # type: ignore[misc]
     latencies = [float(row["latency_ms"]) for row in rows if row.get("latency_ms") is not None]  # type: ignore[arg-type]
     out["latency_p50_ms"] = _round(percentile(latencies, 50), 2)

@@ -1,4 +1,5 @@
-"""Writes a run's results.json, report.md and chart (metrics per question type, PNG)."""
+"""Writes a run's results.json, report.md and charts (metrics per question type, and the
+reliability plot of the confidence; PNG)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from evals.calibration import calibration_pairs, write_reliability_plot
 from evals.metrics import KS, SUPPORT_SHARE
 from evals.runner import HEADLINE, LOWER_IS_BETTER, NEUTRAL
 
 CHART = "metrics_by_type.png"
+RELIABILITY = "reliability.png"
 CHART_METRICS = (
     ("behaviour_accuracy", "behaviour accuracy"),
     ("hit@5", "hit@5"),
@@ -53,6 +56,9 @@ DEFINITIONS = f"""\
   answer found in no cited passage (summed over questions). **Answer length**: characters of
   the answer text, markers included.
 - **Behaviour accuracy**: expected answer/abstain/decline vs got answered/abstained/declined.
+- **ECE** (expected calibration error): answered questions expecting an answer, confidence
+  in 10 equal-width bins; the sum over bins of the bin's share of answers x |share with every
+  key fact − mean confidence|. 0 is perfect calibration.
 - **Latency**: per-question `timings.total` of the answer (the pipeline's own measure; the
   client's wall clock when absent), p50/p95 with linear interpolation; per step likewise.
 - Means are over the questions where a metric applies; `n/a` where none does.
@@ -205,6 +211,21 @@ def _per_type(ours: dict[str, Any], base: dict[str, Any] | None) -> list[str]:
     return out
 
 
+def _calibration(results: dict[str, Any]) -> list[str]:
+    pairs = calibration_pairs([r["metrics"] for r in results["questions"]])
+    error = results["metrics"].get("ece")
+    return [
+        "## Calibration",
+        "",
+        f"Expected calibration error {fmt(error, 'ece')} over {len(pairs)} answered questions "
+        "expecting an answer (confidence vs every key fact in the answer, 10 bins; 0 is "
+        "perfect, see `python -m evals calibrate`).",
+        "",
+        f"![Reliability plot: share correct vs confidence]({RELIABILITY})",
+        "",
+    ]
+
+
 def _confusion(metrics: dict[str, Any]) -> list[str]:
     matrix = metrics["confusion_matrix"]
     got = list(next(iter(matrix.values())).keys())
@@ -329,6 +350,7 @@ def render_report(results: dict[str, Any], chart: str = CHART) -> str:
     lines += ["## Per question type", ""]
     lines += _per_type(ours, base)
     lines += ["", f"![Metrics per question type, ours vs baseline]({chart})", ""]
+    lines += _calibration(results)
     lines += ["## Behaviour (confusion matrix)", "", "Ours:", ""]
     lines += _confusion(ours)
     if base is not None:
@@ -346,16 +368,20 @@ def render_report(results: dict[str, Any], chart: str = CHART) -> str:
 
 
 def write_outputs(results: dict[str, Any], out_dir: Path) -> dict[str, Path]:
-    """results.json, report.md and the chart in `out_dir` (created if needed)."""
+    """results.json, report.md and the charts in `out_dir` (created if needed)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "results": out_dir / "results.json",
         "report": out_dir / "report.md",
         "chart": out_dir / CHART,
+        "reliability": out_dir / RELIABILITY,
     }
     paths["results"].write_text(
         json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     write_chart(results, paths["chart"])
+    pairs = calibration_pairs([r["metrics"] for r in results["questions"]])
+    dataset = Path(str(results.get("run", {}).get("dataset", "run"))).name
+    write_reliability_plot({"confidence": pairs}, paths["reliability"], f"Reliability: {dataset}")
     paths["report"].write_text(render_report(results, CHART), encoding="utf-8")
     return paths

@@ -36,6 +36,7 @@ HEADLINE = (
     "unsupported_sentence_rate",
     "unsupported_numbers",
     "behaviour_accuracy",
+    "ece",
     "answer_chars_mean",
     "latency_p50_ms",
     "latency_p95_ms",
@@ -48,6 +49,7 @@ LOWER_IS_BETTER = frozenset(
         "unsupported_sentence_rate",
         "unsupported_numbers",
         "wrong_abstention",
+        "ece",
         "latency_p50_ms",
         "latency_p95_ms",
     }
@@ -62,6 +64,7 @@ def score_question(item: Item, reply: Reply, ranking: Sequence[Passage]) -> dict
         "behaviour_correct": m.behaviour_correct(item.expected_behaviour, reply.behaviour),
         "latency_ms": round(reply.latency_ms, 2),
         "fallback": reply.fallback,
+        "confidence": reply.confidence,  # for the expected calibration error (ece)
     }
     quotes = [s.quote for s in item.sources]
     if quotes:
@@ -149,6 +152,7 @@ def _record(item: Item, reply: Reply, ranking: Sequence[Passage]) -> dict[str, A
         "answer": reply.answer,
         "behaviour": reply.behaviour,
         "reason": reply.reason,
+        "confidence": reply.confidence,
         "citations": [_citation_record(c) for c in reply.citations],
         "metrics": score_question(item, reply, ranking),
         "timings": reply.timings,

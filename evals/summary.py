@@ -44,6 +44,7 @@ TARGETS: dict[str, dict[str, tuple[float, bool]]] = {
         "first_sentence_fact": (0.80, True),
         "citation_precision": (0.97, True),
         "unsupported_sentence_rate": (0.0, False),
+        "ece": (0.10, False),
     },
     "blind-extended": {
         "key_fact_recall": (0.75, True),
@@ -54,6 +55,7 @@ TARGETS: dict[str, dict[str, tuple[float, bool]]] = {
         "citation_precision": (0.97, True),
         "unsupported_sentence_rate": (0.0, False),
         "latency_p95_ms": (150.0, False),
+        "ece": (0.10, False),
     },
 }
 ROWS: tuple[tuple[str, str], ...] = (
@@ -69,6 +71,7 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("wrong_abstention", "wrong abstentions (gold passage in the top 5)"),
     ("citation_precision", "citation precision"),
     ("unsupported_sentence_rate", "unsupported-sentence rate"),
+    ("ece", "expected calibration error (answered, 10 bins)"),
     ("latency_p95_ms", "latency p95 (ms, in process)"),
 )
 CATALOGS = (PROJECT_ROOT / "corpus" / "catalog.json",

@@ -48,6 +48,7 @@ class Reply:
     wall_ms: float = 0.0
     versions: dict[str, Any] = field(default_factory=dict)
     fallback: bool = False  # the configured LLM failed and the extractive composer answered
+    confidence: float | None = None  # the answer's (calibrated) confidence; None if it has none
 
     @property
     def latency_ms(self) -> float:
@@ -82,6 +83,7 @@ class Reply:
             wall_ms=round(wall_ms, 2),
             versions=dict(data.get("versions") or {}),
             fallback=bool(data.get("fallback", False)),
+            confidence=float(data["confidence"]) if data.get("confidence") is not None else None,
         )
 
 

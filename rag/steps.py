@@ -20,6 +20,7 @@ from index.schema import Filters
 from rag import guards
 from rag.answer import GuardVerdict, Turn, new_trace_id
 from rag.answerability import unanswered_constraints
+from rag.calibration import calibrated
 from rag.composers.base import ComposeInput, Composer, ComposerError, Draft, SubQuestion
 from rag.question import classify_question, split_question
 from rag.retrieval import Candidate, HybridRetriever, QueryTerms, diversify
@@ -48,7 +49,8 @@ class Context:
     behaviour: Literal["answered", "abstained", "declined"] | None = None
     answer: str = ""
     reason: str = ""
-    confidence: float = 0.0
+    confidence: float = 0.0  # shown to users: calibrated (rag/calibration.py) once verified
+    raw_confidence: float = 0.0  # the evidence score thresholds compare, and calibration fits
     guards: list[GuardVerdict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -89,7 +91,7 @@ class GuardIn(Step):
         if len(ctx.history) > guards.MAX_HISTORY_TURNS:
             ctx.history = ctx.history[-guards.MAX_HISTORY_TURNS :]
         if result.blocked:
-            ctx.confidence = 1.0
+            ctx.confidence = ctx.raw_confidence = 1.0  # sure of the decline
             ctx.finish("declined", result.decline_message, result.decline_reason)
         elif result.individual_case:
             ctx.individual_case = True
@@ -167,7 +169,7 @@ class Scope(Step):
         )
         if not (guards.in_domain(ctx.query) or (guards.about_eu_policy(ctx.query) and evidence)):
             ctx.guards.append(GuardVerdict(guard="scope", verdict="block", detail="out of scope"))
-            ctx.confidence = 1.0 - best
+            ctx.confidence = ctx.raw_confidence = 1.0 - best
             ctx.finish("declined", guards.DECLINE_OUT_OF_SCOPE, "out of scope")
             return
         ctx.guards.append(GuardVerdict(guard="scope", verdict="pass"))
@@ -310,7 +312,9 @@ class Verify(Step):
         self.decide(ctx, verified)
 
     def decide(self, ctx: Context, verified: Verified) -> None:
-        ctx.confidence = confidence(ctx)
+        # Thresholds compare the raw score (they were set on it); users see the calibrated one.
+        raw = ctx.raw_confidence = raw_confidence(ctx)
+        ctx.confidence = calibrated(raw)
         assert ctx.terms is not None
         uncovered = unanswered_constraints(
             ctx.query, verified.text, [ctx.passages[i] for i in verified.cited], ctx.terms
@@ -318,7 +322,7 @@ class Verify(Step):
         if ctx.individual_case:
             general = (
                 f"\n\nGeneral policy information from EMN documents:\n{verified.text}"
-                if verified.kept and ctx.confidence >= INDIVIDUAL_INFO_CONFIDENCE and not uncovered
+                if verified.kept and raw >= INDIVIDUAL_INFO_CONFIDENCE and not uncovered
                 else ""
             )
             if not general:
@@ -326,7 +330,7 @@ class Verify(Step):
             ctx.finish("declined", guards.DECLINE_INDIVIDUAL + general,
                        "individual case: no personal advice")  # fmt: skip
             return
-        if not verified.kept or ctx.confidence < self.threshold or uncovered:
+        if not verified.kept or raw < self.threshold or uncovered:
             why = (
                 f"the documents do not mention {', '.join(uncovered)}"
                 if uncovered
@@ -340,6 +344,14 @@ class Verify(Step):
 
 
 def confidence(ctx: Context) -> float:
+    """The confidence shown with an answer: the raw score mapped to the chance, measured on
+    the dev sets, that an answer with that score holds every key fact."""
+    return calibrated(raw_confidence(ctx))
+
+
+def raw_confidence(ctx: Context) -> float:
+    """Evidence strength of the verified answer: hand-weighted, ranks answers but is no
+    probability. Thresholds (`EMN_ABSTAIN_THRESHOLD`, individual cases) compare this."""
     if not ctx.passages or ctx.verified is None or not ctx.verified.kept:
         return 0.0
     top = ctx.passages[0]
