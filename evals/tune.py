@@ -2,8 +2,9 @@
 cross-validation on the dev set, and say how well the choice generalises.
 
 Every setting of the grid answers every dev question once (in process, about 3 s a setting);
-each question scores 0.5 x key-fact recall + 0.5 x behaviour correctness (behaviour alone for
-questions not expecting an answer). `evals.crossval` then reports the held-out-fold score:
+each question scores 0.5 x key-fact recall + 0.5 x behaviour correctness (for an answered
+factoid 0.4 + 0.4 + 0.2 x first sentence holding a key fact; behaviour alone for questions not
+expecting an answer). `evals.crossval` then reports the held-out-fold score:
 the figure that says something about the next question. The blind sets are never read here.
 """
 
@@ -64,11 +65,16 @@ def grid() -> dict[str, dict[str, Any]]:
 
 
 def question_score(item: Item, metrics: dict[str, Any]) -> float:
+    """What the targets ask for: the right behaviour, the key facts, and for a factoid the
+    fact in the first sentence."""
     behaviour = 1.0 if metrics["behaviour_correct"] else 0.0
     recall = metrics.get("key_fact_recall")
     if item.expected_behaviour != "answer" or recall is None:
         return behaviour
-    return 0.5 * recall + 0.5 * behaviour
+    first = metrics.get("first_sentence_fact")
+    if first is None:
+        return 0.5 * recall + 0.5 * behaviour
+    return 0.4 * recall + 0.4 * behaviour + 0.2 * first
 
 
 def score_grid(settings: Any, items: Sequence[Item], configs: dict[str, dict[str, Any]],
@@ -106,8 +112,9 @@ def render(result: CrossValidation, scores: dict[str, list[float]], k: int,
         "# Composer settings chosen by k-fold cross-validation on the dev set",
         "",
         f"Dataset: `{dataset}` ({len(next(iter(scores.values())))} questions), {k} folds. "
-        "Per-question score: 0.5 key-fact recall + 0.5 behaviour correctness (behaviour alone "
-        "for questions not expecting an answer). Command: `python -m evals tune`.",
+        "Per-question score: 0.5 key-fact recall + 0.5 behaviour correctness; for an answered "
+        "factoid 0.4 + 0.4 + 0.2 first sentence holding a key fact; behaviour alone for "
+        "questions not expecting an answer. Command: `python -m evals tune`.",
         "",
         f"- Held-out score (each fold scored with the setting chosen on the other folds): "
         f"**{result.held_out:.4f}**",
