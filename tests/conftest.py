@@ -19,12 +19,16 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from common.local_servers import free_port, stop_process, wait_http_ok
 from common.settings import PROJECT_ROOT, Settings
 from index.schema import IndexPaths
+
+if TYPE_CHECKING:
+    from rag.pipeline import Assistant
 
 TEST_CACHE = PROJECT_ROOT / ".emn" / "test-cache" / "embedding-cache.sqlite"
 PYTHON = sys.executable
@@ -61,6 +65,16 @@ def default_index_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings
     with contextlib.suppress(sqlite3.Error):  # a concurrent session holds it: next run
         copy_sqlite(cache, TEST_CACHE)
     return settings
+
+
+@pytest.fixture(scope="module")
+def assistant(default_index_settings: Settings) -> Iterator[Assistant]:
+    """The product's default configuration (extractive composer) over the session index."""
+    from rag.pipeline import Assistant
+
+    assistant = Assistant(default_index_settings.model_copy(update={"composer": "extractive"}))
+    assistant.warm_up()
+    yield assistant
 
 
 def copy_index(settings: Settings, target: Path, *, vectors: bool = True) -> Settings:

@@ -7,22 +7,11 @@ Real default index, real embedding model, the extractive composer.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
 from rag_helpers import assert_answered, describe
 
 from common.sentences import sentences
-from common.settings import Settings
 from rag.pipeline import Assistant
-
-
-@pytest.fixture(scope="module")
-def assistant(default_index_settings: Settings) -> Iterator[Assistant]:
-    settings = default_index_settings.model_copy(update={"composer": "extractive"})
-    assistant = Assistant(settings)
-    assistant.warm_up()
-    yield assistant
 
 
 def first_sentence(text: str) -> str:

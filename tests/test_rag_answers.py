@@ -7,8 +7,6 @@ The extractive composer (the default) runs end to end: real index, real embeddin
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from rag_helpers import (
     STEPS,
@@ -30,15 +28,6 @@ from rag.pipeline import Assistant
 
 WP = "emn-work-programme-2026-2027"
 STRATEGY = "com-2026-45-migration-strategy"
-
-
-@pytest.fixture(scope="module")
-def assistant(default_index_settings: Settings) -> Iterator[Assistant]:
-    """The product's default configuration (extractive composer) over the session index."""
-    settings = default_index_settings.model_copy(update={"composer": "extractive"})
-    assistant = Assistant(settings)
-    assistant.warm_up()
-    yield assistant
 
 
 # Questions of the evaluation set (evals/datasets/dev.jsonl), by id.

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from common.settings import Settings
 from rag import steps
 from rag.calibration import (
     CALIBRATION_FILE,
@@ -105,14 +103,6 @@ def test_nothing_verified_stays_zero() -> None:
 
 
 # --- the assistant ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def assistant(default_index_settings: Settings) -> Iterator[Assistant]:
-    settings = default_index_settings.model_copy(update={"composer": "extractive"})
-    assistant = Assistant(settings)
-    assistant.warm_up()
-    yield assistant
 
 
 def ask(assistant: Assistant) -> tuple[Context, float]:

@@ -3,22 +3,12 @@ the rewritten question is answered (on the real default corpus)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from rag_helpers import assert_answered, describe, has_figure
 
-from common.settings import Settings
 from rag.answer import Turn
 from rag.pipeline import Assistant
 from rag.rewrite import rewrite_followup
-
-
-@pytest.fixture(scope="module")
-def assistant(default_index_settings: Settings) -> Iterator[Assistant]:
-    assistant = Assistant(default_index_settings.model_copy(update={"composer": "extractive"}))
-    assistant.warm_up()
-    yield assistant
 
 
 def conversation(assistant: Assistant, *questions: str) -> list:

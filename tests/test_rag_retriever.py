@@ -3,13 +3,10 @@ dates) in `Assistant.search`, `Assistant.ask` and the retriever, on the default 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from langchain_core.documents import Document
 from rag_helpers import assert_answered, describe
 
-from common.settings import Settings
 from index.schema import Filters
 from rag.langchain_retriever import EMNRetriever
 from rag.pipeline import Assistant
@@ -17,13 +14,6 @@ from rag.pipeline import Assistant
 WP = "emn-work-programme-2026-2027"  # dated 2026-01-28, kind "work programme"
 STRATEGY = "com-2026-45-migration-strategy"  # dated 2026-01-29, kind "strategy"
 WEB = {"emn-about-dg-home", "emn-ncp-general-info"}  # undated, kind "web page"
-
-
-@pytest.fixture(scope="module")
-def assistant(default_index_settings: Settings) -> Iterator[Assistant]:
-    assistant = Assistant(default_index_settings.model_copy(update={"composer": "extractive"}))
-    assistant.warm_up()
-    yield assistant
 
 
 def test_langchain_retriever_returns_documents_with_citation_metadata(
