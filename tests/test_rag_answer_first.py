@@ -76,3 +76,13 @@ def test_a_legal_acts_recitals_are_told_apart_from_its_articles() -> None:
     assert is_recital(recital)
     assert not is_recital(article)
     assert not is_recital(intro)
+
+
+def test_an_item_and_its_lead_in_read_as_one_list(assistant: Assistant) -> None:
+    answer = assistant.ask("how much money does the EMN get for 2026-2027?")
+    lines = answer.answer.splitlines()
+    # The sentence announcing the split comes first, its items below it; no item is quoted
+    # on its own before the sentence that says what it is.
+    assert "28 200 000" in lines[0] and lines[0].rstrip().endswith(":"), describe(answer)
+    assert lines[1].startswith("- (a) EUR 25 450 000"), describe(answer)
+    assert lines[2].startswith("- (b) EUR 2 750 000"), describe(answer)

@@ -207,7 +207,9 @@ class ExtractiveComposer:
     def _order(self, chosen: list[tuple[_Sentence, list[int]]]
                ) -> list[tuple[_Sentence, list[int]]]:  # fmt: skip
         """The best sentence first (it holds the answer), the others in document order so
-        that they read as the source does."""
+        that they read as the source does. An item chosen with the sentence announcing it is
+        shown in that sentence's list, which takes the item's place."""
+        chosen = _merge_items(chosen)
         ordered = sorted(chosen, key=lambda c: (c[0].passage, c[0].position))
         if not self.lead_with_best or len(ordered) < 2:
             return ordered
@@ -255,6 +257,19 @@ class ExtractiveComposer:
     def stream(self, data: ComposeInput) -> Iterator[str]:
         draft = self.compose(data)
         yield from re.split(r"(?<=\])(?=\s)", draft.text)
+
+
+def _merge_items(chosen: list[tuple[_Sentence, list[int]]]
+                 ) -> list[tuple[_Sentence, list[int]]]:  # fmt: skip
+    parents = {(s.passage, item): s for s, _ in chosen for item in s.items}
+    kept = []
+    for sentence, passages in chosen:
+        parent = parents.get((sentence.passage, sentence.text))
+        if parent is not None and parent is not sentence:
+            parent.score = max(parent.score, sentence.score)
+            continue
+        kept.append((sentence, passages))
+    return kept
 
 
 def _absorb_items(sentences: list[_Sentence]) -> list[_Sentence]:
