@@ -161,40 +161,36 @@ def render_summary(reports: Path) -> str:
         rows.append(row)
     lines += markdown_table(header, rows)
     lines += ["", "## Key-fact recall and behaviour accuracy per question type", ""]
-    types = [t for t in ITEM_TYPES if any(t in r["metrics"].get("per_type", {})
-                                          for *_, r in found)]  # fmt: skip
-    rows = []
-    for kind in types:
-        row = [kind]
-        for *_, results in found:
-            sub = results["metrics"].get("per_type", {}).get(kind)
-            row.append(
-                "—"
-                if sub is None
-                else f"{fmt(sub.get('key_fact_recall'), 'k')} / "
-                f"{fmt(sub.get('behaviour_accuracy'), 'b')} ({sub.get('questions')} q)"
-            )
-        rows.append(row)
-    lines += markdown_table(["type"] + [label for _, label, _, _ in found], rows)
+    labels = [label for _, label, _, _ in found]
+    per_type = [results["metrics"].get("per_type", {}) for *_, results in found]
+    types = [t for t in ITEM_TYPES if any(t in table for table in per_type)]
+    lines += _breakdown("type", types, per_type, ("key_fact_recall", "behaviour_accuracy"),
+                        labels)  # fmt: skip
     lines += ["", "## Answerable questions per document kind (hit@5 / key-fact recall)", ""]
     kinds = kinds_by_file()
     by_set = [per_kind(results, kinds) for *_, results in found]
     all_kinds = sorted({k for table in by_set for k in table})
+    lines += _breakdown("document kind", all_kinds, by_set, ("hit@5", "key_fact_recall"), labels)
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _breakdown(title: str, groups: Sequence[str], tables: Sequence[dict[str, Any]],
+               keys: tuple[str, str], labels: Sequence[str]) -> list[str]:  # fmt: skip
+    """One row per group, one "a / b (n q)" cell per set ("—" where the set has none)."""
     rows = []
-    for kind in all_kinds:
-        row = [kind]
-        for table in by_set:
-            cell = table.get(kind)
+    for group in groups:
+        row = [group]
+        for table in tables:
+            cell = table.get(group)
             row.append(
                 "—"
                 if cell is None
-                else f"{fmt(cell.get('hit@5'), 'h')} / {fmt(cell.get('key_fact_recall'), 'k')}"
-                f" ({cell['questions']:.0f} q)"
+                else f"{fmt(cell.get(keys[0]), 'x')} / {fmt(cell.get(keys[1]), 'x')} "
+                f"({cell.get('questions', 0):.0f} q)"
             )
         rows.append(row)
-    lines += markdown_table(["document kind"] + [label for _, label, _, _ in found], rows)
-    lines.append("")
-    return "\n".join(lines)
+    return markdown_table([title, *labels], rows)
 
 
 def write_summary(reports: Path) -> Path:
