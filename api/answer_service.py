@@ -25,6 +25,7 @@ from rag.inform import InformDraft
 from rag.pipeline import StreamEvent
 
 log = logging.getLogger("api")
+NO_ANSWER = "no answer is given"  # what a failed audit write withholds (503 audit_unavailable)
 
 
 @asynccontextmanager
@@ -81,20 +82,6 @@ async def _record(
     service.metrics.observe_answer(answer, endpoint)
 
 
-async def _finish(
-    service: Service,
-    answer: Answer,
-    principal: Principal,
-    endpoint: str,
-    question: str,
-    history: list[Turn],
-    filters: Filters | None,
-) -> Answer:
-    async with audit_required(answer.trace_id, "no answer is given"):
-        await _record(service, answer, principal, endpoint, question, history, filters)
-    return answer
-
-
 def _final_answer(events: Iterator[StreamEvent]) -> Answer | None:
     """Run an abandoned stream to its end, for the record of what was (partly) shown."""
     for event in events:
@@ -113,7 +100,9 @@ async def answer(
     endpoint: str,
 ) -> Answer:
     result = await run_in_threadpool(service.assistant.ask, question, history, filters, composer)
-    return await _finish(service, result, principal, endpoint, question, history, filters)
+    async with audit_required(result.trace_id, NO_ANSWER):
+        await _record(service, result, principal, endpoint, question, history, filters)
+    return result
 
 
 async def answer_stream(
@@ -137,10 +126,10 @@ async def answer_stream(
             while event is not None:
                 if event.kind == "answer" and event.answer is not None:
                     finished = True
-                    done = await _finish(
-                        service, event.answer, principal, endpoint, question, history, filters
-                    )
-                    yield StreamEvent(kind="answer", answer=done)
+                    async with audit_required(event.answer.trace_id, NO_ANSWER):
+                        await _record(service, event.answer, principal, endpoint, question,
+                                      history, filters)  # fmt: skip
+                    yield event
                 else:
                     yield event
                 event = await run_in_threadpool(next, events, None)

@@ -113,15 +113,12 @@ def run_calibrate(sets: Sequence[tuple[Path, Path | None]], out: Path, k: int = 
                   target: Path = CALIBRATION_FILE) -> CalibrationResult:  # fmt: skip
     """`sets`: (dev question set, index folder or None for the configured one); the pairs
     of all sets are pooled before the folds are drawn."""
-    from common.settings import load_settings
     from evals.dataset import load_dataset
+    from evals.tune import dev_settings
 
     observations: list[Observation] = []
     for dataset, index in sets:
-        overrides: dict[str, Any] = {"query_cache_size": 0}
-        if index is not None:
-            overrides["index_dir"] = index
-        part = observe(load_settings(**overrides), load_dataset(dataset), shown_path(dataset))
+        part = observe(dev_settings(index), load_dataset(dataset), shown_path(dataset))
         print(f"{shown_path(dataset)}: {len(part)} answered questions expecting an answer")
         observations += part
     mapping, result, held = fit_observations(observations, k)

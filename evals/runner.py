@@ -67,8 +67,9 @@ def score_question(item: Item, reply: Reply, ranking: Sequence[Passage]) -> dict
         "confidence": reply.confidence,  # for the expected calibration error (ece)
     }
     quotes = [s.quote for s in item.sources]
+    texts = [p.text or "" for p in ranking]
     if quotes:
-        row.update(m.retrieval_scores([p.text or "" for p in ranking], quotes))
+        row.update(m.retrieval_scores(texts, quotes))
         found = [
             rank
             for rank, p in enumerate(ranking, 1)
@@ -90,8 +91,7 @@ def score_question(item: Item, reply: Reply, ranking: Sequence[Passage]) -> dict
         if recall is not None:
             plain = m.strip_markers(reply.answer)
             row["missing_key_facts"] = [f for f in item.key_facts if not key_fact_present(f, plain)]
-        texts = [p.text or "" for p in ranking]
-        row.update(_ceiling_scores(item, reply, texts, recall))
+        row.update(_ceiling_scores(item, reply, quotes, texts, recall))
         if reply.behaviour == "answered":
             cited = {int(c["marker"]): str(c.get("quote") or "") for c in reply.citations}
             scores = m.answer_scores(reply.answer, cited, quotes)
@@ -105,10 +105,9 @@ def score_question(item: Item, reply: Reply, ranking: Sequence[Passage]) -> dict
     return row
 
 
-def _ceiling_scores(item: Item, reply: Reply, passages: Sequence[str],
+def _ceiling_scores(item: Item, reply: Reply, quotes: Sequence[str], passages: Sequence[str],
                     recall: float | None) -> dict[str, Any]:  # fmt: skip
     """Where an answerable question's key facts were lost (see evals/ceilings.py)."""
-    quotes = [s.quote for s in item.sources]
     row: dict[str, Any] = {
         "wrong_abstention": 1.0
         if ceilings.wrong_abstention(reply.behaviour, quotes, passages)

@@ -24,6 +24,17 @@ DEFAULT_OUT = Path(__file__).parent / "reports" / "tune"
 EXTENDED_DEV = Path(__file__).parent / "datasets" / "dev-extended.jsonl"
 
 
+def dev_settings(index: Path | None) -> Any:
+    """The settings a dev set runs with: its index (None: the configured one), and no
+    query-vector cache, as in `python -m evals run`."""
+    from common.settings import load_settings
+
+    overrides: dict[str, Any] = {"query_cache_size": 0}
+    if index is not None:
+        overrides["index_dir"] = index
+    return load_settings(**overrides)
+
+
 def default_sets() -> list[tuple[Path, Path | None]]:
     """The dev set on the configured index, and the extended corpus's dev set on the
     extended index when `make eval` has built it."""
@@ -133,20 +144,17 @@ def render(result: CrossValidation, scores: dict[str, list[float]], k: int,
 def run_tune(sets: Sequence[tuple[Path, Path | None]], out: Path, k: int = 5) -> CrossValidation:
     """`sets`: (dev question set, index folder or None for the configured one); the scores
     of all sets are pooled, question by question, before the folds are drawn."""
-    from common.settings import load_settings
     from evals.dataset import load_dataset
+    from evals.targets import shown_path
 
     configs = grid()
     scores: dict[str, list[float]] = {name: [] for name in configs}
     for dataset, index in sets:
-        overrides: dict[str, Any] = {"query_cache_size": 0}
-        if index is not None:
-            overrides["index_dir"] = index
-        print(f"{dataset}:")
-        part = score_grid(load_settings(**overrides), load_dataset(dataset), configs)
+        print(f"{shown_path(dataset)}:")
+        part = score_grid(dev_settings(index), load_dataset(dataset), configs)
         for name, values in part.items():
             scores[name].extend(values)
-    dataset = " + ".join(str(d) for d, _ in sets)
+    dataset = " + ".join(shown_path(d) for d, _ in sets)
     result = cross_validate(scores, k=k)
     out.mkdir(parents=True, exist_ok=True)
     (out / "tune.md").write_text(render(result, scores, k, configs, dataset), "utf-8")

@@ -35,6 +35,11 @@ class DocumentMeta(BaseModel):
     superseded_by: str = ""
     catalogued: bool = True
 
+    @property
+    def superseded(self) -> bool:
+        """Replaced by another document: it ranks, and is quoted, after its replacement."""
+        return self.status == "superseded" or bool(self.superseded_by)
+
 
 class Chunk(BaseModel):
     id: str

@@ -315,15 +315,15 @@ def chunk_blocks(
             current_tokens += tokens
             continue
         carried: list[_Unit] = []
-        if _announces(current, unit) and _unit_tokens(current[-1], count_tokens) + tokens <= (
-            budget(unit.section)
-        ):
-            # A sentence that announces a list ("... as follows:") goes with the list.
-            carried = [current.pop()]
+        carried_tokens = 0
+        if _announces(current, unit):
+            lead_in = _unit_tokens(current[-1], count_tokens)
+            if lead_in + tokens <= budget(unit.section):
+                # A sentence that announces a list ("... as follows:") goes with the list.
+                carried, carried_tokens = [current.pop()], lead_in
         if current:
             groups.append(current)
-        current = [*carried, unit]
-        current_tokens = sum(_unit_tokens(u, count_tokens) for u in current)
+        current, current_tokens = [*carried, unit], carried_tokens + tokens
     if current:
         groups.append(current)
 

@@ -241,7 +241,7 @@ class HybridRetriever:
                 + 0.02 * cand.section_match
                 + 0.05 * terms.figure_match(chunk.text)
             )
-            if chunk.doc.status == "superseded":
+            if chunk.doc.superseded:
                 cand.score *= SUPERSEDED_WEIGHT
             if is_recital(chunk):
                 cand.score *= RECITAL_WEIGHT

@@ -343,12 +343,6 @@ class Verify(Step):
         ctx.finish("answered", verified.text, " ".join(notes) if ctx.fallback else "")
 
 
-def confidence(ctx: Context) -> float:
-    """The confidence shown with an answer: the raw score mapped to the chance, measured on
-    the dev sets, that an answer with that score holds every key fact."""
-    return calibrated(raw_confidence(ctx))
-
-
 def raw_confidence(ctx: Context) -> float:
     """Evidence strength of the verified answer: hand-weighted, ranks answers but is no
     probability. Thresholds (`EMN_ABSTAIN_THRESHOLD`, individual cases) compare this."""

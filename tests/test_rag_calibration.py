@@ -118,7 +118,6 @@ def test_confidence_is_the_map_of_the_raw_score(assistant: Assistant) -> None:
     assert 0.0 < ctx.raw_confidence <= 1.0 and 0.0 <= shown <= 1.0
     assert ctx.confidence == pytest.approx(default_calibration()(ctx.raw_confidence))
     assert shown == round(ctx.confidence, 3)
-    assert steps.confidence(ctx) == pytest.approx(ctx.confidence)
     assert steps.raw_confidence(ctx) == pytest.approx(ctx.raw_confidence)
 
 

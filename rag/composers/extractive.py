@@ -118,7 +118,7 @@ class ExtractiveComposer:
             )
             spans = cand.sentence_spans
             header = _table_header(chunk.text) if chunk.block == "table" else ""
-            rank_bonus = 0.05 * (1.0 - p_index / max(len(passages), 1))
+            rank = 1.0 - p_index / max(len(passages), 1)
             for position, (start, end) in enumerate(spans):
                 raw = chunk.text[start:end]
                 if len(raw) < 12:
@@ -133,10 +133,7 @@ class ExtractiveComposer:
                 # things beats a long one that mentions everything.
                 density = min(1.0, 4.0 * coverage / max(len(sentence_tokens), 4) ** 0.5)
                 score = (
-                    w.similarity * cos
-                    + w.coverage * coverage
-                    + w.density * density
-                    + w.rank * rank_bonus / 0.05
+                    w.similarity * cos + w.coverage * coverage + w.density * density + w.rank * rank
                 )
                 figures = data.terms.figure_match(raw)
                 score += w.figures * figures
@@ -147,7 +144,7 @@ class ExtractiveComposer:
                     score += w.asked * fit - (w.not_asked if fit == 0 else 0.0)
                 if _is_title(text, chunk.doc.title):
                     score -= w.title
-                if chunk.doc.superseded_by or chunk.doc.status == "superseded":
+                if chunk.doc.superseded:
                     score -= w.superseded
                 words = len(text.split())
                 if words < 5 and not figures:
@@ -160,7 +157,8 @@ class ExtractiveComposer:
                 if text.endswith(":"):
                     sentence.items = self._announced_items(chunk.text, spans, position, header)
                 out.append(sentence)
-        return _absorb_items(out)
+        folded = _fold_items(out, ABSORB_SHARE)
+        return [s for s in out if id(s) not in folded]
 
     def _announced_items(self, text: str, spans: list[tuple[int, int]], position: int,
                          header: str) -> list[str]:  # fmt: skip
@@ -208,8 +206,9 @@ class ExtractiveComposer:
                ) -> list[tuple[_Sentence, list[int]]]:  # fmt: skip
         """The best sentence first (it holds the answer), the others in document order so
         that they read as the source does. An item chosen with the sentence announcing it is
-        shown in that sentence's list, which takes the item's place."""
-        chosen = _merge_items(chosen)
+        shown in that sentence's list, which takes the item's place (`_fold_items`)."""
+        folded = _fold_items([s for s, _ in chosen], 0.0)
+        chosen = [c for c in chosen if id(c[0]) not in folded]
         ordered = sorted(chosen, key=lambda c: (c[0].passage, c[0].position))
         if not self.lead_with_best or len(ordered) < 2:
             return ordered
@@ -259,35 +258,26 @@ class ExtractiveComposer:
         yield from re.split(r"(?<=\])(?=\s)", draft.text)
 
 
-def _merge_items(chosen: list[tuple[_Sentence, list[int]]]
-                 ) -> list[tuple[_Sentence, list[int]]]:  # fmt: skip
-    parents = {(s.passage, item): s for s, _ in chosen for item in s.items}
-    kept = []
-    for sentence, passages in chosen:
-        parent = parents.get((sentence.passage, sentence.text))
-        if parent is not None and parent is not sentence:
-            parent.score = max(parent.score, sentence.score)
+def _fold_items(sentences: list[_Sentence], share: float) -> set[int]:
+    """Fold list items into the sentence announcing them (same passage), when that sentence
+    scores at least `share` of the item on its own: it takes the item's score and will show
+    the item in its list. Returns the ids of the folded items.
+
+    Before selection (share ABSORB_SHARE), "(a) EUR 25 450 000 for 2026;" alone does not say
+    what the amount is; an item much better than its lead-in answers on its own. After
+    selection (share 0), an item chosen beside its lead-in is shown in the lead-in's list,
+    which takes the item's place."""
+    lead_ins = {(s.passage, item): s for s in sentences for item in s.items}
+    own = {id(s): s.score for s in sentences}
+    folded: set[int] = set()
+    for sentence in sentences:
+        lead_in = lead_ins.get((sentence.passage, sentence.text))
+        if lead_in is None or lead_in is sentence:
             continue
-        kept.append((sentence, passages))
-    return kept
-
-
-def _absorb_items(sentences: list[_Sentence]) -> list[_Sentence]:
-    """A list item is quoted with the sentence that announces it: the announcing sentence
-    takes the best score of its items, and the items leave the pool ("(a) EUR 25 450 000 for
-    2026;" alone does not say what the amount is)."""
-    by_text = {(s.passage, s.text): s for s in sentences}
-    absorbed: set[int] = set()
-    for parent in sentences:
-        own = parent.score
-        for item in parent.items:
-            child = by_text.get((parent.passage, item))
-            # An item much better than its lead-in answers on its own (the lead-in is about
-            # something else than what was asked).
-            if child is not None and child is not parent and own >= ABSORB_SHARE * child.score:
-                parent.score = max(parent.score, child.score)
-                absorbed.add(id(child))
-    return [s for s in sentences if id(s) not in absorbed]
+        if own[id(lead_in)] >= share * sentence.score:
+            lead_in.score = max(lead_in.score, sentence.score)
+            folded.add(id(sentence))
+    return folded
 
 
 def _is_title(text: str, title: str) -> bool:
