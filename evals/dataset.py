@@ -63,6 +63,14 @@ class Item(BaseModel):
     key_facts: list[str] = Field(default_factory=list)
     sources: list[Source] = Field(default_factory=list)
     expected_behaviour: Behaviour
+    language: str = Field(
+        default="en", pattern=r"^[a-z]{2}$", description="ISO 639-1 code of the question"
+    )
+    translation_of: str = Field(
+        default="",
+        description="id of the English item this one translates (per-language reports compare "
+        "a language with English on the same questions)",
+    )
 
     @field_validator("key_facts")
     @classmethod

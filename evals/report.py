@@ -303,6 +303,8 @@ def _failure_lines(records: Sequence[dict[str, Any]], with_baseline: bool) -> li
 
 
 def render_report(results: dict[str, Any], chart: str = CHART) -> str:
+    from evals.languages import render_languages  # it formats with this module's helpers
+
     ours = results["metrics"]
     base = results.get("baseline")
     run = results.get("run", {})
@@ -351,6 +353,7 @@ def render_report(results: dict[str, Any], chart: str = CHART) -> str:
     lines += _per_type(ours, base)
     lines += ["", f"![Metrics per question type, ours vs baseline]({chart})", ""]
     lines += _calibration(results)
+    lines += render_languages(results)
     lines += ["## Behaviour (confusion matrix)", "", "Ours:", ""]
     lines += _confusion(ours)
     if base is not None:

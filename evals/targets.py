@@ -49,6 +49,7 @@ class Reply:
     versions: dict[str, Any] = field(default_factory=dict)
     fallback: bool = False  # the configured LLM failed and the extractive composer answered
     confidence: float | None = None  # the answer's (calibrated) confidence; None if it has none
+    language: str = ""  # the question's language as the assistant detected it ('' if unknown)
 
     @property
     def latency_ms(self) -> float:
@@ -62,6 +63,7 @@ class Reply:
             answer=str(data.get("answer", "")),
             behaviour=str(data.get("behaviour", "")),
             reason=str(data.get("reason", "")),
+            language=str(data.get("language", "")),
             citations=[
                 {
                     "marker": int(c["marker"]),

@@ -48,6 +48,11 @@ def get_collection(client: Any, name: str, create: bool = False) -> Any:
     return client.get_collection(name=name, embedding_function=None)
 
 
+def multilingual_collection(name: str) -> str:
+    """The collection of the multilingual vectors beside collection `name`."""
+    return f"{name}_ml"
+
+
 def collection_ids(collection: Any) -> set[str]:
     """Every id in the collection, read a page at a time."""
     ids: set[str] = set()

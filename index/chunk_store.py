@@ -33,6 +33,13 @@ CREATE TABLE IF NOT EXISTS sentences (
     vector BLOB NOT NULL,
     PRIMARY KEY (chunk_id, idx)
 );
+-- The sentences' vectors from the multilingual model (same spans as `sentences`).
+CREATE TABLE IF NOT EXISTS ml_sentences (
+    chunk_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (chunk_id, idx)
+);
 CREATE TABLE IF NOT EXISTS documents (
     doc_id TEXT PRIMARY KEY,
     sha256 TEXT NOT NULL,
@@ -88,6 +95,7 @@ class ChunkStore:
                     (chunk.id, chunk.doc.doc_id, chunk.ordinal, chunk.model_dump_json()),
                 )
                 self._db.execute("DELETE FROM sentences WHERE chunk_id = ?", (chunk.id,))
+                self._db.execute("DELETE FROM ml_sentences WHERE chunk_id = ?", (chunk.id,))
                 spans = sentences.get(chunk.id, [])
                 matrix = vectors.get(chunk.id)
                 for idx, (start, end) in enumerate(spans):
@@ -106,6 +114,7 @@ class ChunkStore:
                 marks = ",".join("?" * len(batch))
                 self._db.execute(f"DELETE FROM chunks WHERE id IN ({marks})", batch)
                 self._db.execute(f"DELETE FROM sentences WHERE chunk_id IN ({marks})", batch)
+                self._db.execute(f"DELETE FROM ml_sentences WHERE chunk_id IN ({marks})", batch)
 
     def iter_chunks(self) -> Iterator[Chunk]:
         for (body,) in self._db.execute("SELECT body FROM chunks ORDER BY doc_id, ordinal"):
@@ -137,6 +146,44 @@ class ChunkStore:
                 else np.zeros(dimension, dtype=np.float32)
             )
         return {cid: (spans, np.vstack(vecs)) for cid, (spans, vecs) in out.items()}
+
+    # --- multilingual sentence vectors -------------------------------------------------
+    def multilingual_chunk_ids(self) -> set[str]:
+        """Chunks whose sentences have multilingual vectors (a chunk without sentences has
+        none and is never listed: callers compare with chunks that have sentences)."""
+        return {row[0] for row in self._db.execute("SELECT DISTINCT chunk_id FROM ml_sentences")}
+
+    def sentence_spans(self) -> dict[str, list[tuple[int, int]]]:
+        out: dict[str, list[tuple[int, int]]] = {}
+        rows = self._db.execute("SELECT chunk_id, start, end FROM sentences ORDER BY chunk_id, idx")
+        for chunk_id, start, end in rows:
+            out.setdefault(chunk_id, []).append((start, end))
+        return out
+
+    def put_multilingual(self, vectors: dict[str, np.ndarray]) -> None:
+        """Multilingual vectors of each chunk's sentences, in sentence order, atomically."""
+        with self._db:
+            for chunk_id, matrix in vectors.items():
+                self._db.execute("DELETE FROM ml_sentences WHERE chunk_id = ?", (chunk_id,))
+                self._db.executemany(
+                    "INSERT INTO ml_sentences(chunk_id, idx, vector) VALUES (?,?,?)",
+                    [
+                        (chunk_id, idx, row.astype(np.float32).tobytes())
+                        for idx, row in enumerate(matrix)
+                    ],
+                )
+
+    def clear_multilingual(self) -> None:
+        with self._db:
+            self._db.execute("DELETE FROM ml_sentences")
+
+    def load_multilingual(self) -> dict[str, np.ndarray]:
+        """Per chunk: the (n, dimension) matrix of its sentences' multilingual unit vectors."""
+        out: dict[str, list[np.ndarray]] = {}
+        rows = self._db.execute("SELECT chunk_id, vector FROM ml_sentences ORDER BY chunk_id, idx")
+        for chunk_id, blob in rows:
+            out.setdefault(chunk_id, []).append(np.frombuffer(blob, dtype=np.float32))
+        return {cid: np.vstack(vecs) for cid, vecs in out.items()}
 
     # --- documents ----------------------------------------------------------------------
     def documents(self) -> dict[str, StoredDocument]:

@@ -12,7 +12,12 @@ import numpy as np
 
 from common.settings import Settings
 from index.bm25 import read_bm25
-from index.chroma import ChromaUnavailableError, chroma_client, get_collection
+from index.chroma import (
+    ChromaUnavailableError,
+    chroma_client,
+    get_collection,
+    multilingual_collection,
+)
 from index.chunk_store import ChunkStore
 from index.lexical import ChunkTerms, tokenize
 from index.lexical_search import LexicalMatrix
@@ -45,6 +50,10 @@ class IndexReader:
         self.manifest: Manifest | None = None
         self.chunks: dict[str, Chunk] = {}
         self.sentences: dict[str, SentenceIndex] = {}
+        # Per chunk, its sentences' vectors from the multilingual model (same spans as
+        # `sentences`); empty when the index has none.
+        self.multilingual: dict[str, np.ndarray] = {}
+        self._ml_collection: Any = None
         self.by_doc: dict[str, list[str]] = {}
         self._bm25: Any = None
         self._bm25_ids: list[str] = []
@@ -87,6 +96,7 @@ class IndexReader:
                     manifest.embedding_dimension
                 ).items()
             }
+            multilingual = store.load_multilingual() if manifest.multilingual_model else {}
         finally:
             store.close()
         by_doc: dict[str, list[str]] = {}
@@ -99,12 +109,14 @@ class IndexReader:
             sentences,
             by_doc,
         )
+        self.multilingual = multilingual
         # Passages that address the assistant are data, never instructions: screened once
         # here, then kept out of every answer and search result.
         self.quarantined = {cid for cid, c in chunks.items() if passage_is_suspicious(c.text)}
         self._terms = {}
         self.attach_lexical(bm25, ids)
         self._collection = None  # reopened lazily (and after a Chroma outage)
+        self._ml_collection = None
 
     def attach_lexical(self, bm25: Any, ids: list[str]) -> None:
         """Use this BM25 index (positions are `ids`) for keyword search."""
@@ -138,6 +150,22 @@ class IndexReader:
             except Exception as exc:
                 raise ChromaUnavailableError(f"Chroma collection unavailable: {exc}") from exc
         return self._collection
+
+    @property
+    def has_multilingual(self) -> bool:
+        return bool(self.manifest and self.manifest.multilingual_model)
+
+    def ml_collection(self) -> Any:
+        if self._ml_collection is None:
+            try:
+                client = chroma_client(self.settings)
+                name = multilingual_collection(self.settings.collection)
+                self._ml_collection = get_collection(client, name)
+            except ChromaUnavailableError:
+                raise
+            except Exception as exc:
+                raise ChromaUnavailableError(f"Chroma collection unavailable: {exc}") from exc
+        return self._ml_collection
 
     def check_chroma(self) -> int:
         """Number of vectors in Chroma; raises ChromaUnavailableError when unreachable."""
@@ -191,18 +219,24 @@ class IndexReader:
 
     # --- search -----------------------------------------------------------------------
     def dense(
-        self, query_vector: np.ndarray, k: int, filters: Filters | None = None
+        self,
+        query_vector: np.ndarray,
+        k: int,
+        filters: Filters | None = None,
+        multilingual: bool = False,
     ) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity), best first."""
+        """(chunk id, cosine similarity), best first; `multilingual`: in the multilingual
+        model's collection (the vector must come from that model)."""
         try:
-            result = self.collection().query(
+            collection = self.ml_collection() if multilingual else self.collection()
+            result = collection.query(
                 query_embeddings=[query_vector.tolist()],
                 n_results=max(1, min(k, len(self.chunks) or 1)),
                 where=self.chroma_where(filters),
                 include=["distances"],
             )
         except Exception as exc:
-            self._collection = None
+            self._collection = self._ml_collection = None
             raise ChromaUnavailableError(f"Chroma query failed: {exc}") from exc
         ids = result["ids"][0]
         distances = result["distances"][0]

@@ -121,6 +121,9 @@ class Manifest(BaseModel):
     documents: int
     chunks: int
     sentences: int
+    multilingual_model: str = Field(
+        default="", description="Model of the multilingual vectors; '' when there are none."
+    )
     built_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     document_list: list[ManifestDocument] = Field(default_factory=list)
 

@@ -20,10 +20,11 @@ from pydantic import BaseModel, Field
 from tqdm import tqdm
 
 from common.embedding import Embedder, embedder_from_settings
+from common.multilingual import MultilingualEmbedder, multilingual_from_settings
 from common.sentences import split_sentences
 from common.settings import Settings
 from index.bm25 import build_bm25
-from index.chroma import chroma_client, collection_ids, get_collection
+from index.chroma import chroma_client, collection_ids, get_collection, multilingual_collection
 from index.chunk_store import ChunkStore, StoredDocument
 from index.schema import (
     CHUNKER_VERSION,
@@ -64,6 +65,8 @@ class IngestReport(BaseModel):
     chunks_unchanged: int = 0
     texts_embedded: int = 0
     embedding_seconds: float = 0.0
+    multilingual_texts_embedded: int = 0
+    multilingual_seconds: float = 0.0
     seconds: float = 0.0
     manifest: Manifest | None = None
     incomplete_metadata: dict[str, list[str]] = Field(
@@ -97,6 +100,11 @@ class IngestReport(BaseModel):
             f"embedded {self.texts_embedded} new texts in {self.embedding_seconds:.1f} s;"
             f" total {self.seconds:.1f} s, {self.chunks_per_second:.1f} chunks/s",
         ]
+        if self.multilingual_texts_embedded:
+            lines.append(
+                f"multilingual model: embedded {self.multilingual_texts_embedded} new texts in"
+                f" {self.multilingual_seconds:.1f} s"
+            )
         if self.manifest:
             m = self.manifest
             lines.append(
@@ -238,6 +246,7 @@ class Ingestor:
             changed = self._write(plans, collection, store, cache, embedder, report)
             changed |= self._prune(sources, stored, collection, store, report, prune)
             changed |= self._remove_orphans(collection, store, report)
+            changed |= self._sync_multilingual(store, report)
             self._finish(store, embedder, changed, report)
         finally:
             store.close()
@@ -466,6 +475,82 @@ class Ingestor:
             )
         return bool(in_chroma or in_store)
 
+    def _sync_multilingual(self, store: ChunkStore, report: IngestReport) -> bool:
+        """The multilingual vectors follow the chunks: every chunk and its sentences get
+        one, nothing else keeps one. Run after the chunks are written, so adding, changing
+        or removing a document, a run killed half-way, and turning the model on for an
+        existing index all end the same way. Returns whether anything changed."""
+        client = chroma_client(self.settings)
+        name = multilingual_collection(self.settings.collection)
+        manifest = self.paths.read_manifest()
+        previous = manifest.multilingual_model if manifest else ""
+        model = multilingual_from_settings(self.settings)
+        if model is None or (previous and previous != model.model_id):
+            if previous:
+                with contextlib.suppress(Exception):  # absent collection: nothing to delete
+                    client.delete_collection(name)
+                store.clear_multilingual()
+            if model is None:
+                return bool(previous)
+        collection = get_collection(client, name, create=True)
+        return self._embed_multilingual(model, collection, store, report) or previous != (
+            model.model_id
+        )
+
+    def _embed_multilingual(
+        self,
+        model: MultilingualEmbedder,
+        collection: Any,
+        store: ChunkStore,
+        report: IngestReport,
+    ) -> bool:
+        chunks = {c.id: c for c in store.iter_chunks()}
+        spans = store.sentence_spans()
+        in_chroma = collection_ids(collection)
+        with_sentences = store.multilingual_chunk_ids()
+        stale = sorted(in_chroma - set(chunks))
+        for i in range(0, len(stale), CHROMA_BATCH):
+            collection.delete(ids=stale[i : i + CHROMA_BATCH])
+        todo = [
+            c for cid, c in chunks.items()
+            if cid not in in_chroma or (spans.get(cid) and cid not in with_sentences)
+        ]  # fmt: skip
+        if not todo:
+            return bool(stale)
+        texts: list[str] = []
+        for chunk in todo:
+            texts.append(embedding_text(chunk))
+            texts.extend(chunk.text[a:b] for a, b in spans.get(chunk.id, []))
+        cache = EmbeddingCache(self.paths.embedding_cache, model.model_id)
+        try:
+            cached = cache.get_many(texts)
+            missing = len({text_hash(t) for t in texts} - set(cached))
+            bar = self._bar(missing, "embed (multilingual)", "text")
+            t0 = time.perf_counter()
+            vectors, embedded = cache.embed(
+                texts, model.embed_passages, self.settings.embedding_batch_size, bar.update
+            )
+            bar.close()
+        finally:
+            cache.close()
+        report.multilingual_texts_embedded += embedded
+        report.multilingual_seconds += time.perf_counter() - t0
+        for i in range(0, len(todo), CHROMA_BATCH):
+            batch = todo[i : i + CHROMA_BATCH]
+            collection.upsert(
+                ids=[c.id for c in batch],
+                embeddings=[vectors[text_hash(embedding_text(c))].tolist() for c in batch],
+                metadatas=[c.chroma_metadata() for c in batch],
+            )
+            store.put_multilingual(
+                {
+                    c.id: _stack([vectors[text_hash(c.text[a:b])] for a, b in spans[c.id]])
+                    for c in batch
+                    if spans.get(c.id)
+                }
+            )
+        return True
+
     def _finish(
         self, store: ChunkStore, embedder: Embedder, changed: bool, report: IngestReport
     ) -> None:
@@ -481,6 +566,7 @@ class Ingestor:
         bar.close()
         documents = store.documents()
         n_chunks, n_sentences = store.count()
+        ml = multilingual_from_settings(self.settings)
         corpus_hash = text_hash(
             CHUNKER_VERSION + "".join(f"{d}:{documents[d].sha256};" for d in sorted(documents))
         )
@@ -501,6 +587,7 @@ class Ingestor:
             documents=len(documents),
             chunks=n_chunks,
             sentences=n_sentences,
+            multilingual_model=ml.model_id if ml else "",
             document_list=[
                 ManifestDocument(
                     doc_id=d.doc_id,

@@ -78,7 +78,7 @@ def unanswered_constraints(
         context = {
             t for c in cited for t in tokenize(f"{c.chunk.doc.title} {c.chunk.section_path}")
         }
-        kinds = asked_for(question) & QUANTITY_KINDS
+        kinds = asked_for(question, terms.language) & QUANTITY_KINDS
 
         def gives_figure(sentence: str) -> bool:
             if not has_quantity(sentence):

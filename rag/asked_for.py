@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 
 from rag.countries import countries_in
+from rag.lexicon import lexicon
 
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _WORD_NUMBERS = (
@@ -62,9 +63,13 @@ _ASKS: dict[str, re.Pattern[str]] = {
 }
 
 
-def asked_for(question: str) -> frozenset[str]:
-    """The kinds of value the question asks for (empty: a general question)."""
+def asked_for(question: str, language: str = "en") -> frozenset[str]:
+    """The kinds of value the question asks for (empty: a general question); a question in
+    another language is also read with that language's words (rag/lexicons)."""
     kinds = {kind for kind, pattern in _ASKS.items() if pattern.search(question)}
+    words = lexicon(language) if language != "en" else None
+    if words is not None:
+        kinds |= words.asked(question) & _ASKS.keys()
     return frozenset(kinds)
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from common.texts import text
 from index.quarantine import passage_is_suspicious
 from rag.answer import GuardVerdict
+from rag.lexicon import Lexicon, lexicon
 
 MAX_QUESTION_CHARS = 2000
 MAX_HISTORY_TURNS = 20
@@ -106,37 +108,20 @@ _EU_POLICY = re.compile(
     r"skills?|mobility|digitali[sz]\w*|ai\s+act|employment|students?|researchers?)\b"
 )
 
-DECLINE_OUT_OF_SCOPE = (
-    "I can only help with EU migration and asylum policy as covered by European Migration "
-    "Network documents (the EMN work programme 2026-2027, the European Asylum and Migration "
-    "Management Strategy, EMN outputs). Please ask a question on those topics, for example "
-    "about the EMN budget, return and readmission policy, or legal pathways for workers."
-)
-DECLINE_INJECTION = (
-    "I can't follow instructions that try to change how I work or reveal my configuration, "
-    "prompts, keys or index. I answer questions on EU migration and asylum policy from EMN "
-    "documents, with a citation for every statement."
-)
-DECLINE_PROFILING = (
-    "I can't profile, score, rank or predict the behaviour of individuals, nationalities or "
-    "other groups: this is outside the assistant's purpose and such uses are restricted under "
-    "the EU AI Act (Regulation (EU) 2024/1689, Article 5). I can explain EU policy and "
-    "aggregate figures as published in EMN documents."
-)
-DECLINE_FABRICATION = (
-    "I can't write invented official statements, quotes or statistics. I only state what EMN "
-    "and Commission documents say, with a citation for each statement."
-)
-DECLINE_INDIVIDUAL = (
-    "I can't give advice on an individual case, and I don't assess personal situations. For "
-    "your own case, please contact the competent national authority (the immigration or "
-    "asylum office handling the file), a lawyer, or a legal aid service or NGO that assists "
-    "migrants and asylum seekers in your country."
-)
-DECLINE_TOO_LONG = (
-    f"The question is too long (more than {MAX_QUESTION_CHARS} characters). Please shorten it "
-    "to the policy question you want answered."
-)
+# The English texts; every language's are in common/locales/<code>.json (`decline_message`).
+DECLINE_OUT_OF_SCOPE = text("en", "messages", "decline_out_of_scope")
+DECLINE_INJECTION = text("en", "messages", "decline_injection")
+DECLINE_PROFILING = text("en", "messages", "decline_profiling")
+DECLINE_FABRICATION = text("en", "messages", "decline_fabrication")
+DECLINE_INDIVIDUAL = text("en", "messages", "decline_individual")
+DECLINE_TOO_LONG = text("en", "messages", "decline_too_long", max_chars=MAX_QUESTION_CHARS)
+
+
+def decline_message(kind: str, language: str = "en") -> str:
+    """The decline text of `kind` (out_of_scope, injection, profiling, fabrication,
+    individual, too_long) in the question's language."""
+    values = {"max_chars": MAX_QUESTION_CHARS} if kind == "too_long" else {}
+    return text(language, "messages", f"decline_{kind}", **values)
 
 
 @dataclass
@@ -151,53 +136,70 @@ class GuardResult:
         return bool(self.decline_message) and not self.individual_case
 
 
-def is_injection(text: str) -> bool:
-    return bool(_INJECTION.search(text))
+def _words(language: str) -> Lexicon | None:
+    return lexicon(language) if language != "en" else None
 
 
-def in_domain(text: str) -> bool:
+def _local(key: str, text_: str, language: str) -> bool:
+    """The rule `key` of the question's own language (English rules always apply too: a
+    question may mix languages, and English terms travel)."""
+    words = _words(language)
+    return bool(words and words.matches(key, text_))
+
+
+def is_injection(text_: str, language: str = "en") -> bool:
+    return bool(_INJECTION.search(text_)) or _local("injection", text_, language)
+
+
+def in_domain(text_: str, language: str = "en") -> bool:
     """About migration, asylum or the EMN, whatever the corpus holds."""
-    return bool(_DOMAIN.search(text))
+    return bool(_DOMAIN.search(text_)) or _local("domain", text_, language)
 
 
-def about_eu_policy(text: str) -> bool:
+def about_eu_policy(text_: str, language: str = "en") -> bool:
     """About EU policy in general: in scope only with evidence from the corpus."""
-    return bool(_EU_POLICY.search(text))
+    return bool(_EU_POLICY.search(text_)) or _local("eu_policy", text_, language)
 
 
-def check_question(question: str, history_chars: int = 0, history_turns: int = 0) -> GuardResult:
-    """Guard in: size, attacks on the assistant, Art. 5 uses, fabrication, individual cases."""
+def is_individual_case(text_: str, language: str = "en") -> bool:
+    english = bool(_CASE_TERMS.search(text_) and _FIRST_PERSON.search(text_))
+    return english or _local("individual_case", text_, language)
+
+
+def check_question(
+    question: str, history_chars: int = 0, history_turns: int = 0, language: str = "en"
+) -> GuardResult:
+    """Guard in: size, attacks on the assistant, Art. 5 uses, fabrication, individual cases;
+    with the English rules and those of the question's language, answered in that language."""
     verdicts: list[GuardVerdict] = []
 
-    def block(guard: str, message: str, reason: str, detail: str = "") -> GuardResult:
+    def block(guard: str, kind: str, reason: str, detail: str = "") -> GuardResult:
         verdicts.append(GuardVerdict(guard=guard, verdict="block", detail=detail or reason))
-        return GuardResult(verdicts, message, reason)
+        return GuardResult(verdicts, decline_message(kind, language), reason)
 
     if len(question) > MAX_QUESTION_CHARS:
-        return block("size", DECLINE_TOO_LONG, "question too long", f"{len(question)} chars")
+        return block("size", "too_long", "question too long", f"{len(question)} chars")
     verdicts.append(GuardVerdict(guard="size", verdict="pass"))
     if history_turns > MAX_HISTORY_TURNS or history_chars > MAX_HISTORY_CHARS:
         verdicts.append(
             GuardVerdict(guard="history", verdict="flag", detail="history truncated to the limit")
         )
-    if is_injection(question):
-        return block("injection", DECLINE_INJECTION, "prompt injection or request for internals")
+    if is_injection(question, language):
+        return block("injection", "injection", "prompt injection or request for internals")
     verdicts.append(GuardVerdict(guard="injection", verdict="pass"))
-    if _PROFILING.search(question):
-        return block(
-            "profiling", DECLINE_PROFILING, "profiling or scoring of people (AI Act Art. 5)"
-        )
+    if _PROFILING.search(question) or _local("profiling", question, language):
+        return block("profiling", "profiling", "profiling or scoring of people (AI Act Art. 5)")
     verdicts.append(GuardVerdict(guard="profiling", verdict="pass"))
-    if _FABRICATION.search(question):
-        return block("fabrication", DECLINE_FABRICATION, "request to fabricate official content")
+    if _FABRICATION.search(question) or _local("fabrication", question, language):
+        return block("fabrication", "fabrication", "request to fabricate official content")
     verdicts.append(GuardVerdict(guard="fabrication", verdict="pass"))
-    if _CASE_TERMS.search(question) and _FIRST_PERSON.search(question):
+    if is_individual_case(question, language):
         verdicts.append(
             GuardVerdict(guard="individual_case", verdict="block", detail="personal case")
         )
         return GuardResult(
             verdicts,
-            DECLINE_INDIVIDUAL,
+            decline_message("individual", language),
             "individual case: no personal advice",
             individual_case=True,
         )

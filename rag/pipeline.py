@@ -14,7 +14,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from common.embedding import embedder_from_settings
+from common.language import detect_language
+from common.multilingual import multilingual_from_settings
 from common.settings import Settings
+from common.texts import text
 from index.reader import IndexReader
 from index.schema import Filters
 from rag.answer import (
@@ -23,23 +26,26 @@ from rag.answer import (
     RetrievedPassage,
     Turn,
     Versions,
+    disclosure,
 )
 from rag.citation import citation, public_base
 from rag.composers.base import Composer
 from rag.composers.extractive import ExtractiveComposer
 from rag.composers.llm import LLMComposer
 from rag.provenance import Provenance, load_or_create_key, sign_output
-from rag.retrieval import Candidate, HybridRetriever, diversify
+from rag.retrieval import Candidate, HybridRetriever, diversify, to_english_scale
 from rag.steps import (
     Compose,
     Context,
     GuardIn,
     GuardOut,
+    Language,
     Rerank,
     Retrieve,
     Rewrite,
     Scope,
     Step,
+    Verifiers,
     Verify,
 )
 from rag.verify import Verifier
@@ -65,12 +71,21 @@ class Assistant:
         self.settings = settings
         self.index = index or IndexReader(settings)
         self.embedder = embedder_from_settings(settings)
-        self.retriever = HybridRetriever(self.index)
+        self.multilingual = multilingual_from_settings(settings)
+        self.retriever = HybridRetriever(
+            self.index, multilingual_lexical_weight=settings.multilingual_lexical_weight
+        )
         self.composers: dict[str, Composer] = composers or {
             "extractive": ExtractiveComposer(),
             "llm": LLMComposer(settings),
         }
         self.verifier = Verifier(embed=self.embedder.embed_passages)
+        self.verifiers = Verifiers(
+            self.verifier,
+            Verifier(self.multilingual.embed_passages, lexical_floor=0.0, scale=to_english_scale)
+            if self.multilingual
+            else None,
+        )
         self.generation = settings.generation == "on"
         assert settings.data_dir is not None
         self.provenance_key = load_or_create_key(
@@ -83,13 +98,14 @@ class Assistant:
 
     def steps(self) -> list[Step]:
         return [
+            Language(),
             GuardIn(),
             Rewrite(),
-            Retrieve(self.embedder, self.retriever),
+            Retrieve(self.embedder, self.retriever, self.multilingual),
             Scope(),
             Rerank(self.settings.retrieval_k),
-            Compose(self.composers, self.generation, self.verifier),
-            Verify(self.verifier, self.settings.abstain_threshold, self.composers["extractive"]),
+            Compose(self.composers, self.generation, self.verifiers),
+            Verify(self.verifiers, self.settings.abstain_threshold, self.composers["extractive"]),
             GuardOut([self.settings.llm_api_key.get_secret_value()]),
         ]
 
@@ -137,9 +153,9 @@ class Assistant:
         ctx = self._context(question, history, filters, composer)
         ctx.stream_model = ctx.composer == "llm" and self.generation
         sent = False
-        for text in self.run_steps(ctx):
+        for piece_text in self.run_steps(ctx):
             sent = True
-            yield StreamEvent(kind="delta", text=text + " ")
+            yield StreamEvent(kind="delta", text=piece_text + " ")
         answer = self.to_answer(ctx)
         if not sent or answer.behaviour != "answered":
             # Nothing verified was sent (no model, a decline, an abstention, the extractive
@@ -159,6 +175,9 @@ class Assistant:
         """Load the index and the embedding model now rather than on the first question."""
         self.index.ensure_loaded()
         self.embedder.embed_query("warm-up")
+        detect_language("Quelle est la politique de l'UE en matière de retour ?")
+        if self.multilingual is not None and self.index.has_multilingual:
+            self.multilingual.embed_query("warm-up")
 
     def search(self, query: str, filters: Filters | None = None, k: int = 10) -> list[Candidate]:
         self.index.ensure_loaded()
@@ -212,6 +231,9 @@ class Assistant:
                 for c in ctx.passages
             ],
             question=ctx.query or ctx.question,
+            language=ctx.language,
+            language_note=language_note(ctx),
+            disclosure=disclosure(ctx.language),
             guards=ctx.guards,
             fallback=ctx.fallback,
         )
@@ -232,3 +254,17 @@ class Assistant:
             behaviour=answer.behaviour,
             verbatim=verbatim,
         )
+
+
+def language_note(ctx: Context) -> str:
+    """'Quoted verbatim from the English original', in the question's language, when an
+    answer to a question not in English quotes the documents (the extractive composer, or
+    the model's fallback to it)."""
+    if ctx.language == "en" or ctx.behaviour != "answered" or ctx.model != "none":
+        return ""
+    if ctx.verified is None or not ctx.verified.cited:
+        return ""
+    languages = {ctx.passages[i].chunk.doc.language or "en" for i in ctx.verified.cited}
+    if languages == {ctx.language}:
+        return ""
+    return text(ctx.language, "messages", "quoted_from_original")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from rag.lexicon import lexicon
+
 _YEAR = r"(?:19|20)\d{2}"
 _DASH = r"\s*[-–]\s*"
 
@@ -56,6 +58,12 @@ def split_question(question: str) -> list[str]:
     return parts if len(parts) > 1 else [question]
 
 
-def classify_question(question: str) -> tuple[bool, bool]:
-    """(wants numbers, wants a list)."""
-    return bool(_NUMBER_QUESTION.search(question)), bool(_LIST_QUESTION.search(question))
+def classify_question(question: str, language: str = "en") -> tuple[bool, bool]:
+    """(wants numbers, wants a list); in another language, also by its words (rag/lexicons)."""
+    numbers = bool(_NUMBER_QUESTION.search(question))
+    wants_list = bool(_LIST_QUESTION.search(question))
+    words = lexicon(language) if language != "en" else None
+    if words is not None:
+        numbers = numbers or words.matches("number", question)
+        wants_list = wants_list or words.matches("list", question)
+    return numbers, wants_list

@@ -1,6 +1,7 @@
 """The answering steps, each a small unit with one job, run in order over one `Context`:
 
-    guard_in -> rewrite -> retrieve -> scope -> rerank -> compose -> verify -> guard_out
+    language -> guard_in -> rewrite -> retrieve -> scope -> rerank -> compose -> verify
+    -> guard_out
 
 A step may end the run early (a declined question skips retrieval); `guard_out` runs
 whatever happened. A step may also send text as it goes: `compose` streams the model's
@@ -16,6 +17,9 @@ from typing import Literal
 import numpy as np
 
 from common.embedding import Embedder
+from common.language import detect_language
+from common.multilingual import MultilingualEmbedder
+from common.texts import text
 from index.schema import Filters
 from rag import guards
 from rag.answer import GuardVerdict, Turn, new_trace_id
@@ -37,6 +41,8 @@ class Context:
     filters: Filters | None
     composer: str
     trace_id: str = field(default_factory=new_trace_id)
+    language: str = "en"  # of the question (rag.steps.Language); the assistant's texts follow
+    multilingual: bool = False  # query and sentence vectors from the multilingual model
     query: str = ""
     individual_case: bool = False
     query_vector: np.ndarray | None = None
@@ -79,6 +85,17 @@ class Step:
         yield from ()
 
 
+class Language(Step):
+    """The question's language: the guards read it with that language's words, a question
+    not in English is searched with the multilingual model, and declines, abstentions and
+    the disclosure are written in it."""
+
+    name = "language"
+
+    def run(self, ctx: Context) -> None:
+        ctx.language = detect_language(ctx.question).language
+
+
 class GuardIn(Step):
     """Size limits, attacks on the assistant, Art. 5 uses, fabrication, individual cases."""
 
@@ -86,7 +103,7 @@ class GuardIn(Step):
 
     def run(self, ctx: Context) -> None:
         history_chars = sum(len(t.content) for t in ctx.history)
-        result = guards.check_question(ctx.question, history_chars, len(ctx.history))
+        result = guards.check_question(ctx.question, history_chars, len(ctx.history), ctx.language)
         ctx.guards.extend(result.verdicts)
         if len(ctx.history) > guards.MAX_HISTORY_TURNS:
             ctx.history = ctx.history[-guards.MAX_HISTORY_TURNS :]
@@ -115,23 +132,32 @@ class Retrieve(Step):
 
     name = "retrieve"
 
-    def __init__(self, embedder: Embedder, retriever: HybridRetriever) -> None:
+    def __init__(self, embedder: Embedder, retriever: HybridRetriever,
+                 multilingual: MultilingualEmbedder | None = None) -> None:  # fmt: skip
         self.embedder = embedder
         self.retriever = retriever
+        self.multilingual = multilingual
 
     def run(self, ctx: Context) -> None:
         index = self.retriever.index
-        ctx.query_vector = self.embedder.embed_query(ctx.query)
-        ctx.terms = QueryTerms.of(ctx.query, index)
-        candidates = self.retriever.candidates(ctx.query, ctx.query_vector, ctx.filters, ctx.terms)
-        parts = split_question(ctx.query)
+        ctx.multilingual = bool(
+            ctx.language != "en" and self.multilingual is not None and index.has_multilingual
+        )
+        embedder = self.multilingual if ctx.multilingual else self.embedder
+        assert embedder is not None
+        ctx.query_vector = embedder.embed_query(ctx.query)
+        ctx.terms = QueryTerms.of(ctx.query, index, ctx.language)
+        candidates = self.retriever.candidates(
+            ctx.query, ctx.query_vector, ctx.filters, ctx.terms, ctx.multilingual
+        )
+        parts = split_question(ctx.query) if ctx.language == "en" else [ctx.query]
         if len(parts) > 1:
             # A multi-part question: each part retrieves too, and a passage keeps its best
             # score, so the second part's evidence is not crowded out by the first's.
             vectors = self.embedder.embed_queries(parts)
             ctx.parts = [
-                SubQuestion(text, vector, QueryTerms.of(text, index))
-                for text, vector in zip(parts, vectors, strict=True)
+                SubQuestion(part, vector, QueryTerms.of(part, index))
+                for part, vector in zip(parts, vectors, strict=True)
             ]
             best = {c.id: c for c in candidates}
             for sub in ctx.parts:
@@ -152,6 +178,10 @@ class Retrieve(Step):
 
 
 SCOPE_EVIDENCE = (0.45, 0.5)  # (term coverage, best sentence similarity) of a top passage
+# A question not in English whose words the rules do not know is in scope when a top passage
+# is this close in meaning (the multilingual model's similarity, on the English scale):
+# its words in the documents' language mostly do not occur there, so coverage cannot help.
+ML_SCOPE_SIMILARITY = 0.6
 
 
 class Scope(Step):
@@ -167,10 +197,17 @@ class Scope(Step):
         evidence = any(
             c.coverage >= coverage and c.best_sentence >= similarity for c in ctx.candidates[:5]
         )
-        if not (guards.in_domain(ctx.query) or (guards.about_eu_policy(ctx.query) and evidence)):
+        if ctx.multilingual:
+            evidence = evidence or best >= ML_SCOPE_SIMILARITY
+        language = ctx.language
+        if not (
+            guards.in_domain(ctx.query, language)
+            or (guards.about_eu_policy(ctx.query, language) and evidence)
+            or (ctx.multilingual and best >= ML_SCOPE_SIMILARITY)
+        ):
             ctx.guards.append(GuardVerdict(guard="scope", verdict="block", detail="out of scope"))
             ctx.confidence = ctx.raw_confidence = 1.0 - best
-            ctx.finish("declined", guards.DECLINE_OUT_OF_SCOPE, "out of scope")
+            ctx.finish("declined", guards.decline_message("out_of_scope", language), "out of scope")
             return
         ctx.guards.append(GuardVerdict(guard="scope", verdict="pass"))
 
@@ -193,10 +230,10 @@ class Compose(Step):
     name = "compose"
 
     def __init__(self, composers: dict[str, Composer], generation: bool,
-                 verifier: Verifier) -> None:  # fmt: skip
+                 verifiers: Verifiers) -> None:  # fmt: skip
         self.composers = composers
         self.generation = generation
-        self.verifier = verifier
+        self.verifiers = verifiers
 
     def run(self, ctx: Context) -> None:
         data = compose_input(ctx)
@@ -217,7 +254,7 @@ class Compose(Step):
             return
         data = compose_input(ctx)
         composer = self.composers["llm"]
-        checked = SentenceChecks(self.verifier, ctx.passages)
+        checked = SentenceChecks(self.verifiers.of(ctx), ctx.passages)
         raw: list[str] = []
         buffer = ""
         try:
@@ -251,6 +288,19 @@ class Compose(Step):
         )
 
 
+@dataclass
+class Verifiers:
+    """The verifier for English questions, and the one across languages (a question not in
+    English: the model may answer in its language, the passages carry the multilingual
+    model's vectors)."""
+
+    english: Verifier
+    multilingual: Verifier | None = None
+
+    def of(self, ctx: Context) -> Verifier:
+        return self.multilingual if ctx.multilingual and self.multilingual else self.english
+
+
 def _kept(checked: SentenceChecks, sentences: list[str], again: bool = True) -> Iterator[str]:
     for sentence in sentences:
         text = checked.check(sentence, again)
@@ -269,7 +319,7 @@ def fall_back(ctx: Context, extractive: Composer, data: ComposeInput, why: str) 
 
 
 def compose_input(ctx: Context) -> ComposeInput:
-    wants_numbers, wants_list = classify_question(ctx.query)
+    wants_numbers, wants_list = classify_question(ctx.query, ctx.language)
     assert ctx.query_vector is not None and ctx.terms is not None
     return ComposeInput(
         question=ctx.query,
@@ -288,15 +338,16 @@ class Verify(Step):
 
     name = "verify"
 
-    def __init__(self, verifier: Verifier, threshold: float, extractive: Composer) -> None:
-        self.verifier = verifier
+    def __init__(self, verifiers: Verifiers, threshold: float, extractive: Composer) -> None:
+        self.verifiers = verifiers
         self.threshold = threshold
         self.extractive = extractive
 
     def run(self, ctx: Context) -> None:
+        verifier = self.verifiers.of(ctx)
         if ctx.verified is None:  # streaming verifies sentence by sentence before this step
             draft = ctx.draft.text if ctx.draft else ""
-            ctx.verified = self.verifier.verify(draft, ctx.passages)
+            ctx.verified = verifier.verify(draft, ctx.passages)
         verified = ctx.verified
         for removed in verified.removed:
             ctx.notes.append(f"removed: {removed.sentence[:80]!r} ({removed.reason})")
@@ -308,7 +359,7 @@ class Verify(Step):
                 "The language model's draft was not supported by the sources; this answer "
                 "quotes the sources instead.",
             )
-            ctx.verified = verified = self.verifier.verify(draft.text, ctx.passages)
+            ctx.verified = verified = verifier.verify(draft.text, ctx.passages)
         self.decide(ctx, verified)
 
     def decide(self, ctx: Context, verified: Verified) -> None:
@@ -320,14 +371,15 @@ class Verify(Step):
             ctx.query, verified.text, [ctx.passages[i] for i in verified.cited], ctx.terms
         )
         if ctx.individual_case:
+            heading = text(ctx.language, "messages", "individual_general_heading")
             general = (
-                f"\n\nGeneral policy information from EMN documents:\n{verified.text}"
+                f"\n\n{heading}\n{verified.text}"
                 if verified.kept and raw >= INDIVIDUAL_INFO_CONFIDENCE and not uncovered
                 else ""
             )
             if not general:
                 ctx.verified = Verified(text="")
-            ctx.finish("declined", guards.DECLINE_INDIVIDUAL + general,
+            ctx.finish("declined", guards.decline_message("individual", ctx.language) + general,
                        "individual case: no personal advice")  # fmt: skip
             return
         if not verified.kept or raw < self.threshold or uncovered:
@@ -364,8 +416,10 @@ def abstention_text(ctx: Context) -> str:
         label = f"{doc.title}" + (f" ({doc.reference})" if doc.reference else "")
         seen.setdefault(doc.doc_id, label)
     closest = "; ".join(list(seen.values())[:3])
-    text = "The documents I can search do not cover this question, so I can't answer it reliably."
-    return f"{text} The closest documents are: {closest}." if closest else text
+    lead = text(ctx.language, "messages", "abstain")
+    if not closest:
+        return lead
+    return f"{lead} {text(ctx.language, 'messages', 'abstain_closest', documents=closest)}"
 
 
 class GuardOut(Step):
@@ -383,5 +437,5 @@ class GuardOut(Step):
         if any(v.verdict == "block" for v in verdicts):
             ctx.verified = Verified(text="")
             ctx.behaviour = "declined"
-            ctx.answer = guards.DECLINE_INJECTION
+            ctx.answer = guards.decline_message("injection", ctx.language)
             ctx.reason = "answer blocked by the output guard"

@@ -73,9 +73,20 @@ def split_answer(text: str) -> list[str]:
 
 
 class Verifier:
-    def __init__(self, embed: Callable[[list[str]], np.ndarray] | None = None) -> None:
-        """`embed` (optional) scores paraphrased sentences; verbatim ones pass lexically."""
+    def __init__(
+        self,
+        embed: Callable[[list[str]], np.ndarray] | None = None,
+        lexical_floor: float = LEXICAL_WITH_EMBEDDING,
+        scale: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> None:
+        """`embed` (optional) scores paraphrased sentences; verbatim ones pass lexically.
+        A sentence sharing fewer than `lexical_floor` of its words with the passage is not
+        compared by meaning. Across languages (a French sentence, an English passage) the
+        words rarely match: there the floor is 0 and `embed` is the multilingual model, whose
+        cosines `scale` puts on the English model's scale."""
         self.embed = embed
+        self.lexical_floor = lexical_floor
+        self.scale = scale
 
     def support(self, sentence: str, passage: Candidate) -> float:
         tokens = set(tokenize(sentence))
@@ -85,11 +96,14 @@ class Verifier:
         lexical = len(tokens & passage_tokens) / len(tokens)
         if lexical >= LEXICAL_SUPPORT:
             return lexical
-        if self.embed is None or lexical < LEXICAL_WITH_EMBEDDING:
+        if self.embed is None or lexical < self.lexical_floor:
             return lexical
         vector = self.embed([sentence])[0]
         vectors = passage.sentence_vectors
-        cosine = float((vectors @ vector).max()) if len(vectors) else 0.0
+        if not len(vectors) or vectors.shape[-1] != vector.shape[-1]:
+            return lexical
+        sims = vectors @ vector
+        cosine = float((self.scale(sims) if self.scale else sims).max())
         return lexical if cosine < EMBEDDING_SUPPORT else max(lexical, LEXICAL_SUPPORT)
 
     def check_sentence(

@@ -99,6 +99,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "EMN_CHROMA_HOST": settings.chroma_host,
         "EMN_CHROMA_PORT": str(settings.chroma_port),
         "EMN_EMBEDDING_MODEL": settings.embedding_model,
+        "EMN_MULTILINGUAL_MODEL": settings.multilingual_model,
     }
 
 

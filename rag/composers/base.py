@@ -37,7 +37,7 @@ class ComposeInput:
 
     def part(self, sub: SubQuestion) -> ComposeInput:
         """This input narrowed to one part of the question."""
-        wants_numbers, wants_list = classify_question(sub.text)
+        wants_numbers, wants_list = classify_question(sub.text, self.terms.language)
         return ComposeInput(sub.text, self.passages, sub.vector, sub.terms,
                             wants_numbers, wants_list)  # fmt: skip
 

@@ -106,7 +106,7 @@ class ExtractiveComposer:
         """Every sentence of the top passages, scored against the question."""
         out: list[_Sentence] = []
         w = self.weights
-        kinds = asked_for(data.question)
+        kinds = asked_for(data.question, data.terms.language)
         passages = data.passages[: self.max_passages]
         for p_index, cand in enumerate(passages):
             chunk = cand.chunk

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from common.settings import Settings
+from common.texts import text
 from rag.composers.base import ComposeInput, ComposerError, Draft
 
 SYSTEM_PROMPT = """You are the EMN policy assistant. You answer questions on EU migration and \
@@ -34,9 +35,17 @@ def format_sources(data: ComposeInput, max_chars: int = 1400) -> str:
 
 
 def build_messages(data: ComposeInput) -> list[tuple[str, str]]:
+    language = data.terms.language
+    # The reader's language: the verifier checks each sentence against the cited passages
+    # across languages (the multilingual model's vectors), figures must still match exactly.
+    in_language = (
+        f" Write the answer in {text(language, 'language', 'english_name')}."
+        if language != "en"
+        else ""
+    )
     user = (
         f"Sources:\n{format_sources(data)}\n\nQuestion: {data.question}\n\n"
-        "Answer with a citation [n] at the end of every sentence."
+        f"Answer with a citation [n] at the end of every sentence.{in_language}"
     )
     return [("system", SYSTEM_PROMPT), ("human", user)]
 
