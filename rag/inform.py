@@ -15,18 +15,22 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from common.language import detect_language
+from common.texts import Texts
 from index.schema import Filters
-from rag.answer import DISCLOSURE, Answer, Citation, Versions, new_trace_id
+from rag.answer import DISCLOSURE, Answer, Citation, Versions, disclosure, new_trace_id
+from rag.glossary import english_keywords
 from rag.pipeline import APP_VERSION, Assistant
 from rag.provenance import Provenance, sign_output, verify_answer
 
 DRAFT_MARKING = "AI-generated draft — verify before use"
 
+# (heading's key in common/locales, the question that fills the section)
 SECTIONS: list[tuple[str, str]] = [
-    ("Key messages", "What are the main priorities and actions on {topic}?"),
-    ("Background", "What is the background and policy context of {topic}?"),
-    ("Main findings", "What are the main facts, figures and developments on {topic}?"),
-    ("Policy implications", "What actions and measures are planned or needed on {topic}?"),
+    ("key_messages", "What are the main priorities and actions on {topic}?"),
+    ("background", "What is the background and policy context of {topic}?"),
+    ("main_findings", "What are the main facts, figures and developments on {topic}?"),
+    ("policy_implications", "What actions and measures are planned or needed on {topic}?"),
 ]
 _MARKER = re.compile(r"\[(\d+)\]")
 
@@ -46,6 +50,9 @@ class InformDraft(BaseModel):
     marking: str = DRAFT_MARKING
     ai_generated: bool = True
     disclosure: str = DISCLOSURE
+    language: str = Field(
+        default="en", description="The topic's language: headings and disclosure are in it."
+    )
     trace_id: str = Field(default_factory=new_trace_id)
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     versions: Versions | None = None
@@ -112,14 +119,20 @@ def draft_inform(
 ) -> InformDraft:
     """Compose the draft section by section; sources numbered once across the document."""
     topic = topic.strip().rstrip("?.")
+    language = detect_language(topic).language
+    texts = Texts(language)
+    # The section questions are English; a topic in another language enters them as the
+    # English terms its glossary recognises (rag/glossary.py), else as it is.
+    subject = english_keywords(topic, language) or topic
     citations: list[Citation] = []
     by_chunk: dict[str, int] = {}
     used: set[str] = set()
     sections: list[InformSection] = []
     trace_ids: list[str] = []
     versions = None
-    for heading, template in SECTIONS:
-        answer: Answer = assistant.ask(template.format(topic=topic), filters=filters)
+    for section, template in SECTIONS:
+        heading = texts.inform(section)
+        answer: Answer = assistant.ask(template.format(topic=subject), filters=filters)
         trace_ids.append(answer.trace_id)
         versions = versions or answer.versions
         if answer.behaviour != "answered":
@@ -131,7 +144,7 @@ def draft_inform(
             key = _MARKER.sub("", sentence).strip()
             if key in used:
                 continue
-            if heading != "Key messages":
+            if section != "key_messages":
                 # Key messages sum up the body: they may repeat its strongest sentences,
                 # while the body sections do not repeat each other.
                 used.add(key)
@@ -144,7 +157,7 @@ def draft_inform(
                 return f"[{by_chunk[cite.chunk_id]}]"
 
             kept.append(_MARKER.sub(renumber, sentence))
-        if heading == "Key messages":
+        if section == "key_messages":
             text = "\n".join(f"- {s}" for s in kept[:max_key_messages])
         else:
             text = " ".join(kept)
@@ -160,6 +173,8 @@ def draft_inform(
         behaviour=behaviour,
         versions=versions,
         section_trace_ids=trace_ids,
+        language=language,
+        disclosure=disclosure(language),
     )
     draft.provenance = sign_draft(draft, assistant.provenance_key)
     return draft

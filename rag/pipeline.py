@@ -82,7 +82,7 @@ class Assistant:
         self.verifier = Verifier(embed=self.embedder.embed_passages)
         self.verifiers = Verifiers(
             self.verifier,
-            Verifier(self.multilingual.embed_passages, lexical_floor=0.0, scale=to_english_scale)
+            Verifier(self.multilingual.embed_passages, 0.0, to_english_scale, multilingual=True)
             if self.multilingual
             else None,
         )

@@ -40,6 +40,11 @@ class Candidate:
     sentence_spans: list[tuple[int, int]] = field(default_factory=list)
     sentence_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), np.float32))
     sentence_sims: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    # The multilingual model's sentence vectors, for a question not in English (verifying a
+    # sentence written in the question's language against this passage).
+    multilingual_vectors: np.ndarray = field(
+        default_factory=lambda: np.zeros((0, 1), dtype=np.float32)
+    )
     best_sentence: float = 0.0
     coverage: float = 0.0
     section_match: float = 0.0
@@ -131,9 +136,13 @@ class QueryTerms:
 
 
 def fuse(
-    dense: list[tuple[str, float]], lexical: list[tuple[str, float]], lexical_weight: float = 1.0
+    dense: list[tuple[str, float]],
+    lexical: list[tuple[str, float]],
+    lexical_weight: float = 1.0,
+    more: tuple[tuple[list[tuple[str, float]], float], ...] = (),
 ) -> dict[str, tuple[float, int | None, float, int | None, float]]:
-    """Reciprocal rank fusion: id -> (rrf, dense rank, dense score, lexical rank, bm25)."""
+    """Reciprocal rank fusion: id -> (rrf, dense rank, dense score, lexical rank, bm25).
+    `more`: further (ranking, weight) pairs that add to the fused score only."""
     fused: dict[str, list] = {}
     for rank, (cid, score) in enumerate(dense, start=1):
         entry = fused.setdefault(cid, [0.0, None, 0.0, None, 0.0])
@@ -143,6 +152,10 @@ def fuse(
         entry = fused.setdefault(cid, [0.0, None, 0.0, None, 0.0])
         entry[0] += lexical_weight / (RRF_K + rank)
         entry[3], entry[4] = rank, score
+    for ranking, weight in more:
+        for rank, (cid, _) in enumerate(ranking, start=1):
+            entry = fused.setdefault(cid, [0.0, None, 0.0, None, 0.0])
+            entry[0] += weight / (RRF_K + rank)
     return {cid: tuple(v) for cid, v in fused.items()}  # type: ignore[misc]
 
 
@@ -156,6 +169,39 @@ ML_SCALE = (4.0, -2.85)
 def to_english_scale(sims: np.ndarray) -> np.ndarray:
     slope, intercept = ML_SCALE
     return (slope * sims + intercept).astype(np.float32)
+
+
+# A question not in English: weight of the English model's ranking of its glossary keywords
+# in the fusion, and of its sentence similarities beside the multilingual model's.
+CROSS_ENGLISH_WEIGHT = 1.0
+CROSS_ENGLISH_SENTENCES = 0.5
+
+
+@dataclass
+class CrossLingual:
+    """A question not in English: the multilingual model's vector of it, and its glossary
+    keywords (rag/glossary.py) with the English model's vector of them (None when the
+    glossary recognised nothing)."""
+
+    vector: np.ndarray
+    english: str = ""
+    english_vector: np.ndarray | None = None
+
+    def sentence_sims(self, multilingual: np.ndarray | None, english: np.ndarray) -> np.ndarray:
+        """Per sentence: the multilingual similarity on the English scale, blended with the
+        English model's similarity to the keywords."""
+        keyword = (
+            (english @ self.english_vector).astype(np.float32)
+            if self.english_vector is not None
+            else None
+        )
+        if multilingual is None:
+            return keyword if keyword is not None else np.zeros(len(english), np.float32)
+        sims = to_english_scale(multilingual @ self.vector)
+        if keyword is None:
+            return sims
+        w = CROSS_ENGLISH_SENTENCES
+        return ((1 - w) * sims + w * keyword).astype(np.float32)
 
 
 def is_recital(chunk: Chunk) -> bool:
@@ -208,24 +254,17 @@ class HybridRetriever:
             return self._dense_threads
 
     def ranked(
-        self,
-        question: str,
-        query_vector: np.ndarray,
-        terms: QueryTerms,
-        filters: Filters | None,
-        multilingual: bool = False,
+        self, question: str, query_vector: np.ndarray, terms: QueryTerms, filters: Filters | None
     ) -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
         """Dense and keyword results, (chunk id, score) best first, each `fetch_k` long."""
         index = self.index
         query = terms.lexical_query(question)
         if len(index.chunks) < self.parallel_from:
-            dense = index.dense(query_vector, self.fetch_k, filters, multilingual)
+            dense = index.dense(query_vector, self.fetch_k, filters)
             return dense, index.lexical(query, self.fetch_k, filters)
         # The keyword search stays in this thread: the other way round, its result waited
         # for this thread to give the GIL back (p95 at 1M chunks: 6.2 ms against 3.8 ms).
-        dense = self._threads().submit(
-            index.dense, query_vector, self.fetch_k, filters, multilingual
-        )
+        dense = self._threads().submit(index.dense, query_vector, self.fetch_k, filters)
         lexical = index.lexical(query, self.fetch_k, filters)  # on an error, the dense
         return dense.result(), lexical  # search finishes alone and its result is dropped
 
@@ -235,16 +274,17 @@ class HybridRetriever:
         query_vector: np.ndarray,
         filters: Filters | None = None,
         terms: QueryTerms | None = None,
-        multilingual: bool = False,
+        cross: CrossLingual | None = None,
     ) -> list[Candidate]:
         """All fused candidates, scored; not yet diversified or cut. `terms`: the question's
-        QueryTerms when the caller has them already. `multilingual`: `query_vector` is the
-        multilingual model's (a question not in English), and so are the sentence vectors
-        the candidates carry."""
+        QueryTerms when the caller has them already. `cross`: the question is not in
+        English (then `query_vector` is unused: see `CrossLingual`)."""
         index = self.index
         terms = terms or QueryTerms.of(question, index)
-        weight = self.multilingual_lexical_weight if multilingual else 1.0
-        fused = fuse(*self.ranked(question, query_vector, terms, filters, multilingual), weight)
+        if cross is None:
+            fused = fuse(*self.ranked(question, query_vector, terms, filters))
+        else:
+            fused = self.cross_ranked(question, cross, terms, filters)
         out: list[Candidate] = []
         max_rrf = max((v[0] for v in fused.values()), default=1.0)
         for cid, (rrf, d_rank, d_score, l_rank, l_score) in fused.items():
@@ -254,12 +294,15 @@ class HybridRetriever:
             sentences = index.sentences.get(cid)
             has_sentences = sentences is not None and len(sentences.spans) > 0
             vectors = sentences.vectors if has_sentences else np.zeros((0, 1), np.float32)
-            if multilingual and has_sentences:
-                vectors = index.multilingual.get(cid, np.zeros((0, len(query_vector)), np.float32))
-                has_sentences = len(vectors) == len(sentences.spans)
-            sims = (
-                to_english_scale(vectors @ query_vector) if multilingual else vectors @ query_vector
-            ) if has_sentences else np.zeros(0, np.float32)  # fmt: skip
+            multilingual = np.zeros((0, 1), np.float32)
+            if cross is not None and has_sentences:
+                multilingual = index.multilingual.get(cid, multilingual)
+                if len(multilingual) == len(vectors):
+                    sims = cross.sentence_sims(multilingual, vectors)
+                else:  # not embedded by the multilingual model yet: the keywords only
+                    sims = cross.sentence_sims(None, vectors)
+            else:
+                sims = vectors @ query_vector if has_sentences else np.zeros(0, np.float32)
             chunk_terms = index.terms(chunk)
             cand = Candidate(
                 chunk=chunk,
@@ -271,6 +314,7 @@ class HybridRetriever:
                 sentence_spans=sentences.spans if has_sentences else [],
                 sentence_vectors=vectors if has_sentences else np.zeros((0, 1)),
                 sentence_sims=sims,
+                multilingual_vectors=multilingual,
                 best_sentence=float(sims.max()) if len(sims) else 0.0,
                 coverage=terms.coverage(chunk_terms.all),
                 section_match=terms.coverage(chunk_terms.header),
@@ -292,6 +336,27 @@ class HybridRetriever:
             out.append(cand)
         out.sort(key=lambda c: c.score, reverse=True)
         return out
+
+    def cross_ranked(
+        self, question: str, cross: CrossLingual, terms: QueryTerms, filters: Filters | None
+    ) -> dict[str, tuple[float, int | None, float, int | None, float]]:
+        """A question not in English, fused from three rankings: the multilingual model on the
+        question, the English model on its glossary keywords, keyword search on both."""
+        index = self.index
+        dense = index.dense(cross.vector, self.fetch_k, filters, multilingual=True)
+        english = (
+            index.dense(cross.english_vector, self.fetch_k, filters)
+            if cross.english_vector is not None
+            else []
+        )
+        query = terms.lexical_query(f"{question} {cross.english}")
+        lexical = index.lexical(query, self.fetch_k, filters)
+        return fuse(
+            dense,
+            lexical,
+            self.multilingual_lexical_weight,
+            more=((english, CROSS_ENGLISH_WEIGHT),),
+        )
 
     def retrieve(
         self, question: str, query_vector: np.ndarray, k: int = 8, filters: Filters | None = None

@@ -26,8 +26,9 @@ from rag.answer import GuardVerdict, Turn, new_trace_id
 from rag.answerability import unanswered_constraints
 from rag.calibration import calibrated
 from rag.composers.base import ComposeInput, Composer, ComposerError, Draft, SubQuestion
+from rag.glossary import english_keywords
 from rag.question import classify_question, split_question
-from rag.retrieval import Candidate, HybridRetriever, QueryTerms, diversify
+from rag.retrieval import Candidate, CrossLingual, HybridRetriever, QueryTerms, diversify
 from rag.rewrite import rewrite_followup
 from rag.verify import SentenceChecks, Verified, Verifier, split_answer
 
@@ -143,12 +144,22 @@ class Retrieve(Step):
         ctx.multilingual = bool(
             ctx.language != "en" and self.multilingual is not None and index.has_multilingual
         )
-        embedder = self.multilingual if ctx.multilingual else self.embedder
-        assert embedder is not None
-        ctx.query_vector = embedder.embed_query(ctx.query)
-        ctx.terms = QueryTerms.of(ctx.query, index, ctx.language)
+        cross = None
+        if ctx.multilingual and self.multilingual is not None:
+            english = english_keywords(ctx.query, ctx.language)
+            cross = CrossLingual(
+                self.multilingual.embed_query(ctx.query),
+                english,
+                self.embedder.embed_query(english) if english else None,
+            )
+            # The sentence vectors the candidates carry are the multilingual model's.
+            ctx.query_vector = cross.vector
+            ctx.terms = QueryTerms.of(f"{ctx.query} {english}", index, ctx.language)
+        else:
+            ctx.query_vector = self.embedder.embed_query(ctx.query)
+            ctx.terms = QueryTerms.of(ctx.query, index, ctx.language)
         candidates = self.retriever.candidates(
-            ctx.query, ctx.query_vector, ctx.filters, ctx.terms, ctx.multilingual
+            ctx.query, ctx.query_vector, ctx.filters, ctx.terms, cross
         )
         parts = split_question(ctx.query) if ctx.language == "en" else [ctx.query]
         if len(parts) > 1:
@@ -329,6 +340,7 @@ def compose_input(ctx: Context) -> ComposeInput:
         wants_numbers=wants_numbers,
         wants_list=wants_list,
         parts=ctx.parts,
+        multilingual=ctx.multilingual,
     )
 
 

@@ -78,15 +78,18 @@ class Verifier:
         embed: Callable[[list[str]], np.ndarray] | None = None,
         lexical_floor: float = LEXICAL_WITH_EMBEDDING,
         scale: Callable[[np.ndarray], np.ndarray] | None = None,
+        multilingual: bool = False,
     ) -> None:
         """`embed` (optional) scores paraphrased sentences; verbatim ones pass lexically.
         A sentence sharing fewer than `lexical_floor` of its words with the passage is not
         compared by meaning. Across languages (a French sentence, an English passage) the
         words rarely match: there the floor is 0 and `embed` is the multilingual model, whose
-        cosines `scale` puts on the English model's scale."""
+        cosines `scale` puts on the English model's scale (`multilingual`: compared with the
+        passages' multilingual sentence vectors)."""
         self.embed = embed
         self.lexical_floor = lexical_floor
         self.scale = scale
+        self.multilingual = multilingual
 
     def support(self, sentence: str, passage: Candidate) -> float:
         tokens = set(tokenize(sentence))
@@ -99,7 +102,7 @@ class Verifier:
         if self.embed is None or lexical < self.lexical_floor:
             return lexical
         vector = self.embed([sentence])[0]
-        vectors = passage.sentence_vectors
+        vectors = passage.multilingual_vectors if self.multilingual else passage.sentence_vectors
         if not len(vectors) or vectors.shape[-1] != vector.shape[-1]:
             return lexical
         sims = vectors @ vector

@@ -219,7 +219,7 @@ def test_inform_draft_is_editable_and_exported_with_the_marking(
     monkeypatch: pytest.MonkeyPatch, api_server: ApiServer
 ) -> None:
     at = page(monkeypatch, api_server.base_url)
-    at.sidebar.radio(key="mode").set_value("📝 Draft an inform").run()
+    at.sidebar.radio(key="mode").set_value("inform").run()
     at.text_input(key="inform_topic").set_value("return and readmission")
     at.button(key="inform_go").click().run()
     assert not at.exception and not at.error, texts(at.error)

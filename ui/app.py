@@ -17,11 +17,12 @@ if __package__ in (None, ""):  # run as a script: make the project's packages im
 import streamlit as st
 
 from common.settings import load_settings
-from ui import chat, document_view, inform_page, model_card, render, review_page, state
+from ui import chat, document_view, i18n, inform_page, model_card, render, review_page, state
 from ui import markdown as md
 from ui.client import ApiClient
 
-ASK, INFORM = "💬 Ask questions", "📝 Draft an inform"
+ASK, INFORM = "ask", "inform"
+MODE_ICONS = {ASK: "💬", INFORM: "📝"}
 REVIEW_LINK = "?view=review"
 log = logging.getLogger("ui")
 
@@ -29,37 +30,48 @@ log = logging.getLogger("ui")
 def sidebar(client: ApiClient) -> str:
     ss = st.session_state
     with st.sidebar:
-        st.title("EMN policy assistant")
-        st.caption(
-            ":material/smart_toy: An AI system: answers generated from EMN documents, cited."
+        st.title(i18n.t("page_title"))
+        st.caption(f":material/smart_toy: {i18n.t('sidebar_caption')}")
+        i18n.picker()
+        labels = {ASK: i18n.t("mode_ask"), INFORM: i18n.t("mode_inform")}
+        mode = st.radio(
+            i18n.t("mode_label"),
+            [ASK, INFORM],
+            format_func=lambda m: f"{MODE_ICONS[m]} {labels[m]}",
+            key="mode",
         )
-        mode = st.radio("Mode", [ASK, INFORM], key="mode")
-        st.subheader("Filters")
+        st.subheader(i18n.t("filters"))
         catalog = ss.catalog or []
         titles = {d["id"]: d.get("title") or d["id"] for d in catalog}
         selected = [d for d in ss.get(state.FILTER_DOCS, []) if d not in titles]
         st.multiselect(
-            "Documents",
+            i18n.t("filter_documents"),
             options=[*titles, *selected],
             format_func=lambda doc_id: titles.get(doc_id, doc_id),
             key=state.FILTER_DOCS,
-            placeholder="All documents",
+            placeholder=i18n.t("filter_documents_all"),
         )
         kinds = sorted({d["kind"] for d in catalog if d.get("kind")})
-        st.multiselect("Kinds", options=kinds, key=state.FILTER_KINDS, placeholder="All kinds")
+        st.multiselect(
+            i18n.t("filter_kinds"),
+            options=kinds,
+            key=state.FILTER_KINDS,
+            placeholder=i18n.t("filter_kinds_all"),
+        )
         left, right = st.columns(2)
-        left.date_input("From", value=None, key=state.FILTER_FROM, format="YYYY-MM-DD")
-        right.date_input("To", value=None, key=state.FILTER_TO, format="YYYY-MM-DD")
-        st.caption("Filters apply to every question and draft.")
-        if mode == ASK and st.button("New conversation", icon="🗑️", key="new_conversation"):
+        left.date_input(
+            i18n.t("filter_from"), value=None, key=state.FILTER_FROM, format="YYYY-MM-DD"
+        )
+        right.date_input(i18n.t("filter_to"), value=None, key=state.FILTER_TO, format="YYYY-MM-DD")
+        st.caption(i18n.t("filters_caption"))
+        new = i18n.t("new_conversation")
+        if mode == ASK and st.button(new, icon="🗑️", key="new_conversation"):
             state.new_conversation()
             st.rerun()
         st.divider()
-        st.markdown(
-            f"[:material/menu_book: Instructions for use (model card)]({render.MODEL_CARD_LINK})"
-        )
-        st.markdown(f"[:material/fact_check: Review flagged answers]({REVIEW_LINK})")
-        st.caption("The review queue is for reviewers (needs an admin key).")
+        st.markdown(f"[:material/menu_book: {i18n.t('model_card_link')}]({render.MODEL_CARD_LINK})")
+        st.markdown(f"[:material/fact_check: {i18n.t('review_link')}]({REVIEW_LINK})")
+        st.caption(i18n.t("review_caption"))
         st.caption(md.escape_md(md.index_line(ss.readiness)))
     return mode
 
@@ -82,6 +94,7 @@ def main() -> None:
 def page() -> None:
     settings = load_settings()
     state.init()
+    i18n.init()
     with ApiClient.from_settings(settings) as client:
         doc_id = st.query_params.get("doc")
         if doc_id:

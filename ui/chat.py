@@ -7,8 +7,8 @@ from typing import Any
 
 import streamlit as st
 
+from ui import i18n, render, state
 from ui import markdown as md
-from ui import render, state
 from ui.client import ApiClient, ApiError, StreamUnavailable
 
 MAX_QUESTION_CHARS = 2000
@@ -40,7 +40,7 @@ def show(client: ApiClient, *, stream: bool) -> None:
             question = pending["question"]
 
     typed = st.chat_input(
-        "Ask about EU migration and asylum policy…", max_chars=MAX_QUESTION_CHARS, key="question"
+        i18n.t("question_placeholder"), max_chars=MAX_QUESTION_CHARS, key="question"
     )
     question = typed or question
     if question and question.strip():
@@ -59,7 +59,7 @@ def ask(client: ApiClient, question: str, *, stream: bool) -> None:
         try:
             result = _streamed(client, question, history, filters, placeholder) if stream else None
             if result is None:
-                with placeholder, st.spinner("Searching the documents…"):
+                with placeholder, st.spinner(i18n.t("searching")):
                     result = client.ask(question, history, filters)
         except ApiError as exc:
             ss.pending = {"question": question, "error": exc.to_dict()}
@@ -80,7 +80,7 @@ def _streamed(
     """The final answer record of a streamed answer, the text shown as it arrives; None when
     streaming is not available (the caller asks again without it)."""
     text = ""
-    placeholder.markdown("_Searching the documents…_")
+    placeholder.markdown(f"_{i18n.t('searching')}_")
     try:
         for event in client.ask_stream(question, history, filters):
             if event.kind == "delta":

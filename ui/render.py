@@ -8,53 +8,40 @@ from typing import Any
 
 import streamlit as st
 
+from ui import i18n
 from ui import markdown as md
 from ui.client import ApiClient, ApiError
 
-AI_LABEL = ":material/smart_toy: AI-generated"
-NO_ADVICE = (
-    "It gives **no advice on individual cases** (your own asylum application, residence "
-    "permit or return decision): for that, contact the competent national authority, a lawyer "
-    "or a legal aid service. It is not legal advice."
-)
 MODEL_CARD_LINK = "?view=model-card"
-INSTRUCTIONS = (
-    f"Read the [instructions for use (model card)]({MODEL_CARD_LINK}): its intended purpose, "
-    "sources, known limits and measured accuracy. A wrong or harmful answer can be "
-    "**reported** (🚩 under the answer) to a human reviewer."
-)
 
 
 def notice(catalog: list[dict[str, Any]] | None, *, compact: bool = False) -> None:
     """EU AI Act Art. 50(1): the user is told they are dealing with an AI system, what its
     sources are, and that it does not advise on individual cases."""
-    lead = (
-        "**You are using an AI system.** The EMN policy assistant writes its answers "
-        "automatically from a fixed set of European Migration Network (EMN) documents. Every "
-        "statement carries a numbered citation that opens the quoted passage: check it before "
-        "relying on an answer. When the documents do not cover a question, it says so."
-    )
+    lead = i18n.t("notice_lead")
+    no_advice = i18n.t("notice_no_advice")
+    instructions = i18n.t("notice_instructions", link=MODEL_CARD_LINK)
     if compact:
-        with st.expander(
-            "About this AI assistant, its sources and its limits", icon=":material/smart_toy:"
-        ):
+        with st.expander(i18n.t("notice_about"), icon=":material/smart_toy:"):
             st.markdown(lead)
-            st.markdown(NO_ADVICE)
-            st.markdown(INSTRUCTIONS)
+            st.markdown(no_advice)
+            st.markdown(instructions)
+            st.markdown(i18n.t("notice_languages"))
             sources_list(catalog)
         return
     with st.container(border=True):
-        st.markdown("#### :material/smart_toy: An AI assistant for EU migration and asylum policy")
+        st.markdown(f"#### :material/smart_toy: {i18n.t('notice_title')}")
         st.markdown(lead)
-        st.markdown(NO_ADVICE)
-        st.markdown(INSTRUCTIONS)
-        st.markdown("**Its sources** (the documents it can search):")
+        st.markdown(no_advice)
+        st.markdown(instructions)
+        st.markdown(i18n.t("notice_languages"))
+        st.markdown(i18n.t("notice_sources"))
         sources_list(catalog)
 
 
 def sources_list(catalog: list[dict[str, Any]] | None) -> None:
     if not catalog:
-        st.caption("The document list is not available right now.")
+        st.caption(i18n.t("sources_unavailable"))
         return
     lines = []
     for doc in catalog:
@@ -73,10 +60,7 @@ def api_error(error: dict[str, Any], *, retry_key: str) -> bool:
     """An API failure (`ApiError.to_dict()`) as a readable message, never a traceback: the
     API's own message, its error code and trace id, and a retry button; True when pressed."""
     code = str(error.get("code") or "")
-    if error.get("retryable", True):
-        lead = "The assistant is not available right now."
-    else:
-        lead = "The assistant's API did not accept this request."
+    lead = i18n.t("api_unavailable" if error.get("retryable", True) else "api_rejected")
     detail = []
     if code and code not in LOCAL_CODES:
         detail.append(f"error `{code}`")
@@ -85,7 +69,7 @@ def api_error(error: dict[str, Any], *, retry_key: str) -> bool:
     extra = f" ({', '.join(detail)})" if detail else ""
     message = md.escape_md(str(error.get("message") or "Unknown error."))
     st.error(f"**{lead}** {message}{extra}", icon="⚠️")
-    return st.button("Retry", key=retry_key, icon="🔄")
+    return st.button(i18n.t("retry"), key=retry_key, icon="🔄")
 
 
 def answer(answer_data: dict[str, Any], client: ApiClient | None = None) -> None:
@@ -95,27 +79,33 @@ def answer(answer_data: dict[str, Any], client: ApiClient | None = None) -> None
     text = str(answer_data.get("answer", ""))
     citations = answer_data.get("citations") or []
     reason = str(answer_data.get("reason", "")).strip()
+    why = f" **{i18n.t('why')}** {md.escape_md(reason)}." if reason else ""
     if behaviour == "abstained":
-        why = f" **Why:** {md.escape_md(reason)}." if reason else ""
         st.info(
-            f"**Not covered by the documents.**{why}\n\n{md.link_markers(text, citations)}",
+            f"**{i18n.t('not_covered')}**{why}\n\n{md.link_markers(text, citations)}",
             icon="🔎",
         )
     elif behaviour == "declined":
-        why = f" **Why:** {md.escape_md(reason)}." if reason else ""
         st.warning(
-            f"**Declined.**{why}\n\n{md.link_markers(text, citations)}",
+            f"**{i18n.t('declined')}**{why}\n\n{md.link_markers(text, citations)}",
             icon="🚫",
         )
     else:
+        note = str(answer_data.get("language_note") or "")
+        if note:
+            st.caption(f":material/translate: {md.escape_md(note)}")
         st.markdown(md.link_markers(text, citations))
-    caption = [AI_LABEL]
+    caption = [f":material/smart_toy: {i18n.t('ai_label')}"]
     if behaviour == "answered":
-        caption.append(f"{len(citations)} cited passage{'s' if len(citations) != 1 else ''}")
+        caption.append(
+            i18n.t("cited_passages_one")
+            if len(citations) == 1
+            else i18n.t("cited_passages_many", count=len(citations))
+        )
         if "confidence" in answer_data:
-            caption.append(f"confidence {float(answer_data['confidence']):.2f}")
+            caption.append(i18n.t("confidence", value=f"{float(answer_data['confidence']):.2f}"))
     if answer_data.get("trace_id"):
-        caption.append(f"trace id {answer_data['trace_id']}")
+        caption.append(i18n.t("trace_id", value=answer_data["trace_id"]))
     st.caption(" · ".join(caption), help=answer_data.get("disclosure") or None)
     if citations:
         citation_list(citations)
@@ -124,7 +114,7 @@ def answer(answer_data: dict[str, Any], client: ApiClient | None = None) -> None
 
 
 def citation_list(citations: list[dict[str, Any]]) -> None:
-    st.markdown("**Sources**")
+    st.markdown(f"**{i18n.t('sources')}**")
     for citation in citations:
         cite(citation)
 
@@ -138,7 +128,7 @@ def cite(citation: dict[str, Any]) -> None:
             st.caption(md.escape_md(location))
         st.markdown(md.quote_md(str(citation.get("quote", ""))))
         href = md.doc_link(citation["doc_id"], citation.get("chunk_id"))
-        st.markdown(f"[📑 Open the whole document at this passage]({href})")
+        st.markdown(f"[📑 {i18n.t('open_document')}]({href})")
 
 
 def feedback(client: ApiClient, trace_id: str) -> None:
@@ -154,23 +144,23 @@ def feedback(client: ApiClient, trace_id: str) -> None:
 def rating_form(client: ApiClient, trace_id: str) -> None:
     sent = st.session_state.feedback_sent.get(trace_id)
     if sent:
-        st.caption(f"Thanks: your feedback ({'👍' if sent == 'up' else '👎'}) was recorded.")
+        st.caption(i18n.t("feedback_thanks", rating="👍" if sent == "up" else "👎"))
         return
     rating = st.feedback("thumbs", key=f"fb_{trace_id}")
     if rating is None:
         return
     value = "up" if rating == 1 else "down"
     comment = st.text_input(
-        "Comment (optional)",
+        i18n.t("feedback_comment"),
         key=f"fbc_{trace_id}",
         max_chars=4000,
-        placeholder="What was good or wrong? (No personal data, please.)",
+        placeholder=i18n.t("feedback_placeholder"),
     )
-    if st.button("Send feedback", key=f"fbs_{trace_id}", icon="📨"):
+    if st.button(i18n.t("feedback_send"), key=f"fbs_{trace_id}", icon="📨"):
         try:
             client.feedback(trace_id, value, comment.strip())
         except ApiError as exc:
-            st.error(f"The feedback was not recorded: {md.escape_md(exc.message)}", icon="⚠️")
+            st.error(i18n.t("feedback_failed", error=md.escape_md(exc.message)), icon="⚠️")
             return
         st.session_state.feedback_sent[trace_id] = value
         st.rerun()
@@ -180,21 +170,21 @@ def report_form(client: ApiClient, trace_id: str) -> None:
     """'Report this answer': a 'down' rating with `report: true`, which puts the answer in
     the reviewers' queue; an optional comment says what is wrong."""
     if trace_id in st.session_state.reports_sent:
-        st.caption("🚩 Reported: a human reviewer will check this answer.")
+        st.caption(f"🚩 {i18n.t('report_done')}")
         return
-    if not st.toggle("🚩 Report this answer", key=f"rep_{trace_id}"):
+    if not st.toggle(f"🚩 {i18n.t('report_toggle')}", key=f"rep_{trace_id}"):
         return
     comment = st.text_input(
-        "What is wrong? (optional)",
+        i18n.t("report_comment"),
         key=f"repc_{trace_id}",
         max_chars=4000,
-        placeholder="Wrong, harmful, advice on a case… (No personal data, please.)",
+        placeholder=i18n.t("report_placeholder"),
     )
-    if st.button("Send report", key=f"reps_{trace_id}", icon="🚩"):
+    if st.button(i18n.t("report_send"), key=f"reps_{trace_id}", icon="🚩"):
         try:
             client.feedback(trace_id, "down", comment.strip(), report=True)
         except ApiError as exc:
-            st.error(f"The report was not recorded: {md.escape_md(exc.message)}", icon="⚠️")
+            st.error(i18n.t("report_failed", error=md.escape_md(exc.message)), icon="⚠️")
             return
         st.session_state.reports_sent[trace_id] = True
         st.rerun()

@@ -34,6 +34,9 @@ class ComposeInput:
     wants_numbers: bool = False
     wants_list: bool = False
     parts: list[SubQuestion] = field(default_factory=list)
+    # A question not in English: the candidates' sentence similarities were computed across
+    # languages at retrieval (on the English scale) and are used as they are.
+    multilingual: bool = False
 
     def part(self, sub: SubQuestion) -> ComposeInput:
         """This input narrowed to one part of the question."""

@@ -113,6 +113,7 @@ class ExtractiveComposer:
             sims = (
                 cand.sentence_vectors @ data.query_vector
                 if len(cand.sentence_spans)
+                and not data.multilingual
                 and data.query_vector.shape[-1] == cand.sentence_vectors.shape[-1]
                 else cand.sentence_sims
             )
