@@ -25,7 +25,8 @@ help:
 	@echo "make test   install if needed, lint, run the whole test suite"
 	@echo "make ingest (re)ingest corpus/ incrementally"
 	@echo "make eval   install and ingest if needed, run the dev and blind sets (default and extended"
-	@echo "           corpus) and the red-team set, refresh evals/reports/latest/ (summary.md side by side)"
+	@echo "           corpus), the red-team set and the 24-language sets, refresh evals/reports/latest/"
+	@echo "           (summary.md: sets side by side, each language beside English)"
 	@echo "make tune   choose the composer's settings by 5-fold cross-validation on the dev set"
 	@echo "make calibrate  fit the confidence map on the dev sets (5-fold held-out ECE) ->"
 	@echo "           rag/calibration.json, evals/reports/calibration/"
@@ -88,6 +89,10 @@ eval: install
 	EMN_INDEX_DIR=$(EXTENDED_INDEX) $(PY) -m evals run --no-progress \
 		--dataset evals/datasets/blind-extended.jsonl --out $(REPORTS)/blind-extended
 	$(PY) -m evals run --dataset evals/datasets/redteam.jsonl --out $(REPORTS)/redteam
+	$(PY) -m evals run --no-progress --dataset evals/datasets/multilingual-dev.jsonl \
+		--out $(REPORTS)/multilingual-dev
+	$(PY) -m evals run --no-progress --dataset evals/datasets/multilingual-blind.jsonl \
+		--out $(REPORTS)/multilingual-blind
 	$(PY) -m evals summary --reports $(REPORTS)
 	$(PY) -m evals.model_card
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from common.settings import PROJECT_ROOT
 from evals.dataset import ITEM_TYPES, load_dataset
+from evals.languages import language_table, per_language, targets_met
 from evals.report import fmt, markdown_table
 
 # (folder under the reports folder, label, what it is)
@@ -172,7 +173,36 @@ def render_summary(reports: Path) -> str:
     all_kinds = sorted({k for table in by_set for k in table})
     lines += _breakdown("document kind", all_kinds, by_set, ("hit@5", "key_fact_recall"), labels)
     lines.append("")
+    lines += _languages(reports)
     return "\n".join(lines)
+
+
+# (folder, label): the per-language sets, English rows included.
+LANGUAGE_SETS: tuple[tuple[str, str], ...] = (
+    ("multilingual-blind", "blind questions (blind-default) in the 24 official languages"),
+    ("multilingual-dev", "dev questions in the 24 official languages (open to tuning)"),
+)
+
+
+def _languages(reports: Path) -> list[str]:
+    """Each language beside English on the same questions, per multilingual set."""
+    lines: list[str] = []
+    for folder, label in LANGUAGE_SETS:
+        results = _load(reports / folder / "results.json")
+        if results is None:
+            continue
+        table = per_language(results.get("questions", []))
+        met = targets_met(table)
+        lines += [f"## Per language: {label}", ""]
+        lines += [
+            "Targets in every language: "
+            + ", ".join(f"{k} {'met' if v else 'missed'}" for k, v in met.items())
+            + ".",
+            "",
+        ]
+        lines += language_table(table)
+        lines.append("")
+    return lines
 
 
 def _breakdown(title: str, groups: Sequence[str], tables: Sequence[dict[str, Any]],
