@@ -100,6 +100,7 @@ tune: install
 	$(PY) -m ingest --quiet
 	$(PY) -m ingest --quiet --index $(EXTENDED_INDEX) evals/corpus-extended
 	$(PY) -m evals tune
+	$(PY) -m evals tune-languages
 
 # Confidence calibration: fitted on both dev sets (never the blind ones), held-out ECE reported.
 calibrate: install

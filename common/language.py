@@ -1,7 +1,11 @@
 """Which official EU language a question is written in.
 
-lingua (offline, its models inside the wheel) decides among 23 of the 24 languages; it has no
-Maltese, which a rule recognises by letters no other EU language writes (ħ, ġ, ċ, 'għ').
+lingua (offline, its models inside the wheel) decides among 23 of the 24 languages, in its
+low-accuracy mode: the high-accuracy models take five seconds to load while holding the GIL,
+long enough for the API's process supervisor to kill a worker that does not answer its health
+check. Letters no other EU language writes settle two cases first: Maltese (ħ, ġ, ċ, 'għ'),
+which lingua lacks, and Romanian (ș, ț with a comma below), which the low-accuracy mode
+confused with Portuguese and Lithuanian.
 Short or mixed questions ("EMN budget 2026?") are English unless lingua is clearly sure of
 another language: most of the corpus is English, and an English question answered as if it
 were Danish loses its keyword search.
@@ -28,6 +32,7 @@ _LINGUA_NAMES = {
     "sk": "SLOVAK", "sl": "SLOVENE", "sv": "SWEDISH",
 }  # fmt: skip
 _MALTESE = re.compile(r"[ħĦġĠċĊ]|għ|\b(?:il|tal|fil|mill|għall?)-\w", re.I)
+_ROMANIAN = re.compile(r"[șțȘȚ]")
 _WORDS = re.compile(r"[^\W\d_]{2,}")
 # lingua's confidence a non-English guess needs on a question of a few words; longer
 # questions need less (chosen on the multilingual dev set, see evals/reports).
@@ -53,7 +58,11 @@ class LanguageDetector:
                 from lingua import Language, LanguageDetectorBuilder
 
                 languages = [getattr(Language, n) for n in _LINGUA_NAMES.values()]
-                self._detector = LanguageDetectorBuilder.from_languages(*languages).build()
+                self._detector = (
+                    LanguageDetectorBuilder.from_languages(*languages)
+                    .with_low_accuracy_mode()
+                    .build()
+                )
             return self._detector
 
     def detect(self, text: str) -> Detected:
@@ -62,6 +71,8 @@ class LanguageDetector:
             return Detected(DEFAULT_LANGUAGE, 1.0)
         if _MALTESE.search(text):
             return Detected("mt", 1.0)
+        if _ROMANIAN.search(text):
+            return Detected("ro", 1.0)
         values = self._lingua().compute_language_confidence_values(text)
         codes = {v: k for k, v in _LINGUA_NAMES.items()}
         ranked = [(codes[v.language.name], float(v.value)) for v in values]

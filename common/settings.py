@@ -104,6 +104,21 @@ class Settings(BaseSettings):
         description="Weight of keyword (BM25) ranks in the fusion for a question not in "
         "English: its words rarely occur in English documents, its numbers and names do.",
     )
+    multilingual_english_weight: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=4.0,
+        description="Weight, in the fusion for a question not in English, of the English "
+        "model's ranking of the question's glossary keywords (rag/glossaries); the "
+        "multilingual model's ranking weighs 1.",
+    )
+    multilingual_english_sentences: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Share of the English model (on the glossary keywords) in a sentence's "
+        "similarity to a question not in English; the rest is the multilingual model's.",
+    )
     query_prefix: str = Field(default="", description="Prefix the model expects on queries.")
     passage_prefix: str = Field(default="", description="Prefix the model expects on passages.")
 

@@ -89,6 +89,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("--folds", type=int, default=5, help="k (default 5)")
     tune.add_argument("--out", type=Path, default=DEFAULT_OUT.parent / "tune", help="output folder")
+    languages = sub.add_parser(
+        "tune-languages",
+        help="choose how questions not in English are ranked, by k-fold cross-validation on "
+        "the multilingual dev set",
+    )
+    languages.add_argument("--folds", type=int, default=4, help="k (default 4)")
+    languages.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT.parent / "tune-languages", help="output folder"
+    )
     calibrate = sub.add_parser(
         "calibrate",
         help="fit the confidence map on the dev sets (k-fold held-out ECE); writes "
@@ -135,6 +144,12 @@ def main(argv: list[str] | None = None) -> int:
         from evals.summary import write_summary
 
         print(f"wrote {write_summary(args.reports)}")
+        return 0
+    if args.command == "tune-languages":
+        from evals.tune_languages import run_tune_languages
+
+        result = run_tune_languages(args.out, args.folds)
+        print(f"held-out {result.held_out:.4f}; chosen: {result.chosen}; wrote {args.out}")
         return 0
     if args.command in ("tune", "calibrate"):
         try:

@@ -27,13 +27,23 @@ class Glossary:
     patterns: tuple[tuple[str, re.Pattern[str]], ...]  # (English term, its stems)
 
     def english_terms(self, question: str) -> list[str]:
-        """The English terms the question expresses, in the order they appear in it."""
-        found: list[tuple[int, str]] = []
-        for term, pattern in self.patterns:
-            match = pattern.search(question)
-            if match:
-                found.append((match.start(), term))
-        return [term for _, term in sorted(found)]
+        """The English terms the question expresses, in the order they appear in it. One
+        term per stretch of the question: where several match the same words ('Arbeit' is
+        'work' and 'labour'; 'Arbeitsprogramm' also 'work programme'), the longest match
+        wins, then the term with more words, then the one more frequent in the documents
+        (earlier in terms.txt); synonyms would only blur the query."""
+        found: list[tuple[int, int, int, int, str]] = []
+        for order, (term, pattern) in enumerate(self.patterns):
+            for match in pattern.finditer(question):
+                found.append((match.start(), -len(match.group(0)), -len(term.split()), order,
+                              term))  # fmt: skip
+        kept: list[tuple[int, int, str]] = []
+        for start, negative_length, _, _, term in sorted(found):
+            end = start - negative_length
+            if any(start >= a and end <= b for a, b, _ in kept):
+                continue  # inside a longer match already kept (or the same one)
+            kept.append((start, end, term))
+        return list(dict.fromkeys(term for _, _, term in kept))
 
 
 @lru_cache(maxsize=32)

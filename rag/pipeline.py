@@ -33,7 +33,13 @@ from rag.composers.base import Composer
 from rag.composers.extractive import ExtractiveComposer
 from rag.composers.llm import LLMComposer
 from rag.provenance import Provenance, load_or_create_key, sign_output
-from rag.retrieval import Candidate, HybridRetriever, diversify, to_english_scale
+from rag.retrieval import (
+    Candidate,
+    CrossWeights,
+    HybridRetriever,
+    diversify,
+    to_english_scale,
+)
 from rag.steps import (
     Compose,
     Context,
@@ -73,7 +79,12 @@ class Assistant:
         self.embedder = embedder_from_settings(settings)
         self.multilingual = multilingual_from_settings(settings)
         self.retriever = HybridRetriever(
-            self.index, multilingual_lexical_weight=settings.multilingual_lexical_weight
+            self.index,
+            cross_weights=CrossWeights(
+                settings.multilingual_lexical_weight,
+                settings.multilingual_english_weight,
+                settings.multilingual_english_sentences,
+            ),
         )
         self.composers: dict[str, Composer] = composers or {
             "extractive": ExtractiveComposer(),

@@ -171,10 +171,16 @@ def to_english_scale(sims: np.ndarray) -> np.ndarray:
     return (slope * sims + intercept).astype(np.float32)
 
 
-# A question not in English: weight of the English model's ranking of its glossary keywords
-# in the fusion, and of its sentence similarities beside the multilingual model's.
-CROSS_ENGLISH_WEIGHT = 1.0
-CROSS_ENGLISH_SENTENCES = 0.5
+@dataclass(frozen=True)
+class CrossWeights:
+    """How a question not in English is ranked: the weight of keyword search and of the
+    English model's ranking of its glossary keywords in the fusion (the multilingual
+    model's ranking weighs 1), and the English model's share of sentence similarities.
+    Chosen by cross-validation on the multilingual dev set (`python -m evals tune-languages`)."""
+
+    lexical: float = 0.5
+    english: float = 1.0
+    sentences: float = 0.5
 
 
 @dataclass
@@ -186,6 +192,7 @@ class CrossLingual:
     vector: np.ndarray
     english: str = ""
     english_vector: np.ndarray | None = None
+    weights: CrossWeights = field(default_factory=CrossWeights)
 
     def sentence_sims(self, multilingual: np.ndarray | None, english: np.ndarray) -> np.ndarray:
         """Per sentence: the multilingual similarity on the English scale, blended with the
@@ -200,7 +207,7 @@ class CrossLingual:
         sims = to_english_scale(multilingual @ self.vector)
         if keyword is None:
             return sims
-        w = CROSS_ENGLISH_SENTENCES
+        w = self.weights.sentences
         return ((1 - w) * sims + w * keyword).astype(np.float32)
 
 
@@ -238,12 +245,12 @@ class HybridRetriever:
         index: IndexReader,
         fetch_k: int = 40,
         parallel_from: int = PARALLEL_FROM,
-        multilingual_lexical_weight: float = 0.5,
+        cross_weights: CrossWeights | None = None,
     ) -> None:
         self.index = index
         self.fetch_k = fetch_k
         self.parallel_from = parallel_from
-        self.multilingual_lexical_weight = multilingual_lexical_weight
+        self.cross_weights = cross_weights or CrossWeights()
         self._dense_threads: ThreadPoolExecutor | None = None
         self._threads_lock = threading.Lock()
 
@@ -351,12 +358,8 @@ class HybridRetriever:
         )
         query = terms.lexical_query(f"{question} {cross.english}")
         lexical = index.lexical(query, self.fetch_k, filters)
-        return fuse(
-            dense,
-            lexical,
-            self.multilingual_lexical_weight,
-            more=((english, CROSS_ENGLISH_WEIGHT),),
-        )
+        weights = self.cross_weights
+        return fuse(dense, lexical, weights.lexical, more=((english, weights.english),))
 
     def retrieve(
         self, question: str, query_vector: np.ndarray, k: int = 8, filters: Filters | None = None

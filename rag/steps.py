@@ -151,6 +151,7 @@ class Retrieve(Step):
                 self.multilingual.embed_query(ctx.query),
                 english,
                 self.embedder.embed_query(english) if english else None,
+                self.retriever.cross_weights,
             )
             # The sentence vectors the candidates carry are the multilingual model's.
             ctx.query_vector = cross.vector
