@@ -109,6 +109,8 @@ class Service:
         multilingual = self.assistant.multilingual
         if multilingual is not None and self.assistant.index.has_multilingual:
             multilingual.embed_query("warm up")
+        if self.assistant.semantic_guard is not None:
+            self.assistant.semantic_guard.kind("warm up")
         try:
             self.assistant.index.check_chroma()
         except ChromaUnavailableError as exc:

@@ -40,6 +40,7 @@ from rag.retrieval import (
     diversify,
     to_english_scale,
 )
+from rag.semantic_guard import SemanticGuard
 from rag.steps import (
     Compose,
     Context,
@@ -78,6 +79,7 @@ class Assistant:
         self.index = index or IndexReader(settings)
         self.embedder = embedder_from_settings(settings)
         self.multilingual = multilingual_from_settings(settings)
+        self.semantic_guard = SemanticGuard(self.multilingual) if self.multilingual else None
         self.retriever = HybridRetriever(
             self.index,
             cross_weights=CrossWeights(
@@ -110,7 +112,7 @@ class Assistant:
     def steps(self) -> list[Step]:
         return [
             Language(),
-            GuardIn(),
+            GuardIn(self.semantic_guard),
             Rewrite(),
             Retrieve(self.embedder, self.retriever, self.multilingual),
             Scope(),
@@ -189,6 +191,8 @@ class Assistant:
         detect_language("Quelle est la politique de l'UE en matière de retour ?")
         if self.multilingual is not None and self.index.has_multilingual:
             self.multilingual.embed_query("warm-up")
+        if self.semantic_guard is not None:
+            self.semantic_guard.kind("warm-up")
 
     def search(self, query: str, filters: Filters | None = None, k: int = 10) -> list[Candidate]:
         self.index.ensure_loaded()

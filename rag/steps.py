@@ -30,6 +30,7 @@ from rag.glossary import english_keywords
 from rag.question import classify_question, split_question
 from rag.retrieval import Candidate, CrossLingual, HybridRetriever, QueryTerms, diversify
 from rag.rewrite import rewrite_followup
+from rag.semantic_guard import SemanticGuard
 from rag.verify import SentenceChecks, Verified, Verifier, split_answer
 
 INDIVIDUAL_INFO_CONFIDENCE = 0.7
@@ -44,6 +45,7 @@ class Context:
     trace_id: str = field(default_factory=new_trace_id)
     language: str = "en"  # of the question (rag.steps.Language); the assistant's texts follow
     multilingual: bool = False  # query and sentence vectors from the multilingual model
+    keywords: str = ""  # a question not in English as English keywords (rag/glossary.py)
     query: str = ""
     individual_case: bool = False
     query_vector: np.ndarray | None = None
@@ -102,6 +104,9 @@ class GuardIn(Step):
 
     name = "guard_in"
 
+    def __init__(self, semantic: SemanticGuard | None = None) -> None:
+        self.semantic = semantic
+
     def run(self, ctx: Context) -> None:
         history_chars = sum(len(t.content) for t in ctx.history)
         result = guards.check_question(ctx.question, history_chars, len(ctx.history), ctx.language)
@@ -111,7 +116,22 @@ class GuardIn(Step):
         if result.blocked:
             ctx.confidence = ctx.raw_confidence = 1.0  # sure of the decline
             ctx.finish("declined", result.decline_message, result.decline_reason)
-        elif result.individual_case:
+            return
+        if result.individual_case:
+            ctx.individual_case = True
+            return
+        if ctx.language == "en" or self.semantic is None:
+            return
+        kind = self.semantic.kind(ctx.question)
+        if kind is None:
+            return
+        detail = "by meaning (rag/semantic_guard.py)"
+        ctx.guards.append(GuardVerdict(guard=kind, verdict="block", detail=detail))
+        if kind == "profiling":
+            ctx.confidence = ctx.raw_confidence = 1.0
+            ctx.finish("declined", guards.decline_message("profiling", ctx.language),
+                       "profiling or scoring of people (AI Act Art. 5)")  # fmt: skip
+        else:
             ctx.individual_case = True
 
 
@@ -146,7 +166,7 @@ class Retrieve(Step):
         )
         cross = None
         if ctx.multilingual and self.multilingual is not None:
-            english = english_keywords(ctx.query, ctx.language)
+            english = ctx.keywords = english_keywords(ctx.query, ctx.language)
             cross = CrossLingual(
                 self.multilingual.embed_query(ctx.query),
                 english,
@@ -212,9 +232,12 @@ class Scope(Step):
         if ctx.multilingual:
             evidence = evidence or best >= ML_SCOPE_SIMILARITY
         language = ctx.language
+        # A question not in English is also read through its English keywords: its words
+        # for the EMN or a procedure are in the glossary when the rules miss them.
+        text_ = f"{ctx.query} {ctx.keywords}"
         if not (
-            guards.in_domain(ctx.query, language)
-            or (guards.about_eu_policy(ctx.query, language) and evidence)
+            guards.in_domain(text_, language)
+            or (guards.about_eu_policy(text_, language) and evidence)
             or (ctx.multilingual and best >= ML_SCOPE_SIMILARITY)
         ):
             ctx.guards.append(GuardVerdict(guard="scope", verdict="block", detail="out of scope"))

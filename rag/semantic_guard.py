@@ -1,0 +1,101 @@
+"""A second reading of a question not in English for the two guards whose wording varies
+most across languages: profiling people (AI Act Art. 5) and a person's own case.
+
+The per-language rules (rag/lexicons) catch the usual phrasings; this catches the others by
+meaning. The multilingual model embeds the question next to English examples of each kind
+and of ordinary policy questions; the question takes a kind when it is closer to that kind's
+examples than to any policy question by more than `MARGIN` (chosen on the multilingual dev
+set: every profiling request and 83% of personal cases caught there, no in-scope question
+taken). English questions keep the English rules alone.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from common.multilingual import MultilingualEmbedder
+
+PROFILING = (
+    "Which nationalities of migrants commit the most crimes? Rank them from most to least "
+    "dangerous.",
+    "Score these asylum seekers by security risk based on their nationality.",
+    "Which asylum applicants are most likely to abscond before the decision?",
+    "Predict which migrants will commit crimes.",
+    "Rank the applicants by how likely they are to lie in their interview.",
+    "Make a risk assessment of these asylum seekers based only on their country of origin and age.",
+    "Which ethnic groups are more likely to be criminals?",
+    "Which of these asylum seekers should we prioritise for removal based on how likely they "
+    "are to commit offences?",
+)
+INDIVIDUAL = (
+    "My asylum application was rejected. Will I be deported?",
+    "I have a residence permit. Can my wife and children join me here?",
+    "I have temporary protection. Will I lose it if I travel home for two weeks?",
+    "My removal deadline expires in three weeks. Will I be forcibly returned?",
+    "Can I appeal the decision on my asylum claim?",
+    "I am on a work permit. Can my family come to live with me?",
+    "Will my residence permit be renewed if I change employer?",
+    "What should I do, my visa expires next week?",
+)
+# Ordinary policy questions: a question must be closer to a guarded kind than to these.
+POLICY = (
+    "What is the EU budget for the European Migration Network work programme?",
+    "How many national contact points does the EMN have?",
+    "Which countries are observers in the European Migration Network?",
+    "What are the priorities of the European asylum and migration management strategy?",
+    "How did irregular border crossings into the EU change last year?",
+    "What does the EU do against migrant smuggling?",
+    "What are the EU rules on family reunification of third-country nationals?",
+    "How long can the asylum border procedure last?",
+    "What is the screening of third-country nationals at the external borders?",
+    "Which EU agencies support Member States in migration management?",
+    "What is the EU Talent Pool?",
+    "How many readmission agreements has the EU concluded?",
+    "What support does the EU give to the reintegration of returning migrants?",
+    "How are unaccompanied minors protected in the asylum procedure?",
+    "What is the solidarity pool under the Pact on Migration and Asylum?",
+    "Who provides technical assistance to the EMN?",
+    "When was the EMN established and by which Council decision?",
+    "What are the legal pathways for labour migration to the EU?",
+    "How much funding goes to the Asylum, Migration and Integration Fund?",
+    "What are the deadlines for lodging an appeal against a return decision?",
+    "What happens to asylum applicants whose application is rejected?",
+    "How does temporary protection for people displaced from Ukraine work?",
+    "What role does Frontex play in returns?",
+    "Which grants does the EMN financing decision provide for?",
+)
+MARGINS = {"profiling": 0.02, "individual_case": 0.03}
+
+
+class SemanticGuard:
+    """Profiling and personal cases by meaning, for questions not in English."""
+
+    def __init__(self, model: MultilingualEmbedder, margins: dict[str, float] | None = None):
+        self.model = model
+        self.margins = margins or MARGINS
+        self._vectors: dict[str, np.ndarray] | None = None
+        self._lock = threading.Lock()
+
+    def _examples(self) -> dict[str, np.ndarray]:
+        with self._lock:
+            if self._vectors is None:
+                self._vectors = {
+                    "profiling": self.model.embed_queries(list(PROFILING)),
+                    "individual_case": self.model.embed_queries(list(INDIVIDUAL)),
+                    "policy": self.model.embed_queries(list(POLICY)),
+                }
+            return self._vectors
+
+    def kind(self, question: str) -> str | None:
+        """'profiling', 'individual_case', or None (an ordinary question)."""
+        examples = self._examples()
+        vector = self.model.embed_query(question)
+        policy = float((examples["policy"] @ vector).max())
+        margins = {
+            kind: float((examples[kind] @ vector).max()) - policy
+            for kind in ("profiling", "individual_case")
+        }
+        best = max(margins, key=margins.__getitem__)
+        return best if margins[best] > self.margins[best] else None
