@@ -30,7 +30,7 @@ def grid() -> dict[str, dict[str, float]]:
     default = asdict(CrossWeights())
     configs = {"default": default}
     for lexical, english, sentences in itertools.product(
-        (0.25, 0.5, 1.0), (0.5, 1.0, 2.0), (0.3, 0.5, 0.7)
+        (0.25, 0.5, 1.0), (0.5, 1.0, 2.0), (0.5, 0.7, 0.9)
     ):
         config = {"lexical": lexical, "english": english, "sentences": sentences}
         if config != default:

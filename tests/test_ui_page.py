@@ -26,6 +26,7 @@ from api.db import make_engine
 from api.feedback_store import feedback_table
 from api.keys import create_key
 from common.settings import Settings
+from common.texts import Texts
 
 pytestmark = pytest.mark.slow
 
@@ -129,6 +130,37 @@ def test_notice_before_the_first_question_then_a_cited_streamed_answer(
     warning = texts(assistant_messages(at)[-1].warning)
     assert "Declined." in warning and "Why:" in warning and declined["reason"] in warning
     assert audit_record(api_server, declined["trace_id"])["history_turns"] == 2
+
+
+def test_the_page_in_german_and_an_answer_to_a_german_question(
+    monkeypatch: pytest.MonkeyPatch, api_server: ApiServer
+) -> None:
+    """`?lang=de`: the notice and labels in German; a German question is answered with the
+    English quotes and a German note saying they are quoted from the English original."""
+    monkeypatch.setenv("EMN_API_URL", api_server.base_url)
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params["lang"] = "de"
+    at.run()
+    assert not at.exception, at.exception
+    german = Texts("de")
+    notice = texts(at.main.markdown)
+    assert german.ui("notice_lead") in notice and "You are using an AI system" not in notice
+    assert at.sidebar.selectbox(key="language").value == "de"
+    assert at.sidebar.radio(key="mode").label == german.ui("mode_label")
+    assert at.chat_input[0].placeholder == german.ui("question_placeholder")
+
+    answer = ask(at, "Wie hoch ist der maximale EU-Beitrag zum EMN-Arbeitsprogramm 2026-2027?")
+    assert answer["behaviour"] == "answered" and answer["language"] == "de"
+    assert BUDGET_FIGURE in answer["answer"]
+    [message] = assistant_messages(at)
+    captions = texts(message.caption)
+    assert german.message("quoted_from_original") in captions
+    assert german.ui("ai_label") in captions
+
+    # Switching the page to French changes the labels, not the conversation.
+    at.sidebar.selectbox(key="language").set_value("fr").run()
+    assert Texts("fr").ui("notice_about") in [e.label for e in at.main.expander]
+    assert len(at.session_state["messages"]) == 2
 
 
 def test_filters_are_sent_with_the_question_and_abstentions_explain_why(

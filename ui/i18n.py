@@ -10,6 +10,7 @@ from common.language import DEFAULT_LANGUAGE
 from common.texts import Texts, available_languages, language_name
 
 KEY = "language"
+PARAM_SEEN = "language_param"
 
 
 def _browser_language() -> str:
@@ -25,8 +26,9 @@ def init() -> None:
     ss = st.session_state
     wanted = str(st.query_params.get("lang") or "").lower()
     languages = available_languages()
-    if wanted in languages:
-        ss[KEY] = wanted
+    if wanted in languages and ss.get(PARAM_SEEN) != wanted:
+        # A new address (a shared link) sets the language once; the picker changes it after.
+        ss[KEY] = ss[PARAM_SEEN] = wanted
     elif KEY not in ss:
         browser = _browser_language()
         ss[KEY] = browser if browser in languages else DEFAULT_LANGUAGE
