@@ -212,3 +212,36 @@ def test_in_scope_questions_are_not_declined_for_their_language(ask) -> None:
     for code in ("es", "pl", "fi", "hu", "lv"):
         answer = ask(QUESTIONS[code])
         assert answer.behaviour != "declined", (code, answer.reason)
+
+
+def test_a_sentence_in_the_readers_language_is_verified_against_english_passages(
+    assistant,  # type: ignore[no-untyped-def]
+) -> None:
+    """The `llm` composer writes in the question's language: its sentences are checked by
+    meaning against the passage's multilingual sentence vectors, figures still exactly."""
+    from rag.retrieval import Candidate, to_english_scale
+    from rag.verify import LEXICAL_SUPPORT, Verifier
+
+    index = assistant.index
+    index.ensure_loaded()
+    cid, chunk = next((cid, c) for cid, c in index.chunks.items() if "EUR 28 200 000" in c.text)
+    sentences = index.sentences[cid]
+    passage = Candidate(
+        chunk=chunk,
+        sentence_spans=sentences.spans,
+        sentence_vectors=sentences.vectors,
+        multilingual_vectors=index.multilingual[cid],
+    )
+    across = Verifier(assistant.multilingual.embed_passages, 0.0, to_english_scale,
+                      multilingual=True)  # fmt: skip
+    supported = "Maksymalny wkład Unii w realizację programu prac wynosi 28 200 000 EUR."
+    unrelated = "Straż przybrzeżna uratowała trzy łodzie rybackie u wybrzeży Sycylii."
+    assert across.support(supported, passage) >= LEXICAL_SUPPORT
+    assert across.support(unrelated, passage) < LEXICAL_SUPPORT
+    # The English verifier, word-based, would have rejected the Polish sentence.
+    assert Verifier(assistant.embedder.embed_passages).support(supported, passage) < LEXICAL_SUPPORT
+    # A wrong figure is removed whatever the language.
+    kept, removed = across.check_sentence(
+        "Maksymalny wkład Unii wynosi 31 000 000 EUR [1].", [passage], {}
+    )
+    assert kept is None and removed is not None
