@@ -137,6 +137,8 @@ class EmnAnswerInfo(BaseModel):
     versions: dict[str, Any]
     timings: dict[str, float]
     fallback: bool
+    language: str = "en"
+    language_note: str = ""
 
 
 class ChatCompletion(BaseModel):
@@ -235,6 +237,8 @@ def emn_info(answer: Answer) -> dict[str, Any]:
         versions=answer.versions.model_dump(mode="json"),
         timings=answer.timings,
         fallback=answer.fallback,
+        language=answer.language,
+        language_note=answer.language_note,
     ).model_dump(mode="json")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -369,18 +369,11 @@ class Ingestor:
                 spans = chunk_sentences(chunk)
                 sentence_spans[chunk.id] = spans
                 texts.extend(chunk.text[a:b] for a, b in spans)
-        cached = cache.get_many(texts)
-        todo = len({text_hash(t) for t in texts} - set(cached))
-        bar = self._bar(todo, "embed", "text")
-        t0 = time.perf_counter()
-        vectors, embedded = cache.embed(
-            texts, embedder.embed_passages, self.settings.embedding_batch_size, bar.update
-        )
-        bar.close()
+        vectors, embedded, seconds = self._embed(cache, texts, embedder.embed_passages, "embed")
         if vectors:
             self._dimension = len(next(iter(vectors.values())))
         report.texts_embedded += embedded
-        report.embedding_seconds += time.perf_counter() - t0
+        report.embedding_seconds += seconds
 
         bar = self._bar(len(plans), "write", "doc")
         for plan in plans:
@@ -428,6 +421,24 @@ class Ingestor:
             bar.update(1)
         bar.close()
         return True
+
+    def _embed(
+        self,
+        cache: EmbeddingCache,
+        texts: list[str],
+        embed: Callable[[list[str]], Any],
+        desc: str,
+    ) -> tuple[dict[str, Any], int, float]:
+        """Vectors of `texts` by hash (only unseen ones embedded, with a progress bar): the
+        vectors, how many were embedded now, and the seconds it took."""
+        cached = cache.get_many(texts)
+        bar = self._bar(len({text_hash(t) for t in texts} - set(cached)), desc, "text")
+        t0 = time.perf_counter()
+        vectors, embedded = cache.embed(
+            texts, embed, self.settings.embedding_batch_size, bar.update
+        )
+        bar.close()
+        return vectors, embedded, time.perf_counter() - t0
 
     def _prune(
         self,
@@ -523,18 +534,13 @@ class Ingestor:
             texts.extend(chunk.text[a:b] for a, b in spans.get(chunk.id, []))
         cache = EmbeddingCache(self.paths.embedding_cache, model.model_id)
         try:
-            cached = cache.get_many(texts)
-            missing = len({text_hash(t) for t in texts} - set(cached))
-            bar = self._bar(missing, "embed (multilingual)", "text")
-            t0 = time.perf_counter()
-            vectors, embedded = cache.embed(
-                texts, model.embed_passages, self.settings.embedding_batch_size, bar.update
+            vectors, embedded, seconds = self._embed(
+                cache, texts, model.embed_passages, "embed (multilingual)"
             )
-            bar.close()
         finally:
             cache.close()
         report.multilingual_texts_embedded += embedded
-        report.multilingual_seconds += time.perf_counter() - t0
+        report.multilingual_seconds += seconds
         for i in range(0, len(todo), CHROMA_BATCH):
             batch = todo[i : i + CHROMA_BATCH]
             collection.upsert(
