@@ -64,6 +64,10 @@ def classify_question(question: str, language: str = "en") -> tuple[bool, bool]:
     wants_list = bool(_LIST_QUESTION.search(question))
     words = lexicon(language) if language != "en" else None
     if words is not None:
-        numbers = numbers or words.matches("number", question)
+        # Not the lexicons' broad "number" words ("financing" is one in several languages):
+        # a sentence without a digit is penalised for a question that wants numbers, and
+        # "which agencies ... according to the financing chapter" wants names.
+        numbers = numbers or words.matches("count", question)
+        numbers = numbers or words.matches("percentage", question)
         wants_list = wants_list or words.matches("list", question)
     return numbers, wants_list
