@@ -18,11 +18,11 @@ from pathlib import Path
 LEXICON_DIR = Path(__file__).with_name("lexicons")
 # What a guard or the scope check looks for.
 GUARD_KEYS = ("domain", "eu_policy", "injection", "profiling", "fabrication", "individual_case")
-# What a question asks for (rag/asked_for.py kinds), plus 'list' and 'number'
-# (rag/question.classify_question).
+# What a question asks for (rag/asked_for.py kinds), plus 'list'
+# (rag/question.classify_question, which reads 'count' and 'percentage' for wanting numbers).
 ASK_KEYS = (
     "amount", "percentage", "date", "duration", "count", "organisation", "country", "legal",
-    "definition", "reason", "list", "number",
+    "definition", "reason", "list",
 )  # fmt: skip
 
 
