@@ -34,8 +34,11 @@ def write_corpus(folder: Path, border_weeks: str = "twelve") -> Path:
     (folder / "returns.md").write_text(
         markdown_doc(
             "Return policy",
-            {"1. Readmission": ["Readmission agreements oblige partner countries to take back "
-                                "their nationals."]},  # fmt: skip
+            {
+                "1. Readmission": [
+                    "Readmission agreements oblige partner countries to take back their nationals."
+                ]
+            },
         ),
         encoding="utf-8",
     )
