@@ -56,6 +56,7 @@ def accuracy_section(results_path: Path = RESULTS) -> str:
     for key, label in ROWS:
         lines.append(f"| {label} | {_fmt(key, ours.get(key))} | {_fmt(key, base.get(key))} |")
     lines += _blind_rows(results_path.parent)
+    lines += _language_rows(results_path.parent)
     return "\n".join(lines)
 
 
@@ -95,6 +96,35 @@ def _blind_rows(reports: Path) -> list[str]:
     for key, label in BLIND_ROWS:
         lines.append(
             f"| {label} | " + " | ".join(_fmt(key, m.get(key)) for _, m, _ in found) + " |"
+        )
+    return lines
+
+
+def _language_rows(reports: Path) -> list[str]:
+    """Questions in the other official EU languages: the blind questions translated, each
+    language beside English on the same questions."""
+    from evals.languages import per_language
+
+    path = reports / "multilingual-blind" / "results.json"
+    if not path.is_file():
+        return []
+    table = per_language(json.loads(path.read_text(encoding="utf-8")).get("questions", []))
+    lines = [
+        "",
+        "Questions in the 24 official EU languages (the blind questions translated, plus "
+        "declines and an unanswerable question per language; "
+        "`evals/datasets/multilingual-blind.jsonl`). Quoted passages stay in English:",
+        "",
+        "| Language | Key-fact recall | English, same questions | Retrieval hit@5 | "
+        "Behaviour accuracy |",
+        "|---|---|---|---|---|",
+    ]
+    for code, row in table.items():
+        lines.append(
+            f"| {code} | {_fmt('key_fact_recall', row['key_fact_recall'])} | "
+            f"{_fmt('key_fact_recall', row['english_same_questions'])} | "
+            f"{_fmt('hit@5', row['hit@5'])} | "
+            f"{_fmt('behaviour_accuracy', row['behaviour_accuracy'])} |"
         )
     return lines
 
