@@ -22,7 +22,6 @@ from api.kill_switch import SWITCH_FILE, SharedSwitch
 from api.metrics import Metrics
 from api.ratelimit import RateLimiter
 from api.review_store import ReviewStore
-from common.language import detect_language
 from common.settings import Settings
 from index.chroma import ChromaUnavailableError
 from index.reader import IndexNotReadyError
@@ -104,13 +103,7 @@ class Service:
             self.assistant.index.ensure_loaded()
         except IndexNotReadyError as exc:
             log.warning("index not ready: %s", exc)
-        self.assistant.embedder.embed_query("warm up")
-        detect_language("Quelle est la politique de l'UE en matière de retour ?")
-        multilingual = self.assistant.multilingual
-        if multilingual is not None and self.assistant.index.has_multilingual:
-            multilingual.embed_query("warm up")
-        if self.assistant.semantic_guard is not None:
-            self.assistant.semantic_guard.kind("warm up")
+        self.assistant.warm_models()
         try:
             self.assistant.index.check_chroma()
         except ChromaUnavailableError as exc:

@@ -142,13 +142,7 @@ class IndexReader:
 
     def collection(self) -> Any:
         if self._collection is None:
-            try:
-                client = chroma_client(self.settings)
-                self._collection = get_collection(client, self.settings.collection)
-            except ChromaUnavailableError:
-                raise
-            except Exception as exc:
-                raise ChromaUnavailableError(f"Chroma collection unavailable: {exc}") from exc
+            self._collection = self._open(self.settings.collection)
         return self._collection
 
     @property
@@ -157,15 +151,16 @@ class IndexReader:
 
     def ml_collection(self) -> Any:
         if self._ml_collection is None:
-            try:
-                client = chroma_client(self.settings)
-                name = multilingual_collection(self.settings.collection)
-                self._ml_collection = get_collection(client, name)
-            except ChromaUnavailableError:
-                raise
-            except Exception as exc:
-                raise ChromaUnavailableError(f"Chroma collection unavailable: {exc}") from exc
+            self._ml_collection = self._open(multilingual_collection(self.settings.collection))
         return self._ml_collection
+
+    def _open(self, name: str) -> Any:
+        try:
+            return get_collection(chroma_client(self.settings), name)
+        except ChromaUnavailableError:
+            raise
+        except Exception as exc:
+            raise ChromaUnavailableError(f"Chroma collection unavailable: {exc}") from exc
 
     def check_chroma(self) -> int:
         """Number of vectors in Chroma; raises ChromaUnavailableError when unreachable."""

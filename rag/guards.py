@@ -117,6 +117,9 @@ DECLINE_INDIVIDUAL = text("en", "messages", "decline_individual")
 DECLINE_TOO_LONG = text("en", "messages", "decline_too_long", max_chars=MAX_QUESTION_CHARS)
 
 
+PROFILING_REASON = "profiling or scoring of people (AI Act Art. 5)"
+
+
 def decline_message(kind: str, language: str = "en") -> str:
     """The decline text of `kind` (out_of_scope, injection, profiling, fabrication,
     individual, too_long) in the question's language."""
@@ -188,7 +191,7 @@ def check_question(
         return block("injection", "injection", "prompt injection or request for internals")
     verdicts.append(GuardVerdict(guard="injection", verdict="pass"))
     if _PROFILING.search(question) or _local("profiling", question, language):
-        return block("profiling", "profiling", "profiling or scoring of people (AI Act Art. 5)")
+        return block("profiling", "profiling", PROFILING_REASON)
     verdicts.append(GuardVerdict(guard="profiling", verdict="pass"))
     if _FABRICATION.search(question) or _local("fabrication", question, language):
         return block("fabrication", "fabrication", "request to fabricate official content")

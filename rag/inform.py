@@ -16,14 +16,14 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from common.language import detect_language
-from common.texts import Texts
+from common.texts import Texts, text
 from index.schema import Filters
 from rag.answer import DISCLOSURE, Answer, Citation, Versions, disclosure, new_trace_id
 from rag.glossary import english_keywords
 from rag.pipeline import APP_VERSION, Assistant
 from rag.provenance import Provenance, sign_output, verify_answer
 
-DRAFT_MARKING = "AI-generated draft — verify before use"
+DRAFT_MARKING = text("en", "inform", "draft_marking")
 
 # (heading's key in common/locales, the question that fills the section)
 SECTIONS: list[tuple[str, str]] = [

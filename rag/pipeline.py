@@ -92,9 +92,8 @@ class Assistant:
             "extractive": ExtractiveComposer(),
             "llm": LLMComposer(settings),
         }
-        self.verifier = Verifier(embed=self.embedder.embed_passages)
         self.verifiers = Verifiers(
-            self.verifier,
+            Verifier(embed=self.embedder.embed_passages),
             Verifier(self.multilingual.embed_passages, 0.0, to_english_scale, multilingual=True)
             if self.multilingual
             else None,
@@ -185,8 +184,13 @@ class Assistant:
         yield StreamEvent(kind="answer", answer=answer)
 
     def warm_up(self) -> None:
-        """Load the index and the embedding model now rather than on the first question."""
+        """Load the index and the models now rather than on the first question."""
         self.index.ensure_loaded()
+        self.warm_models()
+
+    def warm_models(self) -> None:
+        """Load the embedding models, language detection and the semantic guard's examples
+        (the multilingual model's query path when the loaded index has its vectors)."""
         self.embedder.embed_query("warm-up")
         detect_language("Quelle est la politique de l'UE en matière de retour ?")
         if self.multilingual is not None and self.index.has_multilingual:

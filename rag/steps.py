@@ -129,8 +129,8 @@ class GuardIn(Step):
         ctx.guards.append(GuardVerdict(guard=kind, verdict="block", detail=detail))
         if kind == "profiling":
             ctx.confidence = ctx.raw_confidence = 1.0
-            ctx.finish("declined", guards.decline_message("profiling", ctx.language),
-                       "profiling or scoring of people (AI Act Art. 5)")  # fmt: skip
+            message = guards.decline_message("profiling", ctx.language)
+            ctx.finish("declined", message, guards.PROFILING_REASON)
         else:
             ctx.individual_case = True
 
@@ -173,7 +173,8 @@ class Retrieve(Step):
                 self.embedder.embed_query(english) if english else None,
                 self.retriever.cross_weights,
             )
-            # The sentence vectors the candidates carry are the multilingual model's.
+            # The composer reads the candidates' cross-language sentence similarities, not
+            # this vector (ComposeInput.multilingual).
             ctx.query_vector = cross.vector
             ctx.terms = QueryTerms.of(f"{ctx.query} {english}", index, ctx.language)
         else:
@@ -231,8 +232,6 @@ class Scope(Step):
         evidence = any(
             c.coverage >= coverage and c.best_sentence >= similarity for c in ctx.candidates[:5]
         )
-        if ctx.multilingual:
-            evidence = evidence or best >= ML_SCOPE_SIMILARITY
         language = ctx.language
         # A question not in English is also read through its English keywords: its words
         # for the EMN or a procedure are in the glossary when the rules miss them.

@@ -14,10 +14,12 @@ from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Pt, RGBColor
 
-DRAFT_MARKING = "AI-generated draft — verify before use"
+from common.texts import text as locale_text
+
+DRAFT_MARKING = locale_text("en", "inform", "draft_marking")
 GENERATOR = "EMN policy assistant"
 AUTHOR = f"{GENERATOR} (AI-generated)"
-EMPTY_SECTION = "The documents do not cover this section."
+EMPTY_SECTION = locale_text("en", "inform", "empty_section")
 
 
 def edited_draft(draft: dict[str, Any], title: str, texts: list[str]) -> dict[str, Any]:
