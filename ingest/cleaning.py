@@ -7,9 +7,8 @@ import re
 import unicodedata
 from collections import Counter
 
-# Soft hyphen, zero-width and joiner characters, direction marks, embeddings and isolates,
-# invisible operators, BOM.
-_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+from common.hygiene import INVISIBLE
+
 _HYPHENATED_BREAK = re.compile(r"(\w)-\n(?=[a-zà-ÿ])")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _PAGE_NUMBER = re.compile(
@@ -20,7 +19,7 @@ _RULE = re.compile(r"^\s*(?:-{3,}|_{3,}|\*{3,}|={3,})\s*$")
 
 def strip_invisible(text: str) -> str:
     text = unicodedata.normalize("NFC", text)
-    return _INVISIBLE.sub("", text)
+    return INVISIBLE.sub("", text)
 
 
 def repair_hyphenation(text: str) -> str:
