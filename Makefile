@@ -30,6 +30,8 @@ help:
 	@echo "make tune   choose the composer's settings by 5-fold cross-validation on the dev set"
 	@echo "make calibrate  fit the confidence map on the dev sets (5-fold held-out ECE) ->"
 	@echo "           rag/calibration.json, evals/reports/calibration/"
+	@echo "make campaign  rerun the hardening fault and attack campaign (about 5 min) ->"
+	@echo "           evals/reports/campaign/ (LABEL=before|after names the run; default latest)"
 	@echo "make bench performance benchmark (under 10 min) -> evals/reports/bench/; make bench-scale adds 100k and 1M chunks (and re-measures 1k)"
 
 $(STAMP):
@@ -114,9 +116,16 @@ calibrate: install
 # Performance: ingest throughput vs the raw model, scale curve (1k, 10k), per-step latency in
 # process and over HTTP, Locust load at 1/4/16 clients, the LangChain peer, a profile; writes
 # evals/reports/bench/ (bench.json, report.md, plots). Hermetic: it ingests into a temp folder.
-.PHONY: bench bench-scale
+.PHONY: bench bench-scale campaign
 bench: install
 	$(PY) -m bench run
+
+# The hardening issue's fault and attack campaign against the real service (API keys, two
+# workers, loopback) and real files; each run is kept under its label in
+# evals/reports/campaign/campaign.json and report.md shows the labels side by side.
+LABEL ?= latest
+campaign: install
+	$(PY) -m bench campaign --label $(LABEL)
 
 # Opt-in scale points (100k and 1M synthetic chunks from the default index, and 1k again so
 # that the 1M/1k ratio comes from one run; about half an hour and 10 GB of temporary disk on

@@ -3,6 +3,7 @@
 python -m bench run                 # make bench: ingest, scale 1k+10k, query, load, peer
 python -m bench scale --sizes 100000,1000000   # make bench-scale: adds points to bench.json
 python -m bench report              # re-render report.md and plots from bench.json
+python -m bench campaign --label after   # make campaign: the hardening attack campaign
 """
 
 from __future__ import annotations
@@ -128,6 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="re-render report.md and plots from bench.json")
     report.add_argument("--out", type=Path, default=DEFAULT_OUT)
     report.add_argument("--quality", type=Path, default=QUALITY)
+
+    campaign = sub.add_parser(
+        "campaign", help="rerun the hardening fault and attack campaign (make campaign)"
+    )
+    campaign.add_argument(
+        "--label", default="latest", help="name of this run in the report, e.g. before, after"
+    )
+    campaign.add_argument("--out", type=Path, default=PROJECT_ROOT / "evals/reports/campaign")
 
     worker = sub.add_parser("worker", help=argparse.SUPPRESS)
     worker.add_argument("part")
@@ -515,6 +524,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "worker":
         return worker(args.part, args.params, args.result)
+    if args.command == "campaign":
+        from bench.campaign import run_campaign
+
+        result = run_campaign(args.label, args.out)
+        met = [t for t in result["targets"] if t["met"]]
+        log(f"campaign {args.label}: {len(met)} of {len(result['targets'])} targets met; "
+            f"report {args.out / 'report.md'}")  # fmt: skip
+        return 0
     if args.command == "report":
         path = args.out / "bench.json"
         if not path.exists():
