@@ -134,9 +134,9 @@ class Settings(BaseSettings):
     )
     require_catalog: bool = Field(
         default=False,
-        description="Ingestion refuses files without an entry in their folder's catalog.json "
-        "(or whose bytes differ from it) and removes earlier indexed copies of them; "
-        "recommended for deployments. Off: they are indexed with status 'unverified'.",
+        description="Ingestion refuses (reports and skips, exit status 1) files without an "
+        "entry in their folder's catalog.json or whose bytes differ from it; recommended for "
+        "deployments. Off: uncatalogued files are indexed with status 'unverified'.",
     )
 
     # --- answering ----------------------------------------------------------------------

@@ -222,7 +222,6 @@ class Ingestor:
         self.progress = progress
         self.paths = IndexPaths(settings.index_dir)
         self._dimension = 0  # of the vectors this run wrote, once known
-        self._drop: set[str] = set()  # refused documents whose indexed copy must go
 
     def _bar(self, total: int, desc: str, unit: str) -> tqdm:
         return tqdm(total=total, desc=desc, unit=unit, disable=not self.progress, leave=True)
@@ -232,7 +231,6 @@ class Ingestor:
     ) -> IngestReport:
         started = time.perf_counter()
         report = IngestReport()
-        self._drop = set()
         with index_lock(self.paths.lock):
             self._run(report, extra or [], include_corpus, prune)
         report.seconds = time.perf_counter() - started
@@ -305,7 +303,7 @@ class Ingestor:
                 report.results.append(result)
                 continue
             if require and source.entry is None:
-                self._refuse(result, "no catalog entry (EMN_REQUIRE_CATALOG=true)", previous, "")
+                self._refuse(result, "no catalog entry (EMN_REQUIRE_CATALOG=true)", previous)
                 report.results.append(result)
                 continue
             try:
@@ -324,7 +322,7 @@ class Ingestor:
                 continue
             if require and source.entry is not None and source.entry.sha256 != sha:
                 reason = "bytes differ from its catalog entry's sha256 (EMN_REQUIRE_CATALOG=true)"
-                self._refuse(result, reason, previous, source.entry.sha256)
+                self._refuse(result, reason, previous)
                 report.results.append(result)
                 continue
             if source.entry is not None and source.entry.sha256 != sha:
@@ -473,17 +471,15 @@ class Ingestor:
         bar.close()
         return vectors, embedded, time.perf_counter() - t0
 
-    def _refuse(
-        self, result: DocumentResult, reason: str, previous: StoredDocument | None, vetted: str
-    ) -> None:
-        """Keep a file out of the index (EMN_REQUIRE_CATALOG). Its indexed copy stays only if
-        it is the one its catalog entry vouches for (`vetted`: that entry's sha256)."""
+    @staticmethod
+    def _refuse(result: DocumentResult, reason: str, previous: StoredDocument | None) -> None:
+        """Keep a file out of the index (EMN_REQUIRE_CATALOG). Like a failed file, nothing
+        indexed before is lost: an earlier copy stays, with the status it had (an
+        uncatalogued one `unverified`), until the file is catalogued or removed."""
         result.status, result.error = "refused", reason
-        if previous is not None and (not vetted or previous.sha256 != vetted):
-            self._drop.add(result.doc_id)
-        elif previous is not None:
+        if previous is not None:
             result.chunks = len(previous.chunk_ids)
-            result.error += "; its catalogued version stays indexed"
+            result.error += "; its earlier indexed copy stays until the file is removed"
 
     def _prune(
         self,
@@ -494,12 +490,12 @@ class Ingestor:
         report: IngestReport,
         prune: bool,
     ) -> bool:
-        """Remove indexed documents this run's input no longer holds (unless `prune` is off)
-        and, always, the unvetted earlier copies of files EMN_REQUIRE_CATALOG refused."""
-        wanted = {s.doc_id for s in sources} - self._drop
+        if not prune:
+            return False
+        wanted = {s.doc_id for s in sources}
         changed = False
         for doc_id, doc in stored.items():
-            if doc_id not in self._drop and (doc_id in wanted or not prune):
+            if doc_id in wanted:
                 continue
             if doc.chunk_ids:
                 collection.delete(ids=doc.chunk_ids)
