@@ -102,12 +102,16 @@ class DocumentInfo(BaseModel):
     date: str = ""
     kind: str = ""
     language: str = ""
-    status: str = ""
+    status: str = Field(
+        default="",
+        description="in_force, proposal, informative, superseded, or 'unverified' (no catalog "
+        "entry: its origin was not checked; ranked below catalogued sources).",
+    )
     superseded_by: str = ""
     source_url: str = Field(default="", description="Where the original was published.")
     source_file: str = ""
     sha256: str = ""
-    catalogued: bool = True
+    catalogued: bool = Field(default=True, description="Whether a catalog entry vouches for it.")
     chunks: int = Field(description="Number of passages in the index.")
     chunks_url: str
 

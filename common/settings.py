@@ -132,6 +132,12 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(
         default=40.0, gt=0, description="Files larger than this are rejected by ingestion."
     )
+    require_catalog: bool = Field(
+        default=False,
+        description="Ingestion refuses (reports and skips, exit status 1) files without an "
+        "entry in their folder's catalog.json or whose bytes differ from it; recommended for "
+        "deployments. Off: uncatalogued files are indexed with status 'unverified'.",
+    )
 
     # --- answering ----------------------------------------------------------------------
     composer: Literal["extractive", "llm"] = Field(
@@ -140,6 +146,13 @@ class Settings(BaseSettings):
         "writes with the configured chat model and falls back to extractive on failure.",
     )
     retrieval_k: int = Field(default=8, ge=1, le=50, description="Passages given to a composer.")
+    unverified_weight: float = Field(
+        default=0.7,
+        ge=0.0,
+        le=1.0,
+        description="Retrieval score multiplier for passages of uncatalogued ('unverified') "
+        "documents, so a catalogued passage of similar relevance ranks first; 1 = no penalty.",
+    )
     abstain_threshold: float = Field(
         default=0.45,
         ge=0.0,

@@ -13,10 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 CHUNKER_VERSION = "6"
 SECTION_SEPARATOR = " > "
+# The status of a document no catalog entry vouches for: whatever it says about itself, nobody
+# checked its origin, so it is never presented as law in force.
+UNVERIFIED = "unverified"
 
 
 class DocumentMeta(BaseModel):
@@ -34,6 +37,18 @@ class DocumentMeta(BaseModel):
     status: str = "in_force"
     superseded_by: str = ""
     catalogued: bool = True
+
+    @model_validator(mode="after")
+    def _uncatalogued_is_unverified(self) -> DocumentMeta:
+        """Only a catalog entry can give a status; this also corrects chunks stored by
+        versions that gave uncatalogued files the default `in_force`."""
+        if not self.catalogued:
+            self.status = UNVERIFIED
+        return self
+
+    @property
+    def unverified(self) -> bool:
+        return self.status == UNVERIFIED
 
     @property
     def superseded(self) -> bool:

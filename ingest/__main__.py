@@ -19,8 +19,9 @@ def build_parser() -> argparse.ArgumentParser:
         "index: the catalogued corpus folder plus any files or folders given. Incremental: "
         "unchanged documents are skipped, changed ones replaced, removed ones deleted.",
         epilog="Settings come from EMN_* environment variables (see README). Exit status: 0 on "
-        "success, 1 when a document failed (the others are still indexed), 2 on a usage or "
-        "configuration error.",
+        "success, 1 when a document failed or was refused (the others are still indexed; "
+        "a symbolic link loop given as a path fails; EMN_REQUIRE_CATALOG=true refuses files "
+        "without a catalog entry), 2 on a usage or configuration error.",
     )
     parser.add_argument("paths", nargs="*", type=Path, help="extra files or folders to ingest")
     parser.add_argument("--corpus", type=Path, help="corpus folder (default: EMN_CORPUS_DIR)")

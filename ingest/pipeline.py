@@ -28,6 +28,7 @@ from index.chroma import chroma_client, collection_ids, get_collection, multilin
 from index.chunk_store import ChunkStore, StoredDocument
 from index.schema import (
     CHUNKER_VERSION,
+    UNVERIFIED,
     Chunk,
     DocumentMeta,
     IndexPaths,
@@ -40,7 +41,7 @@ from ingest.catalog import file_sha256
 from ingest.chunking import chunk_blocks
 from ingest.embedding_cache import EmbeddingCache
 from ingest.loaders import load_document
-from ingest.sources import Source, discover
+from ingest.sources import Source, discover, shown
 
 CHROMA_BATCH = 500
 
@@ -52,7 +53,7 @@ class IngestBusyError(RuntimeError):
 class DocumentResult(BaseModel):
     doc_id: str
     file: str
-    status: str = Field(description="added | updated | unchanged | failed | removed")
+    status: str = Field(description="added | updated | unchanged | failed | refused | removed")
     chunks: int = 0
     error: str = ""
 
@@ -82,8 +83,13 @@ class IngestReport(BaseModel):
         return [r for r in self.results if r.status == "failed"]
 
     @property
+    def refused(self) -> list[DocumentResult]:
+        """Files EMN_REQUIRE_CATALOG kept out of the index (no or a stale catalog entry)."""
+        return [r for r in self.results if r.status == "refused"]
+
+    @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and not self.refused
 
     @property
     def chunks_per_second(self) -> float:
@@ -94,7 +100,7 @@ class IngestReport(BaseModel):
         lines = [
             f"documents: {read} read ({self.count('added')} new, {self.count('updated')} changed),"
             f" {self.count('unchanged')} unchanged (skipped), {len(self.failed)} failed,"
-            f" {self.count('removed')} removed",
+            f" {len(self.refused)} refused, {self.count('removed')} removed",
             f"chunks: {self.chunks_added} added, {self.chunks_removed} removed,"
             f" {self.chunks_unchanged} unchanged",
             f"embedded {self.texts_embedded} new texts in {self.embedding_seconds:.1f} s;"
@@ -114,16 +120,20 @@ class IngestReport(BaseModel):
         if self.incomplete_metadata:
             lines.append(
                 "metadata incomplete: "
-                + "; ".join(f"{f} (no {', '.join(m)})" for f, m in self.incomplete_metadata.items())
+                + "; ".join(
+                    f"{shown(f)} (no {', '.join(m)})" for f, m in self.incomplete_metadata.items()
+                )
             )
         lines += [f"warning: {_one_line(w)}" for w in self.warnings]
-        lines += [f"error: {r.file}: {_one_line(r.error)}" for r in self.failed]
+        lines += [f"refused: {shown(r.file)}: {_one_line(r.error)}" for r in self.refused]
+        lines += [f"error: {shown(r.file)}: {_one_line(r.error)}" for r in self.failed]
         return "\n".join(lines)
 
 
 def _one_line(message: str) -> str:
-    """Each problem on one line, however the underlying library worded it."""
-    return " ".join(message.split())
+    """Each problem on one line, however the underlying library worded it, with no control
+    character left that a terminal or a log reader would act on."""
+    return shown(" ".join(message.split()))
 
 
 @contextmanager
@@ -282,11 +292,27 @@ class Ingestor:
             max_tokens -= embedder.count_tokens(self.settings.passage_prefix)
         plans: list[_Plan] = []
         bar = self._bar(len(sources), "read+chunk", "doc")
+        require = self.settings.require_catalog
         for source in sources:
-            bar.set_postfix_str(source.path.name[:40])
+            bar.set_postfix_str(shown(source.path.name[:40]))
             bar.update(1)
             result = DocumentResult(doc_id=source.doc_id, file=str(source.path), status="failed")
-            size = source.path.stat().st_size
+            previous = stored.get(source.doc_id)
+            if source.error:
+                result.error = source.error
+                report.results.append(result)
+                continue
+            if require and source.entry is None:
+                self._refuse(result, "no catalog entry (EMN_REQUIRE_CATALOG=true)", previous)
+                report.results.append(result)
+                continue
+            try:
+                size = source.path.stat().st_size
+                sha = "" if size > max_bytes else file_sha256(source.path)
+            except OSError as exc:
+                result.error = f"cannot be read ({exc.strerror or exc})"
+                report.results.append(result)
+                continue
             if size > max_bytes:
                 result.error = (
                     f"file too large ({size / 2**20:.1f} MB > EMN_MAX_FILE_MB="
@@ -294,11 +320,14 @@ class Ingestor:
                 )
                 report.results.append(result)
                 continue
-            sha = file_sha256(source.path)
-            previous = stored.get(source.doc_id)
+            if require and source.entry is not None and source.entry.sha256 != sha:
+                reason = "bytes differ from its catalog entry's sha256 (EMN_REQUIRE_CATALOG=true)"
+                self._refuse(result, reason, previous)
+                report.results.append(result)
+                continue
             if source.entry is not None and source.entry.sha256 != sha:
                 report.warnings.append(
-                    f"{source.path.name}: sha256 differs from its catalog entry "
+                    f"{shown(source.path.name)}: sha256 differs from its catalog entry "
                     "(update corpus/catalog.json)"
                 )
             if (
@@ -307,10 +336,12 @@ class Ingestor:
                 and previous.chunker_version == CHUNKER_VERSION
                 and set(previous.chunk_ids) <= chroma_ids
                 and set(previous.chunk_ids) <= store_ids
-                # Same bytes give the same inferred metadata; a catalog edit must be applied.
+                # Same bytes give the same inferred metadata; a catalog edit must be applied,
+                # and so must the `unverified` status to a file indexed before it existed.
                 and (
-                    source.entry is None
-                    or document_meta(source, "", [], sha).model_dump() == previous.meta
+                    previous.meta.get("status") == UNVERIFIED
+                    if source.entry is None
+                    else document_meta(source, "", [], sha).model_dump() == previous.meta
                 )
             ):
                 result.status, result.chunks = "unchanged", len(previous.chunk_ids)
@@ -335,7 +366,7 @@ class Ingestor:
                 continue
             if not meta.catalogued:
                 report.warnings.append(
-                    f"{source.path.name}: no catalog entry; metadata inferred "
+                    f"{shown(source.path.name)}: no catalog entry; indexed as an unverified source "
                     f"(id {meta.doc_id!r}, title {meta.title[:60]!r}, no reference or date)"
                 )
             plans.append(
@@ -439,6 +470,16 @@ class Ingestor:
         )
         bar.close()
         return vectors, embedded, time.perf_counter() - t0
+
+    @staticmethod
+    def _refuse(result: DocumentResult, reason: str, previous: StoredDocument | None) -> None:
+        """Keep a file out of the index (EMN_REQUIRE_CATALOG). Like a failed file, nothing
+        indexed before is lost: an earlier copy stays, with the status it had (an
+        uncatalogued one `unverified`), until the file is catalogued or removed."""
+        result.status, result.error = "refused", reason
+        if previous is not None:
+            result.chunks = len(previous.chunk_ids)
+            result.error += "; its earlier indexed copy stays until the file is removed"
 
     def _prune(
         self,

@@ -48,7 +48,8 @@ class Passage(BaseModel):
     status: str = Field(
         default="in_force",
         description="The document's status (in_force, proposal, informative, superseded, or "
-        "'superseded by DOC_ID').",
+        "'superseded by DOC_ID'; 'unverified' for a document without a catalog entry: nobody "
+        "vouched for its origin, quote it as an unverified source).",
     )
 
 

@@ -87,6 +87,7 @@ class Assistant:
                 settings.multilingual_english_weight,
                 settings.multilingual_english_sentences,
             ),
+            unverified_weight=settings.unverified_weight,
         )
         self.composers: dict[str, Composer] = composers or {
             "extractive": ExtractiveComposer(),

@@ -246,8 +246,12 @@ class HybridRetriever:
         fetch_k: int = 40,
         parallel_from: int = PARALLEL_FROM,
         cross_weights: CrossWeights | None = None,
+        unverified_weight: float = 1.0,
     ) -> None:
+        """`unverified_weight`: score multiplier for passages of uncatalogued documents
+        (EMN_UNVERIFIED_WEIGHT), so a vetted source of similar relevance outranks them."""
         self.index = index
+        self.unverified_weight = unverified_weight
         self.fetch_k = fetch_k
         self.parallel_from = parallel_from
         self.cross_weights = cross_weights or CrossWeights()
@@ -338,6 +342,8 @@ class HybridRetriever:
             )
             if chunk.doc.superseded:
                 cand.score *= SUPERSEDED_WEIGHT
+            if chunk.doc.unverified:
+                cand.score *= self.unverified_weight
             if is_recital(chunk):
                 cand.score *= RECITAL_WEIGHT
             out.append(cand)

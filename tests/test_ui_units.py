@@ -180,6 +180,36 @@ def test_docx_export_opens_with_headings_sources_and_marking() -> None:
     assert props.subject == "EMN inform draft: return and readmission"
 
 
+UNVERIFIED = {
+    "marker": 3,
+    "chunk_id": "c3",
+    "doc_id": "emn-return-briefing",
+    "title": "Briefing note on EU return and asylum figures",
+    "section_path": "Return rate",
+    "quote": "The EU return rate reached 88 % in 2025.",
+    "url": "/v1/documents/emn-return-briefing/chunks#c3",
+    "status": "unverified",
+}
+
+
+def test_an_unverified_source_is_marked_in_headings_and_both_exports() -> None:
+    """A citation of an uncatalogued document keeps its warning on the page and in the
+    exported draft; vetted citations carry none."""
+    mark = "Unverified source"
+    assert md.is_unverified(UNVERIFIED) and not md.is_unverified(CITATIONS[0])
+    assert md.citation_heading(UNVERIFIED, mark).endswith("Return rate · ⚠ Unverified source")
+    assert mark not in md.citation_heading(CITATIONS[0], mark)
+    warning = "Unverified source: not in the document catalog, its origin was not checked"
+    draft = {**DRAFT, "citations": [*CITATIONS, UNVERIFIED]}
+    lines = export.to_markdown(draft).splitlines()
+    line = next(x for x in lines if x.startswith("[3] "))
+    assert line.endswith(f"[{warning}]"), line
+    assert not any(warning in x for x in lines if x.startswith(("[1] ", "[2] ")))
+    doc = Document(io.BytesIO(export.to_docx(draft)))
+    sources = [p.text for p in doc.paragraphs if p.text.startswith("[")]
+    assert [warning in t for t in sources] == [False, False, True], sources
+
+
 def test_export_filename() -> None:
     assert export.export_filename(DRAFT, "docx") == "emn-inform-draft-return-and-readmission.docx"
 

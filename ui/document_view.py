@@ -7,8 +7,8 @@ from typing import Any
 
 import streamlit as st
 
+from ui import i18n, render
 from ui import markdown as md
-from ui import render
 from ui.client import ApiClient, ApiError
 
 
@@ -45,6 +45,8 @@ def show(client: ApiClient, doc_id: str, chunk_id: str | None) -> None:
         facts.append(str(doc["status"]).replace("_", " "))
     facts.append(f"{len(chunks)} passages")
     st.caption(md.escape_md(" · ".join(str(f) for f in facts if f)))
+    if md.is_unverified(doc):
+        st.warning(i18n.t("unverified_source"), icon="⚠️")
     if doc.get("source_url"):
         st.markdown(f"[Original publication]({doc['source_url']})")
 

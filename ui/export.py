@@ -15,11 +15,13 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Pt, RGBColor
 
 from common.texts import text as locale_text
+from ui.markdown import is_unverified
 
 DRAFT_MARKING = locale_text("en", "inform", "draft_marking")
 GENERATOR = "EMN policy assistant"
 AUTHOR = f"{GENERATOR} (AI-generated)"
 EMPTY_SECTION = locale_text("en", "inform", "empty_section")
+UNVERIFIED_SOURCE = locale_text("en", "ui", "unverified_source")
 
 
 def edited_draft(draft: dict[str, Any], title: str, texts: list[str]) -> dict[str, Any]:
@@ -57,7 +59,8 @@ def export_filename(draft: dict[str, Any], ext: str) -> str:
 
 
 def source_line(citation: dict[str, Any]) -> str:
-    """'[3] Title — Reference, Section, p. 4'"""
+    """'[3] Title — Reference, Section, p. 4', and for a source without a catalog entry
+    ' [Unverified source: ...]' so the warning travels with the exported draft."""
     where = ", ".join(
         str(x) for x in (citation.get("reference"), citation.get("section_path")) if x
     )
@@ -66,6 +69,8 @@ def source_line(citation: dict[str, Any]) -> str:
         line += f" — {where}"
     if citation.get("page"):
         line += f", p. {citation['page']}"
+    if is_unverified(citation):
+        line += f" [{UNVERIFIED_SOURCE}]"
     return line
 
 

@@ -37,6 +37,15 @@ def _title_attr(text: str) -> str:
     return text.replace('"', "'").replace("\\", "/")
 
 
+UNVERIFIED = "unverified"
+
+
+def is_unverified(passage: dict[str, Any]) -> bool:
+    """A citation, search hit or document with no catalog entry behind it (API status
+    'unverified'): shown with a visible mark, never like a vetted source."""
+    return str(passage.get("status") or "") == UNVERIFIED
+
+
 def citation_label(citation: dict[str, Any]) -> str:
     """'[2] Title — Reference · p. 4'"""
     parts = [f"[{citation.get('marker')}] {citation.get('title') or citation.get('doc_id')}"]
@@ -47,12 +56,16 @@ def citation_label(citation: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def citation_heading(citation: dict[str, Any]) -> str:
+def citation_heading(citation: dict[str, Any], unverified_mark: str = "") -> str:
     """The label plus the innermost section, so passages of one document tell apart:
-    '[2] Title — Reference · p. 4 · Article 2 Union contribution'"""
+    '[2] Title — Reference · p. 4 · Article 2 Union contribution'; an unverified source's
+    heading ends with '· ⚠ `unverified_mark`'."""
     label = citation_label(citation)
     section = str(citation.get("section_path") or "").split(" > ")[-1].strip()
-    return f"{label} · {section}" if section else label
+    heading = f"{label} · {section}" if section else label
+    if unverified_mark and is_unverified(citation):
+        heading += f" · ⚠ {unverified_mark}"
+    return heading
 
 
 def citation_location(citation: dict[str, Any]) -> str:

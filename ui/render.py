@@ -48,6 +48,8 @@ def sources_list(catalog: list[dict[str, Any]] | None) -> None:
         extra = ", ".join(
             str(x) for x in (doc.get("reference"), doc.get("kind"), doc.get("date")) if x
         )
+        if md.is_unverified(doc):
+            extra = ", ".join(x for x in (extra, f"⚠ {i18n.t('unverified_mark')}") if x)
         link = f"[{md.escape_md(doc.get('title') or doc['id'])}]({md.doc_link(doc['id'])})"
         lines.append(f"- {link}" + (f" — {md.escape_md(extra)}" if extra else ""))
     st.markdown("\n".join(lines))
@@ -121,8 +123,13 @@ def citation_list(citations: list[dict[str, Any]]) -> None:
 
 def cite(citation: dict[str, Any]) -> None:
     """One citation: an expander titled '[n] Title — Reference · p. N' holding the quoted
-    passage, where it sits, and a link to the whole document with the passage highlighted."""
-    with st.expander(md.escape_md(md.citation_heading(citation)), icon="📄"):
+    passage, where it sits, and a link to the whole document with the passage highlighted.
+    A source without a catalog entry says so in its title and above its quote."""
+    unverified = md.is_unverified(citation)
+    heading = md.citation_heading(citation, i18n.t("unverified_mark"))
+    with st.expander(md.escape_md(heading), icon="⚠️" if unverified else "📄"):
+        if unverified:
+            st.warning(i18n.t("unverified_source"), icon="⚠️")
         location = md.citation_location(citation)
         if location:
             st.caption(md.escape_md(location))

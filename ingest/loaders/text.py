@@ -3,6 +3,7 @@ text, `<sup>N</sup>` footnote markers with their definitions, tab or pipe tables
 
 from __future__ import annotations
 
+import codecs
 import re
 from pathlib import Path
 
@@ -40,15 +41,33 @@ def strip_inline_markup(text: str) -> str:
     return text
 
 
+# UTF-32 first: its little-endian mark begins with UTF-16's.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
 def decode_text(raw: bytes) -> str:
-    """UTF-8 only: guessing a legacy encoding silently corrupts names and figures."""
+    """UTF-8, or UTF-16/32 announced by a byte-order mark; nothing is guessed: a legacy
+    encoding silently corrupts names and figures, and UTF-16 read as UTF-8 is NUL-filled."""
+    encoding = next((enc for bom, enc in _BOMS if raw.startswith(bom)), "utf-8-sig")
     try:
-        return raw.decode("utf-8-sig")
+        text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
+        name = encoding.upper().removesuffix("-SIG")
         raise LoadError(
-            f"not valid UTF-8 text (invalid byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
-            "re-save the file as UTF-8"
+            f"not valid {name} text (invalid byte 0x{raw[exc.start]:02x} at offset {exc.start});"
+            " re-save the file as UTF-8"
         ) from exc
+    if "\x00" in text:
+        raise LoadError(
+            "text holds NUL characters (UTF-16 or UTF-32 without a byte-order mark?); "
+            "re-save the file as UTF-8"
+        )
+    return text
 
 
 _ARTICLE = re.compile(r"^[*_]{0,3}(Article|ARTICLE)\s+\d+[a-z]?\b")

@@ -83,6 +83,7 @@ class SentenceWeights:
     no_digit: float = 0.1  # penalty: a question wanting numbers, a sentence without any
     title: float = 0.3  # penalty: the document's own title line
     superseded: float = 0.15  # penalty: a superseded document (its replacement speaks first)
+    unverified: float = 0.25  # penalty: no catalog entry (a catalogued source speaks first)
 
 
 class ExtractiveComposer:
@@ -147,6 +148,8 @@ class ExtractiveComposer:
                     score -= w.title
                 if chunk.doc.superseded:
                     score -= w.superseded
+                if chunk.doc.unverified:
+                    score -= w.unverified
                 words = len(text.split())
                 if words < 5 and not figures:
                     continue  # title-page lines, labels: not an answer
