@@ -78,7 +78,7 @@ class CheckpointFile:
         fields = checkpoint.fields()
         line = json.dumps({**fields, "alg": self.alg, "sig": self.sign(fields)}, sort_keys=True)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o640)
         try:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
