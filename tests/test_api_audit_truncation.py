@@ -50,8 +50,8 @@ def rewind_head_to(path: Path, seq: int) -> None:
 def move_anchor_to(path: Path, seq: int) -> None:
     """Delete the oldest records through `seq` and move the purge anchor, as a purge would,
     but without a purge record."""
-    sql(path, f"UPDATE audit_head SET anchor_seq = {seq}, "
-              f"anchor_hash = (SELECT hash FROM audit_log WHERE seq = {seq}) WHERE id = 1")  # fmt: skip
+    anchor = f"(SELECT hash FROM audit_log WHERE seq = {seq})"
+    sql(path, f"UPDATE audit_head SET anchor_seq = {seq}, anchor_hash = {anchor} WHERE id = 1")
     sql(path, f"DELETE FROM audit_log WHERE seq <= {seq}")
 
 
