@@ -272,8 +272,8 @@ def test_a_locked_audit_database_fails_fast_with_503_and_nothing_unrecorded(
     api_server: ApiServer,
 ) -> None:
     # Warm: the first answer of a fresh server may load models.
-    assert httpx.post(api_server.url("/v1/ask"), json={"question": BUDGET_QUESTION},
-                      timeout=60).status_code == 200  # fmt: skip
+    warm = httpx.post(api_server.url("/v1/ask"), json={"question": BUDGET_QUESTION}, timeout=60)
+    assert warm.status_code == 200
     before = answer_records(api_server)
     holder = subprocess.Popen(
         [sys.executable, "-c", LOCK_HOLDER, api_server.audit_db_url.removeprefix("sqlite:///")],
@@ -290,6 +290,11 @@ def test_a_locked_audit_database_fails_fast_with_503_and_nothing_unrecorded(
 
         with ThreadPoolExecutor(3) as pool:
             results = list(pool.map(ask, range(3)))
+        # Other writes to the service database (feedback) fail fast with 503 as well.
+        started = time.monotonic()
+        rating = {"trace_id": warm.json()["trace_id"], "rating": "up"}
+        feedback = httpx.post(api_server.url("/v1/feedback"), json=rating, timeout=60)
+        feedback_took = time.monotonic() - started
         delivered_while_locked = sum(r.status_code == 200 for r, _ in results)
         records_while_locked = answer_records(api_server) - before
     finally:
@@ -303,6 +308,9 @@ def test_a_locked_audit_database_fails_fast_with_503_and_nothing_unrecorded(
         assert "answer" not in response.json()
         assert took < BUSY_LIMIT_S, f"took {took:.2f} s"
     assert delivered_while_locked == records_while_locked == 0
+    assert feedback.status_code == 503, feedback.text
+    assert feedback.json()["error"]["code"] == "database_unavailable"
+    assert "Retry-After" in feedback.headers and feedback_took < BUSY_LIMIT_S
     # The lock gone, the service answers and records again.
     after = httpx.post(api_server.url("/v1/ask"), json={"question": BUDGET_QUESTION}, timeout=60)
     assert after.status_code == 200
