@@ -232,6 +232,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         422: "Invalid request.",
         429: "Rate limit exceeded; see Retry-After.",
         500: "Unexpected error.",
-        503: "Index, vector store or embedding model unavailable; see Retry-After.",
+        503: "Index, vector store, embedding model or service database (audit log) "
+        "unavailable or busy; see Retry-After.",
     }.items()
 }
