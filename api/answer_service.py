@@ -13,11 +13,13 @@ from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
 import anyio
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from api.answer_record import answer_record, inform_record
+from api.audit_chain import AuditBusyError
 from api.auth import Principal
-from api.errors import ApiError
+from api.errors import RETRY_AFTER_OUTAGE_S, ApiError
 from api.state import Service
 from index.schema import Filters
 from rag.answer import Answer, Turn
@@ -34,11 +36,21 @@ async def audit_required(trace_id: str, withheld: str) -> AsyncIterator[None]:
     nothing unrecorded reaches the client; `withheld` says what is not given."""
     try:
         yield
+    except (AuditBusyError, OperationalError) as exc:  # locked or full: expected, one line
+        log.warning("audit record not written (trace id %s): %s", trace_id, exc)
+        raise _unavailable(withheld) from exc
     except Exception as exc:
         log.exception("audit record not written (trace id %s)", trace_id)
-        raise ApiError(
-            503, "audit_unavailable", f"The audit log cannot be written; {withheld}."
-        ) from exc
+        raise _unavailable(withheld) from exc
+
+
+def _unavailable(withheld: str) -> ApiError:
+    return ApiError(
+        503,
+        "audit_unavailable",
+        f"The audit log cannot be written (busy or unavailable); {withheld}. Retry shortly.",
+        {"Retry-After": str(RETRY_AFTER_OUTAGE_S)},
+    )
 
 
 async def record_draft(

@@ -1,6 +1,10 @@
 """The audit log's command-line tool (the log itself: api/audit_chain.py).
 
-    python -m api.audit verify              exit 1 and name the record when the chain is broken
+    python -m api.audit verify [--allow-missing-checkpoint]
+                                            exit 1 and name the record and the kind of
+                                            tampering when the chain is broken, or when it no
+                                            longer holds what a checkpoint saw
+    python -m api.audit checkpoint          write a signed checkpoint of the head now
     python -m api.audit purge --older-than 183d
     python -m api.audit export --since 2026-01-01 --until 2026-06-30 [--out FILE]
                                             records of those days (UTC) as JSON Lines, with the
@@ -11,6 +15,8 @@
     python -m api.audit head                the head hash, to anchor outside the database
 
 Purges and erasures are records in the chain themselves, so `verify` still passes after them.
+`--checkpoints FILE` names the checkpoint file (default EMN_AUDIT_CHECKPOINT_FILE, beside a
+SQLite database): give it when checking a copy of the database kept elsewhere.
 """
 
 from __future__ import annotations
@@ -101,13 +107,47 @@ def erase_key(log: AuditLog, key_id: str) -> EraseResult:
     return done
 
 
+def report_verify(log: AuditLog, *, allow_missing_checkpoint: bool) -> int:
+    """Print what `verify` found; 1 when anything is wrong."""
+    result = log.verify(require_checkpoint=not allow_missing_checkpoint)
+    for warning in result.warnings:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    for problem in result.problems:
+        print(f"BROKEN: {problem}", file=sys.stderr)
+    if not result.ok:
+        where = f" at record {result.first_bad_seq}" if result.first_bad_seq is not None else ""
+        print(f"audit chain broken{where}", file=sys.stderr)
+        return 1
+    head = log.head()
+    print(f"audit chain OK: {result.records} records, head {head['seq']} {head['hash']}")
+    if result.latest_checkpoint is not None:
+        latest = result.latest_checkpoint
+        print(
+            f"checked against {result.checkpoints} checkpoints (latest: record {latest.seq} "
+            f"at {latest.at}); newer records rest on the chain alone"
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m api.audit", description="Check and maintain the audit log."
     )
     parser.add_argument("--db", help="SQLAlchemy URL (default: EMN_AUDIT_DB_URL)")
+    parser.add_argument(
+        "--checkpoints",
+        type=Path,
+        help="checkpoint file (default: EMN_AUDIT_CHECKPOINT_FILE, beside a SQLite database)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("verify", help="check the hash chain; exit 1 when it is broken")
+    verify = sub.add_parser("verify", help="check the hash chain; exit 1 when it is broken")
+    verify.add_argument(
+        "--allow-missing-checkpoint",
+        action="store_true",
+        help="a log without any checkpoint is a warning, not a failure (a copy of the "
+        "database without its checkpoint file); truncation then goes undetected",
+    )
+    sub.add_parser("checkpoint", help="write a signed checkpoint of the head now")
     purge = sub.add_parser("purge", help="delete records older than the retention period")
     purge.add_argument(
         "--older-than",
@@ -123,17 +163,18 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("head", help="print the head (sequence number and hash)")
     args = parser.parse_args(argv)
 
-    settings = load_settings(**({"audit_db_url": args.db} if args.db else {}))
+    overrides: dict[str, object] = {"audit_db_url": args.db} if args.db else {}
+    if args.checkpoints:
+        overrides["audit_checkpoint_file"] = args.checkpoints
+    settings = load_settings(**overrides)
     log = AuditLog.from_settings(settings)
     if args.command == "verify":
-        result = log.verify()
-        for problem in result.problems:
-            print(f"BROKEN: {problem}", file=sys.stderr)
-        if not result.ok:
-            print(f"audit chain broken at record {result.first_bad_seq}", file=sys.stderr)
-            return 1
-        head = log.head()
-        print(f"audit chain OK: {result.records} records, head {head['seq']} {head['hash']}")
+        return report_verify(log, allow_missing_checkpoint=args.allow_missing_checkpoint)
+    if args.command == "checkpoint":
+        point = log.write_checkpoint()
+        assert point is not None and log.checkpoints is not None
+        print(f"checkpoint written to {log.checkpoints.path}: record {point.seq} {point.hash}, "
+              f"{point.count} records, anchor {point.anchor_seq}")  # fmt: skip
         return 0
     if args.command == "purge":
         older = args.older_than or timedelta(days=settings.audit_retention_days)

@@ -16,6 +16,14 @@ an `erasure` record naming each rewritten record with the digest of its new payl
 `verify` accepts a payload that differs from its header digest only when an erasure record
 vouches for it (a payload blanked or changed any other way is reported). The command-line
 tool is `python -m api.audit` (api/audit.py).
+
+Truncation (deleting the newest records and rewinding the head row, or deleting the oldest and
+moving the anchor) leaves a consistent chain, so it is caught outside it: signed checkpoints
+(api/audit_checkpoints.py) in a file beside the database, written every
+`audit_checkpoint_every` records, on a timer, at startup and shutdown, and after each purge
+and erasure; `verify` checks the chain against every checkpoint. A purge records the range it
+removed and the new anchor hash in the chain, and `verify` accepts an anchor only when the
+newest purge record names it.
 """
 
 from __future__ import annotations
@@ -24,7 +32,9 @@ import contextlib
 import hashlib
 import hmac
 import json
+import logging
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -45,11 +55,14 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from api.answer_record import AnswerRecord
+from api.audit_checkpoints import Checkpoint, CheckpointFile
 from api.db import checkpoint, create_schema, make_engine, metadata, writing
 from common.settings import Settings
+
+log = logging.getLogger("api")
 
 GENESIS = "0" * 64
 ANSWER_KINDS = ("answer", "inform")
@@ -101,18 +114,25 @@ def now_text() -> str:
     return datetime.now(UTC).strftime(TIME_FORMAT)
 
 
+class AuditBusyError(RuntimeError):
+    """Another writer held the audit log for longer than the busy timeout."""
+
+
 @dataclass
 class VerifyResult:
     records: int = 0
     problems: list[str] = field(default_factory=list)
     first_bad_seq: int | None = None
+    warnings: list[str] = field(default_factory=list)
+    checkpoints: int = 0  # checkpoints the chain was checked against
+    latest_checkpoint: Checkpoint | None = None
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
-    def fail(self, seq: int, message: str) -> None:
-        if self.first_bad_seq is None:
+    def fail(self, seq: int | None, message: str) -> None:
+        if self.first_bad_seq is None and seq is not None:
             self.first_bad_seq = seq
         self.problems.append(message)
 
@@ -134,12 +154,30 @@ class EraseResult:
 
 class AuditLog:
     """Appends, verifies and purges the hash chain. Thread-safe; across processes the head
-    row lock (PostgreSQL) or SQLite's immediate transactions serialise appends."""
+    row lock (PostgreSQL) or SQLite's immediate transactions serialise appends.
 
-    def __init__(self, engine: Engine, hmac_key: bytes | None = None) -> None:
+    `checkpoints`: where signed checkpoints go (None: none are written or checked);
+    `checkpoint_every`: write one after every this many records (0: not by count);
+    `busy_timeout_s`: an append waits at most this long for the log (this process's other
+    writers and another process's database lock together), then raises, so a request fails
+    fast instead of stalling."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        hmac_key: bytes | None = None,
+        *,
+        checkpoints: CheckpointFile | None = None,
+        checkpoint_every: int = 0,
+        busy_timeout_s: float = 30.0,
+    ) -> None:
         self.engine = engine
         self._key = hmac_key
         self._lock = threading.Lock()
+        self.checkpoints = checkpoints
+        self._every = checkpoint_every
+        self._busy_s = busy_timeout_s
+        self._checkpointed_seq: int | None = None
         create_schema(engine)
         try:
             with writing(engine) as conn:
@@ -155,9 +193,14 @@ class AuditLog:
     @classmethod
     def from_settings(cls, settings: Settings) -> AuditLog:
         key = settings.audit_hmac_key
+        secret = key.get_secret_value().encode() if key is not None else None
+        assert settings.audit_checkpoint_file is not None  # resolved by Settings
         return cls(
-            make_engine(settings.audit_db_url),
-            key.get_secret_value().encode() if key is not None else None,
+            make_engine(settings.audit_db_url, settings.audit_busy_timeout_s),
+            secret,
+            checkpoints=CheckpointFile(settings.audit_checkpoint_file, secret),
+            checkpoint_every=settings.audit_checkpoint_every,
+            busy_timeout_s=settings.audit_busy_timeout_s,
         )
 
     # --- hashing ------------------------------------------------------------------------
@@ -186,9 +229,19 @@ class AuditLog:
         key_id: str | None = None,
         at: datetime | None = None,
     ) -> int:
-        """Append one record; returns its sequence number."""
-        with self._lock, writing(self.engine) as conn:
-            return self._append(conn, kind, payload, trace_id, key_id, at)
+        """Append one record; returns its sequence number. Raises (AuditBusyError or the
+        database's error) when the log stays locked past the busy timeout."""
+        deadline = time.monotonic() + self._busy_s
+        if not self._lock.acquire(timeout=self._busy_s):
+            raise AuditBusyError(f"the audit log stayed busy for {self._busy_s:g} s")
+        try:
+            with writing(self.engine, max(0.0, deadline - time.monotonic())) as conn:
+                seq = self._append(conn, kind, payload, trace_id, key_id, at)
+        finally:
+            self._lock.release()
+        if self._every and seq % self._every == 0:
+            self.checkpoint_quietly()
+        return seq
 
     def append_answer(self, record: AnswerRecord, *, trace_id: str, key_id: str | None) -> int:
         return self.append(
@@ -254,6 +307,37 @@ class AuditLog:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(audit_log)).scalar_one())
 
+    # --- checkpoints --------------------------------------------------------------------
+    def write_checkpoint(self) -> Checkpoint | None:
+        """Append a signed checkpoint of the current head (None: no checkpoint file)."""
+        if self.checkpoints is None:
+            return None
+        with self.engine.connect() as conn, conn.begin():  # one snapshot: head and count agree
+            head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).one()
+            count = conn.execute(select(func.count()).select_from(audit_log)).scalar_one()
+        point = Checkpoint(
+            seq=int(head.seq),
+            hash=str(head.hash),
+            count=int(count),
+            anchor_seq=int(head.anchor_seq),
+            anchor_hash=str(head.anchor_hash),
+            at=now_text(),
+        )
+        self.checkpoints.append(point)
+        self._checkpointed_seq = point.seq
+        return point
+
+    def checkpoint_quietly(self, *, only_if_moved: bool = False) -> Checkpoint | None:
+        """A checkpoint where failing must not stop the caller (an answer is already on
+        record): a failure is logged; `verify` then relies on the previous checkpoint."""
+        try:
+            if only_if_moved and int(self.head()["seq"]) == self._checkpointed_seq:
+                return None
+            return self.write_checkpoint()
+        except (OSError, SQLAlchemyError) as exc:
+            log.warning("audit checkpoint not written: %s", exc)
+            return None
+
     def records(self, since: str | None = None, until: str | None = None) -> Iterator[dict]:
         """Records in chain order, optionally within [since, until) (ISO UTC text)."""
         query = select(audit_log).order_by(audit_log.c.seq)
@@ -266,9 +350,17 @@ class AuditLog:
                 yield dict(row._mapping)
 
     # --- checking -----------------------------------------------------------------------
-    def verify(self) -> VerifyResult:
-        """Walk the chain from the purge anchor to the head; report every break."""
+    def verify(self, *, require_checkpoint: bool = True) -> VerifyResult:
+        """Walk the chain from the purge anchor to the head and report every break; then
+        check that a purge record explains the anchor, and the chain against every
+        checkpoint. `require_checkpoint`: with a checkpoint file configured, a log with
+        records but no checkpoint fails (its file was deleted, or this is a copy without
+        it); otherwise that is a warning."""
         result = VerifyResult()
+        read = self.checkpoints.read() if self.checkpoints is not None else None
+        wanted = {point.seq for point in read.checkpoints} if read is not None else set()
+        seen: dict[int, str] = {}  # seq -> hash of the checkpointed records present
+        newest_purge: tuple[int, dict[str, Any]] | None = None
         erased = self._erased_digests()
         head = self.head()
         prev_hash, expected = head["anchor_hash"], int(head["anchor_seq"]) + 1
@@ -289,6 +381,10 @@ class AuditLog:
                 result.fail(seq, f"{where}: content changed (payload digest mismatch)")
             if self.record_hash(row) != row["hash"]:
                 result.fail(seq, f"{where}: content changed (hash mismatch)")
+            if seq in wanted:
+                seen[seq] = row["hash"]
+            if row["kind"] == "purge":
+                newest_purge = (seq, _json_object(payload))
             prev_hash, expected, last_seq = row["hash"], seq + 1, seq
         if int(head["seq"]) != last_seq or head["hash"] != prev_hash:
             if int(head["seq"]) > last_seq:
@@ -299,6 +395,15 @@ class AuditLog:
                 )
             else:
                 result.fail(last_seq, f"head does not match record {last_seq}")
+        _check_anchor(head, newest_purge, result)
+        if read is not None:
+            assert self.checkpoints is not None
+            result.problems.extend(read.problems)
+            result.warnings.extend(read.warnings)
+            _check_checkpoints(
+                head, read.checkpoints, seen, newest_purge, result,
+                require=require_checkpoint, where=str(self.checkpoints.path),
+            )  # fmt: skip
         return result
 
     def _erased_digests(self) -> dict[int, str]:
@@ -346,6 +451,8 @@ class AuditLog:
                     None,
                 )
         checkpoint(self.engine)
+        if erasure_seq is not None:
+            self.checkpoint_quietly()
         return EraseResult(records=len(records), erasure_seq=erasure_seq)
 
     # --- retention ----------------------------------------------------------------------
@@ -370,17 +477,131 @@ class AuditLog:
                 .where(audit_head.c.id == 1)
                 .values(anchor_seq=through, anchor_hash=last.hash)
             )
+            # The range removed and the anchor left, signed like every record: `verify`
+            # accepts the anchor only when the newest purge record names it.
             self._append(
                 conn,
                 "purge",
-                {"cutoff": cutoff, "purged": purged, "through_seq": through},
+                {
+                    "cutoff": cutoff,
+                    "purged": purged,
+                    "from_seq": int(head.anchor_seq) + 1,
+                    "through_seq": through,
+                    "anchor_hash": last.hash,
+                },
                 None,
                 None,
                 None,
             )
         checkpoint(self.engine)
+        self.checkpoint_quietly()  # a purge is always covered by a checkpoint at once
         return PurgeResult(int(purged), through, cutoff)
 
 
 def _span(first: int, last: int) -> str:
     return f"record {first}" if first == last else f"records {first}-{last}"
+
+
+def _json_object(payload: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(payload or "")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _check_anchor(
+    head: dict[str, Any], newest_purge: tuple[int, dict[str, Any]] | None, result: VerifyResult
+) -> None:
+    """A moved anchor (records deleted at the oldest end) must be the one the newest purge
+    record left; purge records written before they named the anchor hash are checked by
+    range only."""
+    anchor = int(head["anchor_seq"])
+    if anchor == 0:
+        return
+    if newest_purge is None:
+        result.fail(
+            anchor + 1,
+            f"oldest records deleted: the chain starts after record {anchor} (purge anchor "
+            "moved) but no purge record in the chain explains it",
+        )
+        return
+    seq, purge = newest_purge
+    named = purge.get("anchor_hash", head["anchor_hash"])  # older purge records: range only
+    if purge.get("through_seq") != anchor or named != head["anchor_hash"]:
+        result.fail(
+            anchor + 1,
+            f"oldest records deleted: the purge anchor is at record {anchor}, but the newest "
+            f"purge record ({seq}) removed records through {purge.get('through_seq')}",
+        )
+
+
+def _check_checkpoints(
+    head: dict[str, Any],
+    points: list[Checkpoint],
+    seen: dict[int, str],
+    newest_purge: tuple[int, dict[str, Any]] | None,
+    result: VerifyResult,
+    *,
+    require: bool,
+    where: str,
+) -> None:
+    """The chain must still hold what every checkpoint saw: at least its head, with the same
+    hash (unless purged since, by a purge record written after it)."""
+    head_seq, anchor = int(head["seq"]), int(head["anchor_seq"])
+    if not points:
+        if head_seq == 0:
+            result.warnings.append(f"no checkpoint in {where} yet (the log is empty)")
+            return
+        message = (
+            f"no checkpoint in {where}: deletion of the newest or oldest records cannot be "
+            "ruled out (the file was deleted, or this database was copied without it)"
+        )
+        if require:
+            result.fail(None, message + "; --allow-missing-checkpoint checks the chain alone")
+        else:
+            result.warnings.append(message)
+        return
+    latest = max(points, key=lambda point: (point.seq, point.anchor_seq))
+    result.checkpoints, result.latest_checkpoint = len(points), latest
+    if latest.seq > head_seq:
+        result.fail(
+            head_seq + 1,
+            f"newest records deleted: the checkpoint of {latest.at} saw record {latest.seq}, "
+            f"the log now ends at record {head_seq} ({_span(head_seq + 1, latest.seq)} missing, "
+            "head rewound)",
+        )
+    for point in points:
+        if anchor < point.seq <= head_seq:
+            found = seen.get(point.seq)
+            if found is None:
+                result.fail(point.seq, f"record {point.seq}, seen by the checkpoint of "
+                                       f"{point.at}, is missing")  # fmt: skip
+            elif found != point.hash:
+                result.fail(
+                    point.seq,
+                    f"record {point.seq} differs from the checkpoint of {point.at} (the chain "
+                    "was rewritten)",
+                )
+        elif point.seq == anchor and point.hash != head["anchor_hash"]:
+            result.fail(anchor + 1, f"the purge anchor differs from the checkpoint of {point.at}")
+        if point.anchor_seq > anchor:
+            result.fail(
+                anchor + 1,
+                f"the purge anchor moved back from record {point.anchor_seq} (checkpoint of "
+                f"{point.at}) to {anchor}",
+            )
+    purge_seq = newest_purge[0] if newest_purge is not None else 0
+    if anchor > latest.anchor_seq and purge_seq <= latest.seq:
+        result.fail(
+            latest.anchor_seq + 1,
+            f"oldest records deleted: the purge anchor moved from record {latest.anchor_seq} "
+            f"to {anchor} after the checkpoint of {latest.at} without a purge record since",
+        )
+    if purge_seq > latest.seq:
+        result.fail(
+            purge_seq,
+            f"purge record {purge_seq} is newer than every checkpoint (a purge writes one at "
+            "once), so it may be forged; if the purge was genuine, write one with "
+            "`python -m api.audit checkpoint`",
+        )

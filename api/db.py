@@ -20,8 +20,9 @@ metadata = MetaData()
 _IMMEDIATE = "emn_sqlite_immediate"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`. SQLite gets its folder created, a busy timeout and write-ahead
+def make_engine(url: str, busy_timeout_s: float = 30.0) -> Engine:
+    """An engine for `url`. SQLite gets its folder created, a busy timeout (how long a
+    write waits for another process's lock before failing) and write-ahead
     logging (readers never block the writer), and transactions opened with `writing()` start
     with BEGIN IMMEDIATE, so two processes appending to the audit chain never read the same
     head: one waits for the other. (PostgreSQL does this with SELECT ... FOR UPDATE.)"""
@@ -30,7 +31,8 @@ def make_engine(url: str) -> Engine:
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    connect_args = {"timeout": busy_timeout_s, "check_same_thread": False}
+    engine = create_engine(url, connect_args=connect_args)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -67,12 +69,23 @@ def _use_wal(cursor: Any, timeout: float = 30.0) -> None:
 
 
 @contextmanager
-def writing(engine: Engine) -> Iterator[Connection]:
-    """A read-then-write transaction that holds the write lock from its first statement."""
+def writing(engine: Engine, timeout_s: float | None = None) -> Iterator[Connection]:
+    """A read-then-write transaction that holds the write lock from its first statement.
+    `timeout_s`: on SQLite, wait at most this long for the lock (instead of the engine's
+    busy timeout), so a caller with a deadline keeps it."""
     with engine.connect() as conn:
         conn.execution_options(**{_IMMEDIATE: True})
-        with conn.begin():
-            yield conn
+        driver = None
+        if timeout_s is not None and is_sqlite(engine):
+            driver = conn.connection.driver_connection
+            default = driver.execute("PRAGMA busy_timeout").fetchone()[0]
+            driver.execute(f"PRAGMA busy_timeout={max(0, int(timeout_s * 1000))}")
+        try:
+            with conn.begin():
+                yield conn
+        finally:
+            if driver is not None:
+                driver.execute(f"PRAGMA busy_timeout={int(default)}")
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from common.embedding import EmbeddingModelError
@@ -190,6 +191,15 @@ def install_error_handlers(app: FastAPI) -> None:
         err = outage_error(exc)
         return error_response(request, err.status, err.code, err.message, err.headers)
 
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # Locked by another process past EMN_AUDIT_BUSY_TIMEOUT_S, or full: fail fast, one
+        # log line (the service database holds the audit log, feedback and reviews).
+        log.warning("service database unavailable (trace id %s): %s",
+                    request_trace_id(request), exc.__class__.__name__)  # fmt: skip
+        message = "The service database is busy or unavailable; retry shortly."
+        retry = {"Retry-After": str(RETRY_AFTER_OUTAGE_S)}
+        return error_response(request, 503, "database_unavailable", message, retry)
+
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         trace_id = request_trace_id(request)
         log.exception("unexpected error (trace id %s)", trace_id, exc_info=exc)
@@ -202,6 +212,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     for cls in OUTAGES:
         app.add_exception_handler(cls, outage)
+    app.add_exception_handler(OperationalError, database_unavailable)
     app.add_exception_handler(Exception, unexpected)
 
 
@@ -221,6 +232,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         422: "Invalid request.",
         429: "Rate limit exceeded; see Retry-After.",
         500: "Unexpected error.",
-        503: "Index, vector store or embedding model unavailable; see Retry-After.",
+        503: "Index, vector store, embedding model or service database (audit log) "
+        "unavailable or busy; see Retry-After.",
     }.items()
 }

@@ -95,18 +95,28 @@ def create_app(settings: Settings | None = None, *, process_settings: bool = Fal
             service.use_process_settings()
         await run_in_threadpool(service.warm_up)
         app.state.service = service
-        retention = None
+        # Audit checkpoints (api/audit_checkpoints.py): at startup (so the file exists and
+        # covers what happened while the service was down), on a timer, and on shutdown.
+        await run_in_threadpool(service.audit.checkpoint_quietly)
+        tasks = []
         if settings.audit_purge_interval_hours > 0:
             await _purge(service)  # at startup, then on a timer
-            retention = asyncio.create_task(
-                _retention_loop(service, settings.audit_purge_interval_hours * 3600)
+            tasks.append(
+                asyncio.create_task(
+                    _retention_loop(service, settings.audit_purge_interval_hours * 3600)
+                )
+            )
+        if settings.audit_checkpoint_interval_s > 0:
+            tasks.append(
+                asyncio.create_task(_checkpoint_loop(service, settings.audit_checkpoint_interval_s))
             )
         log.info("EMN policy assistant API ready (auth mode %s)", settings.auth_mode)
         yield
-        if retention is not None:
-            retention.cancel()
+        for task in tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await retention
+                await task
+        await run_in_threadpool(service.audit.checkpoint_quietly)
         service.close()
 
     app = FastAPI(
@@ -158,6 +168,13 @@ async def _retention_loop(service: Service, every_s: float) -> None:
     while True:
         await asyncio.sleep(every_s)
         await _purge(service)
+
+
+async def _checkpoint_loop(service: Service, every_s: float) -> None:
+    """A checkpoint every `every_s` seconds when records were added since the last one."""
+    while True:
+        await asyncio.sleep(every_s)
+        await run_in_threadpool(service.audit.checkpoint_quietly, only_if_moved=True)
 
 
 def _document_ai_header(app: FastAPI) -> None:

@@ -233,6 +233,32 @@ class Settings(BaseSettings):
         description="Optional secret: the audit chain then uses HMAC-SHA256, so someone who "
         "can write the database but lacks the key cannot forge a consistent chain.",
     )
+    audit_checkpoint_file: Path | None = Field(
+        default=None,
+        description="File of signed audit checkpoints (head, count, anchor; one JSON line "
+        "each), kept outside the database so `python -m api.audit verify` detects records "
+        "deleted up to the last checkpoint; default beside a SQLite database "
+        "(data_dir/audit-checkpoints.jsonl), else data_dir/audit-checkpoints.jsonl.",
+    )
+    audit_checkpoint_every: int = Field(
+        default=100,
+        ge=0,
+        description="A checkpoint is written after every this many audit records (and at "
+        "startup, on shutdown, after a purge or erasure); 0: not by count.",
+    )
+    audit_checkpoint_interval_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="The service also writes a checkpoint every this many seconds when "
+        "records were added since its last one; 0: not on a timer.",
+    )
+    audit_busy_timeout_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=30,
+        description="How long an audit write waits for a database another process holds "
+        "locked before the request fails with 503 audit_unavailable (SQLite busy timeout).",
+    )
     max_body_bytes: int = Field(
         default=131072, ge=1024, description="Largest request body accepted (413 beyond)."
     )
@@ -324,6 +350,9 @@ class Settings(BaseSettings):
         self.api_keys_file = (self.api_keys_file or data / "api-keys.json").expanduser().resolve()
         if not self.audit_db_url:
             self.audit_db_url = f"sqlite:///{data / 'audit.sqlite'}"
+        if self.audit_checkpoint_file is None:
+            self.audit_checkpoint_file = default_checkpoint_path(self.audit_db_url, data)
+        self.audit_checkpoint_file = self.audit_checkpoint_file.expanduser().resolve()
         return self
 
     @property
@@ -348,6 +377,23 @@ class Settings(BaseSettings):
         if self.torch_threads == "auto":
             return max(1, usable_cores() // max(1, workers))
         return int(self.torch_threads)
+
+
+def default_checkpoint_path(db_url: str, data_dir: Path) -> Path:
+    """Beside a SQLite database file (`audit.sqlite` -> `audit-checkpoints.jsonl`), so a
+    database and its checkpoints travel together; data_dir/audit-checkpoints.jsonl for a
+    database server."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(db_url)
+    except ArgumentError:
+        return data_dir / "audit-checkpoints.jsonl"
+    if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
+        db = Path(parsed.database).expanduser()
+        return db.parent / f"{db.stem}-checkpoints.jsonl"
+    return data_dir / "audit-checkpoints.jsonl"
 
 
 def load_settings(**overrides: object) -> Settings:

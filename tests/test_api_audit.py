@@ -4,6 +4,7 @@ writers never fork it; the live server's log verifies and detects tampering."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -18,7 +19,9 @@ from conftest import ApiServer, child_env, copy_sqlite
 
 from api.audit import parse_duration
 from api.audit_chain import AuditLog
+from api.audit_checkpoints import CheckpointFile
 from api.db import make_engine
+from common.settings import default_checkpoint_path
 
 
 def db_url(path: Path) -> str:
@@ -33,12 +36,31 @@ def run_audit(path: Path, *args: str, hmac_key: str | None = None) -> subprocess
     )  # fmt: skip
 
 
-def build_log(path: Path, records: int = 6, start: datetime | None = None, **kw) -> AuditLog:
-    log = AuditLog(make_engine(db_url(path)), **kw)
+def checkpoint_file(path: Path, hmac_key: bytes | None = None) -> CheckpointFile:
+    """The checkpoint file `python -m api.audit --db PATH` uses (beside the database)."""
+    return CheckpointFile(default_checkpoint_path(db_url(path), path.parent), hmac_key)
+
+
+def build_log(
+    path: Path,
+    records: int = 6,
+    start: datetime | None = None,
+    hmac_key: bytes | None = None,
+    checkpoint_every: int = 0,
+    final_checkpoint: bool = True,
+) -> AuditLog:
+    """A log of `records` answers with its checkpoint file, as the service leaves it (a
+    checkpoint every `checkpoint_every` records and, by default, one at the end, as on
+    shutdown)."""
+    log = AuditLog(make_engine(db_url(path)), hmac_key,
+                   checkpoints=checkpoint_file(path, hmac_key),
+                   checkpoint_every=checkpoint_every)  # fmt: skip
     for i in range(records):
         at = start + timedelta(hours=i) if start else None
         log.append("answer", {"question": f"q{i}", "behaviour": "answered"},
                    trace_id=f"t{i}", key_id="k1", at=at)  # fmt: skip
+    if final_checkpoint:
+        log.write_checkpoint()
     return log
 
 
@@ -174,6 +196,8 @@ def test_the_live_servers_log_verifies_and_tampering_is_detected(
     live = Path(api_server.audit_db_url.removeprefix("sqlite:///"))
     copy = tmp_path / "copy.sqlite"
     copy_sqlite(live, copy)
+    # The checkpoints travel with the database: the copy's file beside it.
+    shutil.copy(live.with_name("audit-checkpoints.jsonl"), tmp_path / "copy-checkpoints.jsonl")
     assert run_audit(copy, "verify").returncode == 0
     sql(copy, f"UPDATE audit_log SET payload = replace(payload, '\"answered\"', '\"declined\"') "
               f"WHERE trace_id = '{trace_id}'")  # fmt: skip

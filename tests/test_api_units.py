@@ -353,7 +353,7 @@ def test_a_stream_the_client_leaves_is_still_recorded(tmp_path: Path) -> None:
     records = [r for r in audit.records() if r["trace_id"] == answer.trace_id]
     assert len(records) == 1
     assert json.loads(records[0]["payload"])["interrupted"] is True
-    assert audit.verify().ok
+    assert audit.verify(require_checkpoint=False).ok  # the app ran without its lifespan
 
 
 def test_citation_urls_are_absolute_under_a_public_url(tmp_path: Path) -> None:
