@@ -1,0 +1,532 @@
+"""Contradiction check: an answer sentence that shares its words with a passage can still say
+the opposite (a flipped negation, an antonym, a changed quantifier, another number or date).
+Word overlap and embedding similarity do not see that; this check compares the sentence with
+the passage sentence(s) it is aligned with, locally, and names the disagreement.
+
+How: every word gets a polarity. A negation ("not", "no", "never", "without", "cannot",
+"fails to") negates the few content words after it; an antonym ("decrease" for "increase",
+"less" for "more", "voluntary" for "mandatory") or a negating prefix ("unfair", "inefficient",
+"non-binding") maps a word onto its opposite's concept with the opposite sign. The sentence
+contradicts the passage when a concept it states appears near the same words in the passage
+only with the other sign. Quantifiers (all / most / some / few), numbers, months and time units
+are compared the same local way: the value next to the words they qualify.
+
+The rules on words are English. For another language only figures are compared (a number
+attached to another number than in the passage); the verifier's figure check still applies.
+A sentence found verbatim in the passage is never a contradiction (extractive quotes).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from common.sentences import split_sentences
+from index.lexical import STOPWORDS, _stem, join_digit_groups
+
+__all__ = ["Contradiction", "find_contradiction", "looks_english"]
+
+WINDOW = 4  # tokens: how near a passage word must be to the sentence's words it is compared on
+SCOPE = 3  # content words a negation or a quantifier governs
+
+
+@dataclass(frozen=True)
+class Contradiction:
+    kind: str  # negation, antonym, quantifier, number, date
+    detail: str
+
+    def reason(self, marker: int) -> str:
+        return f"contradicts passage [{marker}]: {self.kind} ({self.detail})"
+
+
+# --- word lists: general English, not drawn from any evaluation pair ------------------------
+
+NEGATIONS = frozenset(
+    "not no never none nobody nothing neither nor without cannot lack lacks lacking absence "
+    "unable fail fails failed failing".split()
+)
+# Concept -> (words meaning it, words meaning its opposite). Polarity is relative to the first.
+ANTONYMS: dict[str, tuple[str, str]] = {
+    "increase": ("increase increases increased increasing rise rises rising rose grow grows "
+                 "growing grew growth expand expands expanded expanding expansion boost "
+                 "boosted raise raised raises augment", "decrease decreases decreased "
+                 "decreasing reduce reduces reduced reducing reduction decline declines "
+                 "declined declining fall falls falling fell drop drops dropped dropping "
+                 "shrink shrinks shrinking shrank cut cuts cutting diminish diminished lessen"),
+    "more": ("more most greater greatest", "less least fewer fewest"),
+    "high": ("high higher highest", "low lower lowest"),
+    "large": ("large larger largest big bigger biggest", "small smaller smallest"),
+    "long": ("long longer longest lengthy", "short shorter shortest brief"),
+    "fast": ("fast faster fastest swift swifter quick quicker rapid rapidly swiftly quickly",
+             "slow slower slowest slowly"),
+    "early": ("early earlier earliest", "late later latest"),
+    "before": ("before prior preceding", "after following subsequent subsequently"),
+    "first": ("first initial", "last final"),
+    "maximum": ("maximum max ceiling", "minimum min floor"),
+    "mandatory": ("mandatory compulsory obligatory obligation obligations binding",
+                  "voluntary optional discretionary facultative"),
+    "strong": ("strong stronger strongest strengthen strengthens strengthened strengthening "
+               "robust reinforce reinforced reinforces solid",
+               "weak weaker weakest weaken weakens weakened weakening fragile"),
+    "accept": ("accept accepts accepted approve approves approved endorse endorsed",
+               "reject rejects rejected refuse refuses refused deny denies denied"),
+    "allow": ("allow allows allowed permit permits permitted authorise authorised authorize "
+              "authorized", "prohibit prohibits prohibited forbid forbids forbidden ban bans "
+              "banned"),
+    "include": ("include includes included including inclusion", "exclude excludes excluded "
+                "excluding exclusion"),
+    "inside": ("inside internal internally domestic", "outside external externally foreign"),
+    "public": ("public publicly", "private privately confidential"),
+    "permanent": ("permanent permanently", "temporary temporarily"),
+    "open": ("open opens opened opening", "close closes closed closing"),
+    "continue": ("continue continues continued continuing remain remains remained",
+                 "stop stops stopped cease ceases ceased discontinue discontinued halt halted "
+                 "abandon abandoned"),
+    "establish": ("establish establishes established establishing create creates created "
+                  "creating introduce introduces introduced", "abolish abolishes abolished "
+                  "abolishing repeal repeals repealed eliminate eliminated dismantle "
+                  "dismantled scrap scrapped"),
+    "success": ("success successful successfully succeed succeeded", "failure unsuccessful"),
+    "benefit": ("benefit benefits advantage advantages gain gains", "burden burdens "
+                "disadvantage disadvantages harm harms loss losses"),
+    "improve": ("improve improves improved improving improvement improvements better",
+                "worsen worsens worsened deteriorate deteriorated deterioration worse"),
+    "simple": ("simple simpler simplify simplifies simplified simplifying easy easier",
+               "complex complicate complicates complicated difficult harder"),
+    "safe": ("safe safer safely secure", "dangerous unsafe risky riskier"),
+    "positive": ("positive", "negative"),
+    "major": ("major important significant considerable substantial key main primary",
+              "minor negligible marginal secondary insignificant"),
+    "double": ("double doubled doubles doubling", "halve halved halves halving"),
+    "new": ("new recent current", "old outdated obsolete"),
+    "gradual": ("gradual gradually", "sudden suddenly abrupt abruptly"),
+}
+# Quantifier classes, and which pairs contradict each other.
+QUANTIFIERS: dict[str, str] = {
+    **dict.fromkeys("all every each always entire whole everyone everything".split(), "all"),
+    **dict.fromkeys("most majority mostly usually generally mainly largely predominantly "
+                    "often frequently regularly".split(), "most"),
+    **dict.fromkeys("some several various sometimes occasionally partly partially".split(),
+                    "some"),
+    **dict.fromkeys("few minority rarely seldom".split(), "few"),
+    "many": "many",
+}  # fmt: skip
+QUANTIFIER_CONFLICTS = frozenset(
+    {("all", "most"), ("all", "some"), ("all", "few"), ("all", "many"), ("most", "few"),
+     ("many", "few")}
+)  # fmt: skip
+MONTHS = frozenset(
+    "january february march april may june july august september october november "
+    "december".split()
+)
+UNITS = {
+    "day": "day", "days": "day", "daily": "day", "week": "week", "weeks": "week",
+    "weekly": "week", "month": "month", "months": "month", "monthly": "month",
+    "quarter": "quarter", "quarters": "quarter", "quarterly": "quarter", "year": "year",
+    "years": "year", "annual": "year", "annually": "year", "yearly": "year",
+    "decade": "decade", "decades": "decade",
+}  # fmt: skip
+NUMBER_WORDS = {
+    w: float(i)
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+        "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+} | {"thirty": 30.0, "forty": 40.0, "fifty": 50.0, "hundred": 100.0, "dozen": 12.0}
+FRACTIONS = {"half": 2, "halves": 2, "third": 3, "thirds": 3, "quarter": 4, "quarters": 4,
+             "fourth": 4, "fourths": 4, "fifth": 5, "fifths": 5, "tenth": 10, "tenths": 10}  # fmt: skip
+ENGLISH = frozenset(
+    "the of and to in is are for by with that this on be as from has have will which its their "
+    "was were it an a or at".split()
+)
+# Words that end a negation's or a quantifier's scope.
+CLAUSE_BREAKS = frozenset("but while whereas although though however which who whose".split())
+# A negating prefix applies to adjectives and participles: 'in-' + 'formation' is no negation.
+_ADJECTIVE = re.compile(r"(ble|al|ent|ant|ive|ate|ar|ic|id|ous|ful|ed|ing|ated)$")
+_PREFIXES = (("non", 3), ("un", 4), ("in", 4), ("im", 4), ("il", 4), ("ir", 4), ("dis", 5))
+
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?|[a-z]+(?:'[a-z]+)?|[,;:()]")
+_WORD_INDEX = {
+    word: (concept, sign)
+    for concept, (plus, minus) in ANTONYMS.items()
+    for sign, words in ((1, plus), (-1, minus))
+    for word in words.split()
+}
+CONTENT_EXCLUDED = STOPWORDS | NEGATIONS | set(QUANTIFIERS) | {"than", "least", "alone", "so"}
+
+
+@dataclass(frozen=True)
+class Token:
+    word: str
+    stem: str
+    pos: int
+    number: float | None = None  # a figure, a number word or a fraction
+    year: bool = False
+    percent: bool = False
+
+    @property
+    def content(self) -> bool:
+        return self.number is None and self.word not in CONTENT_EXCLUDED and len(self.word) > 1
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text.rstrip("%").replace(",", "."))
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=20_000)
+def tokens_of(text: str) -> tuple[Token, ...]:
+    """Lower-case word and figure tokens; 'n't' and 'cannot' become 'not'; number words and
+    fractions ('two-thirds', 'a fourth', 'one in four') carry their value."""
+    text = join_digit_groups(text.replace("’", "'")).lower()
+    text = re.sub(r"n't\b", " not", text).replace("cannot", "can not")
+    text = re.sub(r"(?<=\d)\s*(?:per ?cent)\b", "%", text)
+    raw = [t for t in _TOKEN.findall(text.replace("-", " "))]
+    out: list[Token] = []
+    i = 0
+    while i < len(raw):
+        word = raw[i]
+        nxt = raw[i + 1] if i + 1 < len(raw) else ""
+        if word[0].isdigit():
+            value = _number(word.rstrip("%"))
+            year = value is not None and word.isdigit() and 1900 <= value <= 2100
+            out.append(Token(word, word, len(out), value, year, word.endswith("%")))
+        elif word in {"a", "one"} and nxt in FRACTIONS:
+            out.append(Token(f"1/{FRACTIONS[nxt]}", "", len(out), 1 / FRACTIONS[nxt]))
+            i += 1
+        elif word in NUMBER_WORDS and nxt in FRACTIONS:
+            out.append(Token(f"{word}/{nxt}", "", len(out), NUMBER_WORDS[word] / FRACTIONS[nxt]))
+            i += 1
+        elif (word in NUMBER_WORDS and nxt == "in" and i + 2 < len(raw)
+              and raw[i + 2] in NUMBER_WORDS):  # fmt: skip
+            out.append(Token(f"{word} in {raw[i + 2]}", "", len(out),
+                             NUMBER_WORDS[word] / max(NUMBER_WORDS[raw[i + 2]], 1)))  # fmt: skip
+            i += 2
+        elif word in NUMBER_WORDS and word not in {"zero", "one"}:
+            out.append(Token(word, word, len(out), NUMBER_WORDS[word]))
+        elif word == "half":
+            out.append(Token(word, word, len(out), 0.5))
+        elif word in {"no", "not"} and nxt and nxt[0].isdigit():
+            pass  # 'No 516/2014': a number sign, not a negation
+        elif word in "(),;:":
+            out.append(Token(word, word, len(out)))
+        else:
+            out.append(Token(word, _stem(word), len(out)))
+        i += 1
+    return tuple(out)
+
+
+def looks_english(text: str) -> bool:
+    """Enough English function words: the word rules apply (another language: figures only)."""
+    words = re.findall(r"[a-z]+", text.lower())
+    hits = sum(w in ENGLISH for w in words)
+    return hits >= 2 and hits >= 0.12 * len(words)
+
+
+def _normalise(text: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "", join_digit_groups(text.lower()))
+
+
+# --- alignment --------------------------------------------------------------------------------
+
+
+def _aligned(claim: tuple[Token, ...], sentences: list[str]) -> list[Token]:
+    """The passage sentence(s) most like the claim, as one token list (sentences far apart, so
+    that no window spans two of them)."""
+    wanted = {t.stem for t in claim if t.content} | {t.word for t in claim if t.number}
+    if not wanted:
+        return []
+    scored = []
+    for sentence in sentences:
+        toks = tokens_of(sentence)
+        have = {t.stem for t in toks if t.content} | {t.word for t in toks if t.number}
+        scored.append((len(wanted & have) / len(wanted), toks, have))
+    scored.sort(key=lambda s: -s[0])
+    best = scored[0][0] if scored else 0.0
+    if best < 0.2:
+        return []
+    out: list[Token] = []
+    covered: set[str] = set()
+    for score, toks, have in scored[:3]:
+        if score < max(0.2, 0.5 * best) or (out and not (wanted & have) - covered):
+            continue
+        offset = len(out) + 100 * bool(out)
+        out.extend(Token(t.word, t.stem, t.pos + offset, t.number, t.year, t.percent)
+                   for t in toks)  # fmt: skip
+        covered |= wanted & have
+    return out
+
+
+# --- polarity ---------------------------------------------------------------------------------
+
+
+def _prefix_base(word: str, other_stems: frozenset[str]) -> str | None:
+    """'unfair' -> 'fair' when the other text says 'fair' (and not 'unfair')."""
+    for prefix, min_base in _PREFIXES:
+        base = word[len(prefix) :]
+        if not word.startswith(prefix) or len(base) < min_base:
+            continue
+        if prefix in {"in", "im", "il", "ir", "dis"} and not _ADJECTIVE.search(base):
+            continue
+        stem = _stem(base)
+        if stem in other_stems and _stem(word) not in other_stems:
+            return stem
+    return None
+
+
+@dataclass(frozen=True)
+class Polar:
+    concept: str
+    sign: int
+    pos: int
+    word: str
+    negated: bool  # by a negation word (not by the word itself)
+
+
+def _polarities(toks: list[Token] | tuple[Token, ...], other: frozenset[str],
+                merged: dict[str, str]) -> list[Polar]:  # fmt: skip
+    """Each content word's concept and sign; `merged` joins 'non'+'binding' to 'binding'."""
+    negated_at: set[int] = set()
+    for i, t in enumerate(toks):
+        if t.word not in NEGATIONS:
+            continue
+        if t.word == "not" and i + 1 < len(toks) and toks[i + 1].word == "only":
+            continue
+        if t.word == "nor" and any(x.word == "neither" for x in toks[max(0, i - 12) : i]):
+            pass  # 'neither ... nor': one negation each side, both scopes negated
+        count = 0
+        for u in toks[i + 1 : i + 1 + 2 * SCOPE + 2]:
+            if u.word in CLAUSE_BREAKS or u.word in ";:(" or u.word in NEGATIONS:
+                break
+            if u.content or u.word in _WORD_INDEX:
+                negated_at.add(u.pos)
+                count += 1
+                if count == SCOPE:
+                    break
+    out = []
+    for i, t in enumerate(toks):
+        if not (t.content or t.word in _WORD_INDEX):
+            continue
+        neg = t.pos in negated_at
+        prev = toks[i - 1].word if i else ""
+        if prev == "non":
+            concept, sign = t.stem, -1
+        elif t.word in _WORD_INDEX:
+            concept, sign = _WORD_INDEX[t.word]
+            if concept == "more" and t.word in {"more", "most"} and _is_superlative(toks, i):
+                concept, sign = "more", 1
+        elif (base := _prefix_base(t.word, other)) is not None:
+            concept, sign = base, -1
+        else:
+            concept, sign = merged.get(t.stem, t.stem), 1
+        out.append(Polar(concept, -sign if neg else sign, t.pos, t.word, neg))
+    return out
+
+
+def _is_superlative(toks: tuple[Token, ...] | list[Token], i: int) -> bool:
+    return False
+
+
+def _near(items: list[Polar], positions: list[int]) -> list[Polar]:
+    return [p for p in items if any(abs(p.pos - q) <= WINDOW for q in positions)]
+
+
+def _neighbours(polars: list[Polar], at: Polar) -> set[str]:
+    return {p.concept for p in polars if p is not at and 0 < abs(p.pos - at.pos) <= SCOPE}
+
+
+def _polarity_conflict(claim: tuple[Token, ...], passage: list[Token]) -> Contradiction | None:
+    claim_stems = frozenset(t.stem for t in claim)
+    passage_stems = frozenset(t.stem for t in passage)
+    c_pol = _polarities(claim, passage_stems, {})
+    p_pol = _polarities(passage, claim_stems, {})
+    by_concept: dict[str, list[Polar]] = {}
+    for p in p_pol:
+        by_concept.setdefault(p.concept, []).append(p)
+    for c in c_pol:
+        found = by_concept.get(c.concept)
+        if not found:
+            continue
+        # Compared where the passage speaks of the same things, when it does.
+        anchors = _neighbours(c_pol, c)
+        anchor_pos = [p.pos for p in p_pol if p.concept in anchors]
+        local = _near(found, anchor_pos) if anchor_pos else found
+        local = local or found
+        if all(p.sign != c.sign for p in local):
+            # A negated word whose scope agrees elsewhere is a scope artefact, not a flip.
+            if c.negated and _scope_agrees(c_pol, c, by_concept):
+                continue
+            p0 = local[0]
+            kind = "negation" if (c.negated or p0.negated) else "antonym"
+            return Contradiction(kind, f"'{c.word}' against '{p0.word}'")
+    # A negation in the passage whose first words the claim states without one.
+    for p in p_pol:
+        if not p.negated:
+            continue
+        same = [c for c in c_pol if c.concept == p.concept]
+        if same and all(c.sign != p.sign for c in same) and not _scope_agrees(
+            p_pol, p, {k: [c for c in c_pol if c.concept == k] for k in {x.concept for x in c_pol}}
+        ):
+            return Contradiction("negation", f"'{same[0].word}' where the passage negates it")
+    return None
+
+
+def _scope_agrees(polars: list[Polar], at: Polar, other: dict[str, list[Polar]]) -> bool:
+    """Another word negated with `at` (same negation) has the same sign in the other text."""
+    scope = [p for p in polars if p.negated and abs(p.pos - at.pos) <= 2 * SCOPE and p is not at]
+    return any(any(o.sign == p.sign for o in other.get(p.concept, [])) for p in scope)
+
+
+# --- quantifiers ------------------------------------------------------------------------------
+
+
+def _quantifiers(toks: tuple[Token, ...] | list[Token]) -> list[tuple[str, int, set[str]]]:
+    """(class, position, the content stems it governs). 'nearly all' is 'most'; 'only' before
+    a number or 'few'/'some' is 'few'."""
+    out = []
+    for i, t in enumerate(toks):
+        cls = QUANTIFIERS.get(t.word)
+        prev = toks[i - 1].word if i else ""
+        if t.word == "only":
+            ahead = toks[i + 1 : i + 4]
+            if any(u.number is not None or u.word in {"few", "some", "small", "limited"}
+                   for u in ahead):  # fmt: skip
+                cls = "few"
+        if cls == "all" and prev in {"nearly", "almost", "virtually"}:
+            cls = "most"
+        if cls == "most" and i + 1 < len(toks) and _ADJECTIVE.search(toks[i + 1].word):
+            continue  # 'most effective': a superlative
+        if cls is None:
+            continue
+        scope = set()
+        for u in toks[i + 1 : i + 8]:
+            if u.content:
+                scope.add(u.stem)
+            if len(scope) == SCOPE or u.word in CLAUSE_BREAKS:
+                break
+        for u in toks[max(0, i - 3) : i]:  # 'migrants mostly ...', 'published annually'
+            if u.content:
+                scope.add(u.stem)
+        out.append((cls, t.pos, scope))
+    return out
+
+
+def _quantifier_conflict(claim: tuple[Token, ...], passage: list[Token]) -> Contradiction | None:
+    p_q = _quantifiers(passage)
+    for cls, _, scope in _quantifiers(claim):
+        near = [pc for pc, _, ps in p_q if ps & scope]
+        if near and all((cls, pc) in QUANTIFIER_CONFLICTS or (pc, cls) in QUANTIFIER_CONFLICTS
+                        for pc in near):  # fmt: skip
+            return Contradiction("quantifier", f"'{cls}' where the passage says '{near[0]}'")
+    return None
+
+
+# --- numbers, months, time units --------------------------------------------------------------
+
+
+def _same_kind(a: Token, b: Token) -> bool:
+    return a.year == b.year and a.percent == b.percent
+
+
+def _number_conflict(claim: tuple[Token, ...], passage: list[Token],
+                     english: bool) -> Contradiction | None:  # fmt: skip
+    c_nums = [t for t in claim if t.number is not None and (english or t.word[0].isdigit())]
+    p_nums = [t for t in passage if t.number is not None]
+    p_values = {t.number for t in p_nums}
+    for n in c_nums:
+        if n.number in p_values:
+            # Attached to another figure than in the passage ('EUR 2 750 000 for 2026')?
+            for m in c_nums:
+                gap = m.pos - n.pos
+                if m is n or not 0 < abs(gap) <= 3 or m.number not in p_values:
+                    continue
+                beside = [
+                    u for o in p_nums if o.number == m.number
+                    for u in p_nums
+                    if _same_kind(u, n) and 0 < (o.pos - u.pos) * (1 if gap > 0 else -1) <= 3
+                ]  # fmt: skip
+                if beside and n.number not in {u.number for u in beside}:
+                    return Contradiction(_kind(n), f"{n.word} beside {m.word}; the passage "
+                                         f"has {beside[0].word}")  # fmt: skip
+        if not english:
+            continue
+        # The figure the passage gives next to the same words.
+        words = {t.stem for t in claim if t.content and 0 < abs(t.pos - n.pos) <= 3}
+        where = [t.pos for t in passage if t.content and t.stem in words]
+        nearby = [u for u in p_nums if _same_kind(u, n) and any(abs(u.pos - q) <= 3 for q in where)]
+        if nearby and n.number not in {u.number for u in nearby}:
+            if not n.word[0].isdigit() or n.number in p_values or n.year:
+                return Contradiction(_kind(n), f"{n.word} where the passage has {nearby[0].word}")
+    return None
+
+
+def _kind(t: Token) -> str:
+    return "date" if t.year else "number"
+
+
+def _dated_months(toks: tuple[Token, ...] | list[Token]) -> list[Token]:
+    """Month names next to a day or a year ('may' alone is a verb)."""
+    out = []
+    for i, t in enumerate(toks):
+        if t.word in MONTHS:
+            around = toks[max(0, i - 1) : i + 2]
+            if any(u.number is not None for u in around if u is not t):
+                out.append(t)
+    return out
+
+
+def _date_conflict(claim: tuple[Token, ...], passage: list[Token],
+                   whole: tuple[Token, ...]) -> Contradiction | None:  # fmt: skip
+    p_months = {t.word for t in _dated_months(passage)}
+    all_months = {t.word for t in _dated_months(whole)}
+    for m in _dated_months(claim):
+        if m.word not in all_months or (p_months and m.word not in p_months):
+            shown = sorted(p_months or all_months) or ["no month"]
+            return Contradiction("date", f"{m.word} where the passage has {', '.join(shown)}")
+    # Time units and frequencies next to the same words ('within a few weeks', 'quarterly').
+    for i, t in enumerate(claim):
+        unit = UNITS.get(t.word)
+        if unit is None:
+            continue
+        if i and claim[i - 1].number is not None and claim[i - 1].word != "1/4":
+            unit = f"{claim[i - 1].word}-{unit}"  # 'five-year'
+        words = {u.stem for u in claim if u.content and u.word not in UNITS
+                 and 0 < abs(u.pos - t.pos) <= SCOPE + 1}  # fmt: skip
+        where = [u.pos for u in passage if u.content and u.stem in words]
+        nearby = set()
+        for j, u in enumerate(passage):
+            if u.word in UNITS and any(abs(u.pos - q) <= WINDOW for q in where):
+                before = passage[j - 1] if j else None
+                number_before = before is not None and before.number is not None
+                nearby.add(f"{before.word}-{UNITS[u.word]}" if number_before else UNITS[u.word])
+        if nearby and unit not in nearby:
+            return Contradiction("date", f"'{t.word}' where the passage has "
+                                 f"{', '.join(sorted(nearby))}")  # fmt: skip
+    return None
+
+
+# --- entry point ------------------------------------------------------------------------------
+
+
+def find_contradiction(sentence: str, passage: str,
+                       spans: list[tuple[int, int]] | None = None) -> Contradiction | None:  # fmt: skip
+    """How `sentence` contradicts `passage` (whose sentence spans are `spans`), or None."""
+    if _normalise(sentence) in _normalise(passage):
+        return None
+    claim = tokens_of(sentence)
+    sentences = [passage[a:b] for a, b in (spans or split_sentences(passage))] or [passage]
+    aligned = _aligned(claim, sentences)
+    if not aligned:
+        return None
+    english = looks_english(sentence)
+    found = _number_conflict(claim, aligned, english)
+    if found or not english:
+        return found
+    return (
+        _date_conflict(claim, aligned, tokens_of(passage))
+        or _polarity_conflict(claim, aligned)
+        or _quantifier_conflict(claim, aligned)
+    )
