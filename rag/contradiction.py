@@ -28,7 +28,8 @@ from index.lexical import STOPWORDS, _stem, join_digit_groups
 __all__ = ["Contradiction", "find_contradiction", "looks_english"]
 
 WINDOW = 4  # tokens: how near a passage word must be to the sentence's words it is compared on
-SCOPE = 3  # content words a negation or a quantifier governs
+SCOPE = 3  # content words a quantifier governs (and the words an antonym is compared near)
+NEGATION_SCOPE = 2  # content words a negation governs
 
 
 @dataclass(frozen=True)
@@ -137,16 +138,23 @@ NUMBER_WORDS = {
 FRACTIONS = {"half": 2, "halves": 2, "third": 3, "thirds": 3, "quarter": 4, "quarters": 4,
              "fourth": 4, "fourths": 4, "fifth": 5, "fifths": 5, "tenth": 10, "tenths": 10}  # fmt: skip
 ENGLISH = frozenset(
-    "the of and to in is are for by with that this on be as from has have will which its their "
-    "was were it an a or at".split()
+    "the of and to in is are for by with that this on be as from has have had will which its "
+    "their was were it an a or at no not all has does do been shall should can may must".split()
+)
+# Frequent words of the other EU languages (none of them an English word).
+FOREIGN = frozenset(
+    "de la le les des du et est une un pour dans sur par au aux qui que der die das und ist "
+    "nicht mit von zu den dem ein eine el los las y del por con una para es il di della che "
+    "per sono gli het een van op zijn niet voor og af og för och att är och nie jest się oraz "
+    "na do od za ze aby które".split()
 )
 # Words that end a negation's or a quantifier's scope.
 CLAUSE_BREAKS = frozenset("but while whereas although though however which who whose".split())
 # A negating prefix applies to adjectives and participles: 'in-' + 'formation' is no negation.
-_ADJECTIVE = re.compile(r"(ble|al|ent|ant|ive|ate|ar|ic|id|ous|ful|ed|ing|ated)$")
+_ADJECTIVE = re.compile(r"(ble|al|ent|ant|ive|ate|ar|ic|id|ous|ful|ed|ing)(ly)?$")
 _PREFIXES = (("non", 3), ("un", 4), ("in", 4), ("im", 4), ("il", 4), ("ir", 4), ("dis", 5))
 
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?|[a-z]+(?:'[a-z]+)?|[,;:()]")
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?|[a-z]+(?:'[a-z]+)?|[,;:]")
 _WORD_INDEX = {
     word: (concept, sign)
     for concept, (plus, minus) in ANTONYMS.items()
@@ -166,6 +174,11 @@ class Token:
     percent: bool = False
 
     @property
+    def spelled(self) -> bool:
+        """A number in words ('three', 'two-thirds'), not in figures."""
+        return self.number is not None and not self.stem[:1].isdigit()
+
+    @property
     def content(self) -> bool:
         return self.number is None and self.word not in CONTENT_EXCLUDED and len(self.word) > 1
 
@@ -182,8 +195,11 @@ def tokens_of(text: str) -> tuple[Token, ...]:
     """Lower-case word and figure tokens; 'n't' and 'cannot' become 'not'; number words and
     fractions ('two-thirds', 'a fourth', 'one in four') carry their value."""
     text = join_digit_groups(text.replace("’", "'")).lower()
+    # '(1)', '(a)', '(iv)': list and paragraph numbers ('Article 46(1)'), not figures.
+    text = re.sub(r"\(\s*(?:\d{1,2}|[a-z]{1,4})\s*\)", " ", text)
+    text = re.sub(r"^\s*no\s*[-–—,.:;]", " ", text)  # 'No - ...': an answer, not a negation
     text = re.sub(r"n't\b", " not", text).replace("cannot", "can not")
-    text = re.sub(r"(?<=\d)\s*(?:per ?cent)\b", "%", text)
+    text = re.sub(r"(?<=\d)\s*(?:per ?cent)\b", "%", text).replace("up-to-date", "current")
     raw = [t for t in _TOKEN.findall(text.replace("-", " "))]
     out: list[Token] = []
     i = 0
@@ -194,10 +210,10 @@ def tokens_of(text: str) -> tuple[Token, ...]:
             value = _number(word.rstrip("%"))
             year = value is not None and word.isdigit() and 1900 <= value <= 2100
             out.append(Token(word, word, len(out), value, year, word.endswith("%")))
-        elif word in {"a", "one"} and nxt in FRACTIONS:
+        elif word in {"a", "one"} and nxt in FRACTIONS and raw[i + 2 : i + 3] in (["of"], []):
             out.append(Token(f"1/{FRACTIONS[nxt]}", "", len(out), 1 / FRACTIONS[nxt]))
             i += 1
-        elif word in NUMBER_WORDS and nxt in FRACTIONS:
+        elif word in NUMBER_WORDS and nxt in FRACTIONS and nxt not in {"third", "fourth", "fifth"}:
             out.append(Token(f"{word}/{nxt}", "", len(out), NUMBER_WORDS[word] / FRACTIONS[nxt]))
             i += 1
         elif (word in NUMBER_WORDS and nxt == "in" and i + 2 < len(raw)
@@ -205,13 +221,15 @@ def tokens_of(text: str) -> tuple[Token, ...]:
             out.append(Token(f"{word} in {raw[i + 2]}", "", len(out),
                              NUMBER_WORDS[word] / max(NUMBER_WORDS[raw[i + 2]], 1)))  # fmt: skip
             i += 2
-        elif word in NUMBER_WORDS and word not in {"zero", "one"}:
+        elif word in NUMBER_WORDS and word != "zero" and (word != "one" or _counted(raw, i)):
             out.append(Token(word, word, len(out), NUMBER_WORDS[word]))
         elif word == "half":
             out.append(Token(word, word, len(out), 0.5))
         elif word in {"no", "not"} and nxt and nxt[0].isdigit():
             pass  # 'No 516/2014': a number sign, not a negation
-        elif word in "(),;:":
+        elif word == "longer" and raw[i - 1 : i] in (["no"], ["not"]):
+            pass  # 'no longer': the negation alone
+        elif word in ",;:":
             out.append(Token(word, word, len(out)))
         else:
             out.append(Token(word, _stem(word), len(out)))
@@ -219,11 +237,22 @@ def tokens_of(text: str) -> tuple[Token, ...]:
     return tuple(out)
 
 
+def _counted(raw: list[str], i: int) -> bool:
+    """'one representative' counts; 'one of the', 'the one', 'no one' do not."""
+    nxt = raw[i + 1] if i + 1 < len(raw) else ""
+    prev = raw[i - 1] if i else ""
+    return bool(re.fullmatch(r"[a-z]{3,}", nxt)) and nxt not in STOPWORDS | {"another"} and (
+        prev not in {"the", "this", "that", "which", "any", "no", "every", "each", "as"}
+    )
+
+
 def looks_english(text: str) -> bool:
     """Enough English function words: the word rules apply (another language: figures only)."""
-    words = re.findall(r"[a-z]+", text.lower())
+    words = re.findall(r"[^\W\d_]+", text.lower())
+    if any(not w.isascii() for w in words if len(w) > 3 and not re.fullmatch(r"[a-z’']+", w)):
+        return sum(w in ENGLISH for w in words) >= 3
     hits = sum(w in ENGLISH for w in words)
-    return hits >= 2 and hits >= 0.12 * len(words)
+    return hits >= 1 and hits > sum(w in FOREIGN for w in words)
 
 
 def _normalise(text: str) -> str:
@@ -284,65 +313,99 @@ class Polar:
     pos: int
     word: str
     negated: bool  # by a negation word (not by the word itself)
+    rank: int = -1  # its place in a negation's scope (0: the word the negation governs first)
+    scope: int = -1  # the position of that negation
 
 
-def _polarities(toks: list[Token] | tuple[Token, ...], other: frozenset[str],
-                merged: dict[str, str]) -> list[Polar]:  # fmt: skip
-    """Each content word's concept and sign; `merged` joins 'non'+'binding' to 'binding'."""
-    negated_at: set[int] = set()
+# Comparison words that bound a figure: 'over 540', 'below 20 %', 'not exceed 20 %'.
+BOUNDS = {"over": 1, "above": 1, "exceed": 1, "exceeds": 1, "exceeding": 1, "exceeded": 1,
+          "beyond": 1, "under": -1, "below": -1}  # fmt: skip
+
+
+DETERMINERS = frozenset("a an the its their his her this these those there it".split())
+
+
+def _next_word(toks: tuple[Token, ...] | list[Token], pos: int) -> str:
+    after = [t.word for t in toks if t.pos > pos]
+    return after[0] if after else ""
+
+
+def _clause_negated(toks: tuple[Token, ...] | list[Token], pos: int) -> bool:
+    """A negation shortly before `pos` in the same clause ('no decision has been taken')."""
+    before = [t for t in toks if pos - 7 <= t.pos < pos]
+    for t in reversed(before):
+        if t.word in ",;:" or t.word in CLAUSE_BREAKS:
+            return False
+        if t.word in NEGATIONS:
+            return True
+    return False
+
+
+def _before_number(toks: tuple[Token, ...] | list[Token], i: int) -> bool:
+    return any(u.number is not None for u in toks[i + 1 : i + 4])
+
+
+def _polarities(toks: tuple[Token, ...] | list[Token], other: frozenset[str]) -> list[Polar]:
+    """Each content word's concept and sign: negations, antonyms and negating prefixes."""
+    negated_at: dict[int, tuple[int, int]] = {}  # position -> (rank, negation's position)
     for i, t in enumerate(toks):
         if t.word not in NEGATIONS:
             continue
         if t.word == "not" and i + 1 < len(toks) and toks[i + 1].word == "only":
             continue
-        if t.word == "nor" and any(x.word == "neither" for x in toks[max(0, i - 12) : i]):
-            pass  # 'neither ... nor': one negation each side, both scopes negated
         count = 0
-        for u in toks[i + 1 : i + 1 + 2 * SCOPE + 2]:
-            if u.word in CLAUSE_BREAKS or u.word in ";:(" or u.word in NEGATIONS:
+        for u in toks[i + 1 : i + 2 + 2 * NEGATION_SCOPE]:
+            if u.word in CLAUSE_BREAKS or u.word in ",;:" or u.word in NEGATIONS:
                 break
-            if u.content or u.word in _WORD_INDEX:
-                negated_at.add(u.pos)
+            if u.word in {"and", "or"} and _next_word(toks, u.pos) in DETERMINERS:
+                break  # 'has not complied and a risk ... remains': a new clause
+            if u.content or u.word in _WORD_INDEX or u.word in BOUNDS:
+                negated_at[u.pos] = (count, t.pos)
                 count += 1
-                if count == SCOPE:
+                if count == NEGATION_SCOPE:
                     break
     out = []
     for i, t in enumerate(toks):
-        if not (t.content or t.word in _WORD_INDEX):
-            continue
-        neg = t.pos in negated_at
         prev = toks[i - 1].word if i else ""
-        if prev == "non":
+        if t.word in BOUNDS and _before_number(toks, i):
+            concept, sign = "more", BOUNDS[t.word]
+        elif t.word in {"least", "most"} and prev == "at":
+            concept, sign = "more", 1 if t.word == "least" else -1
+        elif t.number is not None:
+            out.append(Polar(f"#{t.number:g}", 0, t.pos, t.word, False))
+            continue  # a figure: a word that bounds are compared near
+        elif not (t.content or t.word in _WORD_INDEX):
+            continue
+        elif prev == "non":
             concept, sign = t.stem, -1
         elif t.word in _WORD_INDEX:
             concept, sign = _WORD_INDEX[t.word]
-            if concept == "more" and t.word in {"more", "most"} and _is_superlative(toks, i):
-                concept, sign = "more", 1
         elif (base := _prefix_base(t.word, other)) is not None:
             concept, sign = base, -1
         else:
-            concept, sign = merged.get(t.stem, t.stem), 1
-        out.append(Polar(concept, -sign if neg else sign, t.pos, t.word, neg))
+            concept, sign = t.stem, 1
+        neg = t.pos in negated_at
+        rank, scope = negated_at.get(t.pos, (-1, -1))
+        out.append(Polar(concept, -sign if neg else sign, t.pos, t.word, neg, rank, scope))
     return out
 
 
-def _is_superlative(toks: tuple[Token, ...] | list[Token], i: int) -> bool:
-    return False
-
-
-def _near(items: list[Polar], positions: list[int]) -> list[Polar]:
-    return [p for p in items if any(abs(p.pos - q) <= WINDOW for q in positions)]
-
-
-def _neighbours(polars: list[Polar], at: Polar) -> set[str]:
-    return {p.concept for p in polars if p is not at and 0 < abs(p.pos - at.pos) <= SCOPE}
+def _local(found: list[Polar], mine: list[Polar], at: Polar, theirs: list[Polar]) -> list[Polar]:
+    """The occurrences of `at`'s concept in the other text that stand by the same words: by
+    the word right next to it when the other text has that word, else within WINDOW of its
+    neighbours, else all of them."""
+    for reach, near in ((1, 2), (SCOPE, WINDOW)):
+        words = {p.concept for p in mine if p is not at and 0 < abs(p.pos - at.pos) <= reach}
+        where = [p.pos for p in theirs if p.concept in words]
+        local = [p for p in found if any(0 < abs(p.pos - q) <= near for q in where)]
+        if local:
+            return local
+    return found if len(mine) <= 2 else []
 
 
 def _polarity_conflict(claim: tuple[Token, ...], passage: list[Token]) -> Contradiction | None:
-    claim_stems = frozenset(t.stem for t in claim)
-    passage_stems = frozenset(t.stem for t in passage)
-    c_pol = _polarities(claim, passage_stems, {})
-    p_pol = _polarities(passage, claim_stems, {})
+    c_pol = _polarities(claim, frozenset(t.stem for t in passage))
+    p_pol = _polarities(passage, frozenset(t.stem for t in claim))
     by_concept: dict[str, list[Polar]] = {}
     for p in p_pol:
         by_concept.setdefault(p.concept, []).append(p)
@@ -350,28 +413,32 @@ def _polarity_conflict(claim: tuple[Token, ...], passage: list[Token]) -> Contra
         found = by_concept.get(c.concept)
         if not found:
             continue
-        # Compared where the passage speaks of the same things, when it does.
-        anchors = _neighbours(c_pol, c)
-        anchor_pos = [p.pos for p in p_pol if p.concept in anchors]
-        local = _near(found, anchor_pos) if anchor_pos else found
-        local = local or found
-        if all(p.sign != c.sign for p in local):
-            # A negated word whose scope agrees elsewhere is a scope artefact, not a flip.
-            if c.negated and _scope_agrees(c_pol, c, by_concept):
-                continue
-            p0 = local[0]
-            kind = "negation" if (c.negated or p0.negated) else "antonym"
-            return Contradiction(kind, f"'{c.word}' against '{p0.word}'")
-    # A negation in the passage whose first words the claim states without one.
-    for p in p_pol:
-        if not p.negated:
+        local = _local(found, c_pol, c, p_pol)
+        if not local or any(p.sign == c.sign for p in local):
             continue
-        same = [c for c in c_pol if c.concept == p.concept]
-        if same and all(c.sign != p.sign for c in same) and not _scope_agrees(
-            p_pol, p, {k: [c for c in c_pol if c.concept == k] for k in {x.concept for x in c_pol}}
+        p0 = local[0]
+        by_negation = c.negated or p0.negated
+        # A negation is compared on the first word it governs that both texts have.
+        if by_negation and not (
+            _leads(c, c_pol, set(by_concept)) or _leads(p0, p_pol, {x.concept for x in c_pol})
         ):
-            return Contradiction("negation", f"'{same[0].word}' where the passage negates it")
+            continue
+        if c.negated and _scope_agrees(c_pol, c, by_concept):
+            continue
+        if by_negation and _clause_negated(claim, c.pos) == _clause_negated(passage, p0.pos):
+            continue  # the same clause is negative in both, worded differently
+        kind = "negation" if by_negation else "antonym"
+        return Contradiction(kind, f"'{c.word}' against '{p0.word}'")
     return None
+
+
+def _leads(at: Polar, polars: list[Polar], other: set[str]) -> bool:
+    """`at` is negated, and no word before it in its negation's scope is in the other text."""
+    if not at.negated:
+        return False
+    return not any(
+        p.scope == at.scope and p.rank < at.rank and p.concept in other for p in polars
+    )
 
 
 def _scope_agrees(polars: list[Polar], at: Polar, other: dict[str, list[Polar]]) -> bool:
@@ -397,15 +464,15 @@ def _quantifiers(toks: tuple[Token, ...] | list[Token]) -> list[tuple[str, int, 
                 cls = "few"
         if cls == "all" and prev in {"nearly", "almost", "virtually"}:
             cls = "most"
-        if cls == "most" and i + 1 < len(toks) and _ADJECTIVE.search(toks[i + 1].word):
+        if t.word == "most" and i + 1 < len(toks) and _ADJECTIVE.search(toks[i + 1].word):
             continue  # 'most effective': a superlative
         if cls is None:
             continue
         scope = set()
-        for u in toks[i + 1 : i + 8]:
+        for u in toks[i + 1 : i + 12]:
             if u.content:
                 scope.add(u.stem)
-            if len(scope) == SCOPE or u.word in CLAUSE_BREAKS:
+            if len(scope) == SCOPE or u.word in {"but", "while", "whereas", "although", ";"}:
                 break
         for u in toks[max(0, i - 3) : i]:  # 'migrants mostly ...', 'published annually'
             if u.content:
@@ -433,7 +500,7 @@ def _same_kind(a: Token, b: Token) -> bool:
 
 def _number_conflict(claim: tuple[Token, ...], passage: list[Token],
                      english: bool) -> Contradiction | None:  # fmt: skip
-    c_nums = [t for t in claim if t.number is not None and (english or t.word[0].isdigit())]
+    c_nums = [t for t in claim if t.number is not None and (english or not t.spelled)]
     p_nums = [t for t in passage if t.number is not None]
     p_values = {t.number for t in p_nums}
     for n in c_nums:
@@ -453,14 +520,34 @@ def _number_conflict(claim: tuple[Token, ...], passage: list[Token],
                                          f"has {beside[0].word}")  # fmt: skip
         if not english:
             continue
-        # The figure the passage gives next to the same words.
-        words = {t.stem for t in claim if t.content and 0 < abs(t.pos - n.pos) <= 3}
-        where = [t.pos for t in passage if t.content and t.stem in words]
-        nearby = [u for u in p_nums if _same_kind(u, n) and any(abs(u.pos - q) <= 3 for q in where)]
-        if nearby and n.number not in {u.number for u in nearby}:
-            if not n.word[0].isdigit() or n.number in p_values or n.year:
-                return Contradiction(_kind(n), f"{n.word} where the passage has {nearby[0].word}")
+        # Another figure where the passage has the same words on the same side of it
+        # ('established in 2014' against 'established in 2008').
+        if n.number not in p_values and not n.spelled:
+            continue  # a figure in no passage: the verifier's figure check removes it
+        before, after = _context(claim, n)
+        nearby = {u.number: u for u in p_nums if _same_kind(u, n)
+                  and (_context(passage, u)[0] & before or _context(passage, u)[1] & after)}  # fmt: skip
+        if nearby and n.number not in nearby:
+            other = next(iter(nearby.values()))
+            return Contradiction(_kind(n), f"{n.word} where the passage has {other.word}")
     return None
+
+
+def _context(toks: tuple[Token, ...] | list[Token], at: Token) -> tuple[set[str], set[str]]:
+    """The two content words before and after a figure (within six tokens, same clause)."""
+    sides = []
+    for direction in (-1, 1):
+        words: list[str] = []
+        for t in sorted((t for t in toks if 0 < (t.pos - at.pos) * direction <= 6),
+                        key=lambda t: abs(t.pos - at.pos)):  # fmt: skip
+            if t.word in ";:" or t.number is not None and t.year != at.year:
+                break
+            if t.content and t.word not in MONTHS:
+                words.append(t.stem)
+            if len(words) == 2:
+                break
+        sides.append(set(words))
+    return sides[0], sides[1]
 
 
 def _kind(t: Token) -> str:
@@ -483,29 +570,46 @@ def _date_conflict(claim: tuple[Token, ...], passage: list[Token],
     p_months = {t.word for t in _dated_months(passage)}
     all_months = {t.word for t in _dated_months(whole)}
     for m in _dated_months(claim):
-        if m.word not in all_months or (p_months and m.word not in p_months):
-            shown = sorted(p_months or all_months) or ["no month"]
+        if (all_months and m.word not in all_months) or (p_months and m.word not in p_months):
+            shown = sorted(p_months or all_months)
             return Contradiction("date", f"{m.word} where the passage has {', '.join(shown)}")
     # Time units and frequencies next to the same words ('within a few weeks', 'quarterly').
     for i, t in enumerate(claim):
-        unit = UNITS.get(t.word)
-        if unit is None:
+        if t.word not in UNITS:
             continue
-        if i and claim[i - 1].number is not None and claim[i - 1].word != "1/4":
-            unit = f"{claim[i - 1].word}-{unit}"  # 'five-year'
+        mine = _unit(claim, i)
         words = {u.stem for u in claim if u.content and u.word not in UNITS
                  and 0 < abs(u.pos - t.pos) <= SCOPE + 1}  # fmt: skip
         where = [u.pos for u in passage if u.content and u.stem in words]
-        nearby = set()
-        for j, u in enumerate(passage):
-            if u.word in UNITS and any(abs(u.pos - q) <= WINDOW for q in where):
-                before = passage[j - 1] if j else None
-                number_before = before is not None and before.number is not None
-                nearby.add(f"{before.word}-{UNITS[u.word]}" if number_before else UNITS[u.word])
-        if nearby and unit not in nearby:
+        nearby = {_unit(passage, j) for j, u in enumerate(passage)
+                  if u.word in UNITS and any(abs(u.pos - q) <= WINDOW for q in where)}  # fmt: skip
+        if nearby and not any(_same_unit(mine, theirs) for theirs in nearby):
             return Contradiction("date", f"'{t.word}' where the passage has "
-                                 f"{', '.join(sorted(nearby))}")  # fmt: skip
+                                 f"{', '.join(sorted(u for _, u in nearby))}")  # fmt: skip
     return None
+
+
+FREQUENCIES = frozenset("daily weekly monthly quarterly annual annually yearly".split())
+
+
+def _unit(toks: tuple[Token, ...] | list[Token], i: int) -> tuple[str, str]:
+    """(how: 'every', a duration in figures or '', unit): 'quarterly' -> ('every', 'quarter'),
+    'five-year' -> ('5', 'year'), 'weeks' -> ('', 'week')."""
+    t = toks[i]
+    if t.word in FREQUENCIES:
+        return ("every", UNITS[t.word])
+    before = toks[i - 1] if i else None
+    if before is not None and before.number is not None:
+        return (f"{before.number:g}", UNITS[t.word])
+    return ("", UNITS[t.word])
+
+
+def _same_unit(a: tuple[str, str], b: tuple[str, str]) -> bool:
+    """Same unit; a duration of several units is not a frequency ('five-year' vs 'annual')."""
+    if a[1] != b[1]:
+        return False
+    how = {a[0], b[0]}
+    return not ("every" in how and how - {"every", "", "1"})
 
 
 # --- entry point ------------------------------------------------------------------------------
