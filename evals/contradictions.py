@@ -45,8 +45,9 @@ class Pair(BaseModel):
     passage: str = Field(min_length=1)
     sentence: str = Field(min_length=1)
     label: Literal["faithful", "contradiction"]
-    kind: Literal["paraphrase", "negation", "antonym", "comparative", "quantifier", "number",
-                  "date"]  # fmt: skip
+    kind: Literal[
+        "paraphrase", "negation", "antonym", "comparative", "quantifier", "number", "date"
+    ]
 
 
 def set_path(name: str) -> Path:
@@ -122,8 +123,12 @@ def candidate(pair: Pair, embed: Callable[[list[str]], np.ndarray]) -> Candidate
     text = _plain(pair.passage)
     spans = split_sentences(text) or [(0, len(text))]
     vectors = embed([text[a:b] for a, b in spans])
-    chunk = Chunk(id=f"pair-{pair.id}", doc=DocumentMeta(doc_id=pair.doc_id, title=pair.doc_id),
-                  ordinal=0, text=text)  # fmt: skip
+    chunk = Chunk(
+        id=f"pair-{pair.id}",
+        doc=DocumentMeta(doc_id=pair.doc_id, title=pair.doc_id),
+        ordinal=0,
+        text=text,
+    )
     return Candidate(chunk=chunk, sentence_spans=spans, sentence_vectors=vectors)
 
 
@@ -143,8 +148,9 @@ class Outcome:
         return self.removed == (self.pair.label == "contradiction")
 
 
-def run_pairs(pairs: list[Pair], verifier: Verifier,
-              embed: Callable[[list[str]], np.ndarray]) -> list[Outcome]:  # fmt: skip
+def run_pairs(
+    pairs: list[Pair], verifier: Verifier, embed: Callable[[list[str]], np.ndarray]
+) -> list[Outcome]:
     out = []
     for pair in pairs:
         result = verifier.verify(cited(pair.sentence), [candidate(pair, embed)])
@@ -161,8 +167,11 @@ def summarise(outcomes: list[Outcome]) -> dict:
         of_kind = [o for o in contra if o.pair.kind == kind]
         if of_kind:
             caught = sum(o.removed for o in of_kind)
-            by_kind[kind] = {"pairs": len(of_kind), "removed": caught,
-                             "share": round(caught / len(of_kind), 4)}  # fmt: skip
+            by_kind[kind] = {
+                "pairs": len(of_kind),
+                "removed": caught,
+                "share": round(caught / len(of_kind), 4),
+            }
     removed = sum(o.removed for o in contra)
     kept = sum(not o.removed for o in faithful)
     reasons = Counter(o.reason.split(" (")[0] for o in contra if o.removed)
@@ -176,11 +185,18 @@ def summarise(outcomes: list[Outcome]) -> dict:
         "by_kind": by_kind,
         "removed_by": dict(reasons.most_common()),
         "failures": [
-            {"id": o.pair.id, "label": o.pair.label, "kind": o.pair.kind,
-             "sentence": o.pair.sentence, "passage": o.pair.passage, "reason": o.reason}
-            for o in outcomes if not o.correct
+            {
+                "id": o.pair.id,
+                "label": o.pair.label,
+                "kind": o.pair.kind,
+                "sentence": o.pair.sentence,
+                "passage": o.pair.passage,
+                "reason": o.reason,
+            }
+            for o in outcomes
+            if not o.correct
         ],
-    }  # fmt: skip
+    }
 
 
 def _share(value: float | None) -> str:
@@ -211,8 +227,10 @@ def markdown(name: str, source: str, summary: dict) -> str:
         "",
         "| kind | pairs | removed | share |",
         "|---|---|---|---|",
-        *(f"| {k} | {v['pairs']} | {v['removed']} | {_share(v['share'])} |"
-          for k, v in summary["by_kind"].items()),
+        *(
+            f"| {k} | {v['pairs']} | {v['removed']} | {_share(v['share'])} |"
+            for k, v in summary["by_kind"].items()
+        ),
         "",
         "## What removed them",
         "",
@@ -220,11 +238,13 @@ def markdown(name: str, source: str, summary: dict) -> str:
         "",
         f"## Failures ({len(summary['failures'])})",
         "",
-    ]  # fmt: skip
+    ]
     for f in summary["failures"]:
         verdict = "kept" if f["label"] == "contradiction" else f"removed ({f['reason']})"
-        lines += [f"- `{f['id']}` {f['label']}/{f['kind']}, {verdict}: {f['sentence']}",
-                  f"  - passage: {_squeeze(f['passage'])}"]  # fmt: skip
+        lines += [
+            f"- `{f['id']}` {f['label']}/{f['kind']}, {verdict}: {f['sentence']}",
+            f"  - passage: {_squeeze(f['passage'])}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -232,6 +252,8 @@ def write_report(name: str, source: str, summary: dict, out: Path = REPORTS) -> 
     out.mkdir(parents=True, exist_ok=True)
     md, js = out / f"{name}.md", out / f"{name}.json"
     md.write_text(markdown(name, source, summary), encoding="utf-8")
-    js.write_text(json.dumps({"set": source, **summary}, indent=2, ensure_ascii=False) + "\n",
-                  encoding="utf-8")  # fmt: skip
+    js.write_text(
+        json.dumps({"set": source, **summary}, indent=2, ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
     return md, js

@@ -47,6 +47,8 @@ def run_contradictions(name: str, out: Path) -> int:
     summary = summarise(outcomes)
     label = path.stem.removeprefix("contradictions-") if name in {"dev", "blind"} else path.stem
     md, js = write_report(label, str(path), summary, out)
-    print(f"{summary['pairs']} pairs: contradictions removed {summary['removed_share']}, "
-          f"faithful kept {summary['kept_share']}; wrote {md}, {js}")  # fmt: skip
+    print(
+        f"{summary['pairs']} pairs: contradictions removed {summary['removed_share']}, "
+        f"faithful kept {summary['kept_share']}; wrote {md}, {js}"
+    )
     return 0

@@ -27,6 +27,11 @@ from index.lexical import STOPWORDS, _stem, join_digit_groups
 
 __all__ = ["Contradiction", "find_contradiction", "looks_english"]
 
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
 WINDOW = 4  # tokens: how near a passage word must be to the sentence's words it is compared on
 SCOPE = 3  # content words a quantifier governs (and the words an antonym is compared near)
 NEGATION_SCOPE = 2  # content words a negation governs
@@ -44,112 +49,182 @@ class Contradiction:
 # --- word lists: general English, not drawn from any evaluation pair ------------------------
 
 NEGATIONS = frozenset(
-    "not no never none nobody nothing neither nor without cannot lack lacks lacking absence "
-    "unable fail fails failed failing".split()
+    _words(
+        "not no never none nobody nothing neither nor without cannot lack lacks lacking absence "
+        "unable fail fails failed failing"
+    )
 )
 # Concept -> (words meaning it, words meaning its opposite). Polarity is relative to the first.
 ANTONYMS: dict[str, tuple[str, str]] = {
-    "increase": ("increase increases increased increasing rise rises rising rose grow grows "
-                 "growing grew growth expand expands expanded expanding expansion boost "
-                 "boosted raise raised raises augment", "decrease decreases decreased "
-                 "decreasing reduce reduces reduced reducing reduction decline declines "
-                 "declined declining fall falls falling fell drop drops dropped dropping "
-                 "shrink shrinks shrinking shrank cut cuts cutting diminish diminished lessen"),
+    "increase": (
+        "increase increases increased increasing rise rises rising rose grow grows "
+        "growing grew growth expand expands expanded expanding expansion boost "
+        "boosted raise raised raises augment",
+        "decrease decreases decreased "
+        "decreasing reduce reduces reduced reducing reduction decline declines "
+        "declined declining fall falls falling fell drop drops dropped dropping "
+        "shrink shrinks shrinking shrank cut cuts cutting diminish diminished lessen",
+    ),
     "more": ("more most greater greatest", "less least fewer fewest"),
     "high": ("high higher highest", "low lower lowest"),
     "large": ("large larger largest big bigger biggest", "small smaller smallest"),
     "long": ("long longer longest lengthy", "short shorter shortest brief"),
-    "fast": ("fast faster fastest swift swifter quick quicker rapid rapidly swiftly quickly",
-             "slow slower slowest slowly"),
+    "fast": (
+        "fast faster fastest swift swifter quick quicker rapid rapidly swiftly quickly",
+        "slow slower slowest slowly",
+    ),
     "early": ("early earlier earliest", "late later latest"),
     "before": ("before prior preceding", "after following subsequent subsequently"),
     "first": ("first initial", "last final"),
     "maximum": ("maximum max ceiling", "minimum min floor"),
-    "mandatory": ("mandatory compulsory obligatory obligation obligations binding",
-                  "voluntary optional discretionary facultative"),
-    "strong": ("strong stronger strongest strengthen strengthens strengthened strengthening "
-               "robust reinforce reinforced reinforces solid",
-               "weak weaker weakest weaken weakens weakened weakening fragile"),
-    "accept": ("accept accepts accepted approve approves approved endorse endorsed",
-               "reject rejects rejected refuse refuses refused deny denies denied"),
-    "allow": ("allow allows allowed permit permits permitted authorise authorised authorize "
-              "authorized", "prohibit prohibits prohibited forbid forbids forbidden ban bans "
-              "banned"),
-    "include": ("include includes included including inclusion", "exclude excludes excluded "
-                "excluding exclusion"),
+    "mandatory": (
+        "mandatory compulsory obligatory obligation obligations binding",
+        "voluntary optional discretionary facultative",
+    ),
+    "strong": (
+        "strong stronger strongest strengthen strengthens strengthened strengthening "
+        "robust reinforce reinforced reinforces solid",
+        "weak weaker weakest weaken weakens weakened weakening fragile",
+    ),
+    "accept": (
+        "accept accepts accepted approve approves approved endorse endorsed",
+        "reject rejects rejected refuse refuses refused deny denies denied",
+    ),
+    "allow": (
+        "allow allows allowed permit permits permitted authorise authorised authorize authorized",
+        "prohibit prohibits prohibited forbid forbids forbidden ban bans banned",
+    ),
+    "include": (
+        "include includes included including inclusion",
+        "exclude excludes excluded excluding exclusion",
+    ),
     "inside": ("inside internal internally domestic", "outside external externally foreign"),
     "public": ("public publicly", "private privately confidential"),
     "permanent": ("permanent permanently", "temporary temporarily"),
     "open": ("open opens opened opening", "close closes closed closing"),
-    "continue": ("continue continues continued continuing remain remains remained",
-                 "stop stops stopped cease ceases ceased discontinue discontinued halt halted "
-                 "abandon abandoned"),
-    "establish": ("establish establishes established establishing create creates created "
-                  "creating introduce introduces introduced", "abolish abolishes abolished "
-                  "abolishing repeal repeals repealed eliminate eliminated dismantle "
-                  "dismantled scrap scrapped"),
+    "continue": (
+        "continue continues continued continuing remain remains remained",
+        "stop stops stopped cease ceases ceased discontinue discontinued halt halted "
+        "abandon abandoned",
+    ),
+    "establish": (
+        "establish establishes established establishing create creates created "
+        "creating introduce introduces introduced",
+        "abolish abolishes abolished "
+        "abolishing repeal repeals repealed eliminate eliminated dismantle "
+        "dismantled scrap scrapped",
+    ),
     "success": ("success successful successfully succeed succeeded", "failure unsuccessful"),
-    "benefit": ("benefit benefits advantage advantages gain gains", "burden burdens "
-                "disadvantage disadvantages harm harms loss losses"),
-    "improve": ("improve improves improved improving improvement improvements better",
-                "worsen worsens worsened deteriorate deteriorated deterioration worse"),
-    "simple": ("simple simpler simplify simplifies simplified simplifying easy easier",
-               "complex complicate complicates complicated difficult harder"),
+    "benefit": (
+        "benefit benefits advantage advantages gain gains",
+        "burden burdens disadvantage disadvantages harm harms loss losses",
+    ),
+    "improve": (
+        "improve improves improved improving improvement improvements better",
+        "worsen worsens worsened deteriorate deteriorated deterioration worse",
+    ),
+    "simple": (
+        "simple simpler simplify simplifies simplified simplifying easy easier",
+        "complex complicate complicates complicated difficult harder",
+    ),
     "safe": ("safe safer safely secure", "dangerous unsafe risky riskier"),
     "positive": ("positive", "negative"),
-    "major": ("major important significant considerable substantial key main primary",
-              "minor negligible marginal secondary insignificant"),
+    "major": (
+        "major important significant considerable substantial key main primary",
+        "minor negligible marginal secondary insignificant",
+    ),
     "double": ("double doubled doubles doubling", "halve halved halves halving"),
     "new": ("new recent current", "old outdated obsolete"),
     "gradual": ("gradual gradually", "sudden suddenly abrupt abruptly"),
 }
 # Quantifier classes, and which pairs contradict each other.
 QUANTIFIERS: dict[str, str] = {
-    **dict.fromkeys("all every each always entire whole everyone everything".split(), "all"),
-    **dict.fromkeys("most majority mostly usually generally mainly largely predominantly "
-                    "often frequently regularly".split(), "most"),
-    **dict.fromkeys("some several various sometimes occasionally partly partially".split(),
-                    "some"),
-    **dict.fromkeys("few minority rarely seldom".split(), "few"),
+    **dict.fromkeys(_words("all every each always entire whole everyone everything"), "all"),
+    **dict.fromkeys(
+        _words(
+            "most majority mostly usually generally mainly largely predominantly "
+            "often frequently regularly"
+        ),
+        "most",
+    ),
+    **dict.fromkeys(_words("some several various sometimes occasionally partly partially"), "some"),
+    **dict.fromkeys(_words("few minority rarely seldom"), "few"),
     "many": "many",
-}  # fmt: skip
+}
 QUANTIFIER_CONFLICTS = frozenset(
-    {("all", "most"), ("all", "some"), ("all", "few"), ("all", "many"), ("most", "few"),
-     ("many", "few")}
-)  # fmt: skip
+    {
+        ("all", "most"),
+        ("all", "some"),
+        ("all", "few"),
+        ("all", "many"),
+        ("most", "few"),
+        ("many", "few"),
+    }
+)
 MONTHS = frozenset(
-    "january february march april may june july august september october november "
-    "december".split()
+    _words("january february march april may june july august september october november december")
 )
 UNITS = {
-    "day": "day", "days": "day", "daily": "day", "week": "week", "weeks": "week",
-    "weekly": "week", "month": "month", "months": "month", "monthly": "month",
-    "quarter": "quarter", "quarters": "quarter", "quarterly": "quarter", "year": "year",
-    "years": "year", "annual": "year", "annually": "year", "yearly": "year",
-    "decade": "decade", "decades": "decade",
-}  # fmt: skip
+    "day": "day",
+    "days": "day",
+    "daily": "day",
+    "week": "week",
+    "weeks": "week",
+    "weekly": "week",
+    "month": "month",
+    "months": "month",
+    "monthly": "month",
+    "quarter": "quarter",
+    "quarters": "quarter",
+    "quarterly": "quarter",
+    "year": "year",
+    "years": "year",
+    "annual": "year",
+    "annually": "year",
+    "yearly": "year",
+    "decade": "decade",
+    "decades": "decade",
+}
 NUMBER_WORDS = {
     w: float(i)
     for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-        "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
+        _words(
+            "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+            "fourteen fifteen sixteen seventeen eighteen nineteen twenty"
+        )
     )
 } | {"thirty": 30.0, "forty": 40.0, "fifty": 50.0, "hundred": 100.0, "dozen": 12.0}
-FRACTIONS = {"half": 2, "halves": 2, "third": 3, "thirds": 3, "quarter": 4, "quarters": 4,
-             "fourth": 4, "fourths": 4, "fifth": 5, "fifths": 5, "tenth": 10, "tenths": 10}  # fmt: skip
+FRACTIONS = {
+    "half": 2,
+    "halves": 2,
+    "third": 3,
+    "thirds": 3,
+    "quarter": 4,
+    "quarters": 4,
+    "fourth": 4,
+    "fourths": 4,
+    "fifth": 5,
+    "fifths": 5,
+    "tenth": 10,
+    "tenths": 10,
+}
 ENGLISH = frozenset(
-    "the of and to in is are for by with that this on be as from has have had will which its "
-    "their was were it an a or at no not all has does do been shall should can may must".split()
+    _words(
+        "the of and to in is are for by with that this on be as from has have had will which its "
+        "their was were it an a or at no not all has does do been shall should can may must"
+    )
 )
 # Frequent words of the other EU languages (none of them an English word).
 FOREIGN = frozenset(
-    "de la le les des du et est une un pour dans sur par au aux qui que der die das und ist "
-    "nicht mit von zu den dem ein eine el los las y del por con una para es il di della che "
-    "per sono gli het een van op zijn niet voor og af og för och att är och nie jest się oraz "
-    "na do od za ze aby które".split()
+    _words(
+        "de la le les des du et est une un pour dans sur par au aux qui que der die das und ist "
+        "nicht mit von zu den dem ein eine el los las y del por con una para es il di della che "
+        "per sono gli het een van op zijn niet voor og af og för och att är och nie jest się oraz "
+        "na do od za ze aby które"
+    )
 )
 # Words that end a negation's or a quantifier's scope.
-CLAUSE_BREAKS = frozenset("but while whereas although though however which who whose".split())
+CLAUSE_BREAKS = frozenset(_words("but while whereas although though however which who whose"))
 # A negating prefix applies to adjectives and participles: 'in-' + 'formation' is no negation.
 _ADJECTIVE = re.compile(r"(ble|al|ent|ant|ive|ate|ar|ic|id|ous|ful|ed|ing)(ly)?$")
 _PREFIXES = (("non", 3), ("un", 4), ("in", 4), ("im", 4), ("il", 4), ("ir", 4), ("dis", 5))
@@ -216,10 +291,17 @@ def tokens_of(text: str) -> tuple[Token, ...]:
         elif word in NUMBER_WORDS and nxt in FRACTIONS and nxt not in {"third", "fourth", "fifth"}:
             out.append(Token(f"{word}/{nxt}", "", len(out), NUMBER_WORDS[word] / FRACTIONS[nxt]))
             i += 1
-        elif (word in NUMBER_WORDS and nxt == "in" and i + 2 < len(raw)
-              and raw[i + 2] in NUMBER_WORDS):  # fmt: skip
-            out.append(Token(f"{word} in {raw[i + 2]}", "", len(out),
-                             NUMBER_WORDS[word] / max(NUMBER_WORDS[raw[i + 2]], 1)))  # fmt: skip
+        elif (
+            word in NUMBER_WORDS and nxt == "in" and i + 2 < len(raw) and raw[i + 2] in NUMBER_WORDS
+        ):
+            out.append(
+                Token(
+                    f"{word} in {raw[i + 2]}",
+                    "",
+                    len(out),
+                    NUMBER_WORDS[word] / max(NUMBER_WORDS[raw[i + 2]], 1),
+                )
+            )
             i += 2
         elif word in NUMBER_WORDS and word != "zero" and (word != "one" or _counted(raw, i)):
             out.append(Token(word, word, len(out), NUMBER_WORDS[word]))
@@ -241,8 +323,10 @@ def _counted(raw: list[str], i: int) -> bool:
     """'one representative' counts; 'one of the', 'the one', 'no one' do not."""
     nxt = raw[i + 1] if i + 1 < len(raw) else ""
     prev = raw[i - 1] if i else ""
-    return bool(re.fullmatch(r"[a-z]{3,}", nxt)) and nxt not in STOPWORDS | {"another"} and (
-        prev not in {"the", "this", "that", "which", "any", "no", "every", "each", "as"}
+    return (
+        bool(re.fullmatch(r"[a-z]{3,}", nxt))
+        and nxt not in STOPWORDS | {"another"}
+        and (prev not in {"the", "this", "that", "which", "any", "no", "every", "each", "as"})
     )
 
 
@@ -283,8 +367,7 @@ def _aligned(claim: tuple[Token, ...], sentences: list[str]) -> list[Token]:
         if score < max(0.2, 0.5 * best) or (out and not (wanted & have) - covered):
             continue
         offset = len(out) + 100 * bool(out)
-        out.extend(Token(t.word, t.stem, t.pos + offset, t.number, t.year, t.percent)
-                   for t in toks)  # fmt: skip
+        out.extend(Token(t.word, t.stem, t.pos + offset, t.number, t.year, t.percent) for t in toks)
         covered |= wanted & have
     return out
 
@@ -318,11 +401,20 @@ class Polar:
 
 
 # Comparison words that bound a figure: 'over 540', 'below 20 %', 'not exceed 20 %'.
-BOUNDS = {"over": 1, "above": 1, "exceed": 1, "exceeds": 1, "exceeding": 1, "exceeded": 1,
-          "beyond": 1, "under": -1, "below": -1}  # fmt: skip
+BOUNDS = {
+    "over": 1,
+    "above": 1,
+    "exceed": 1,
+    "exceeds": 1,
+    "exceeding": 1,
+    "exceeded": 1,
+    "beyond": 1,
+    "under": -1,
+    "below": -1,
+}
 
 
-DETERMINERS = frozenset("a an the its their his her this these those there it".split())
+DETERMINERS = frozenset(_words("a an the its their his her this these those there it"))
 
 
 def _next_word(toks: tuple[Token, ...] | list[Token], pos: int) -> str:
@@ -436,9 +528,7 @@ def _leads(at: Polar, polars: list[Polar], other: set[str]) -> bool:
     """`at` is negated, and no word before it in its negation's scope is in the other text."""
     if not at.negated:
         return False
-    return not any(
-        p.scope == at.scope and p.rank < at.rank and p.concept in other for p in polars
-    )
+    return not any(p.scope == at.scope and p.rank < at.rank and p.concept in other for p in polars)
 
 
 def _scope_agrees(polars: list[Polar], at: Polar, other: dict[str, list[Polar]]) -> bool:
@@ -459,8 +549,9 @@ def _quantifiers(toks: tuple[Token, ...] | list[Token]) -> list[tuple[str, int, 
         prev = toks[i - 1].word if i else ""
         if t.word == "only":
             ahead = toks[i + 1 : i + 4]
-            if any(u.number is not None or u.word in {"few", "some", "small", "limited"}
-                   for u in ahead):  # fmt: skip
+            if any(
+                u.number is not None or u.word in {"few", "some", "small", "limited"} for u in ahead
+            ):
                 cls = "few"
         if cls == "all" and prev in {"nearly", "almost", "virtually"}:
             cls = "most"
@@ -485,8 +576,9 @@ def _quantifier_conflict(claim: tuple[Token, ...], passage: list[Token]) -> Cont
     p_q = _quantifiers(passage)
     for cls, _, scope in _quantifiers(claim):
         near = [pc for pc, _, ps in p_q if ps & scope]
-        if near and all((cls, pc) in QUANTIFIER_CONFLICTS or (pc, cls) in QUANTIFIER_CONFLICTS
-                        for pc in near):  # fmt: skip
+        if near and all(
+            (cls, pc) in QUANTIFIER_CONFLICTS or (pc, cls) in QUANTIFIER_CONFLICTS for pc in near
+        ):
             return Contradiction("quantifier", f"'{cls}' where the passage says '{near[0]}'")
     return None
 
@@ -498,8 +590,9 @@ def _same_kind(a: Token, b: Token) -> bool:
     return a.year == b.year and a.percent == b.percent
 
 
-def _number_conflict(claim: tuple[Token, ...], passage: list[Token],
-                     english: bool) -> Contradiction | None:  # fmt: skip
+def _number_conflict(
+    claim: tuple[Token, ...], passage: list[Token], english: bool
+) -> Contradiction | None:
     c_nums = [t for t in claim if t.number is not None and (english or not t.spelled)]
     p_nums = [t for t in passage if t.number is not None]
     p_values = {t.number for t in p_nums}
@@ -511,13 +604,16 @@ def _number_conflict(claim: tuple[Token, ...], passage: list[Token],
                 if m is n or not 0 < abs(gap) <= 3 or m.number not in p_values:
                     continue
                 beside = [
-                    u for o in p_nums if o.number == m.number
+                    u
+                    for o in p_nums
+                    if o.number == m.number
                     for u in p_nums
                     if _same_kind(u, n) and 0 < (o.pos - u.pos) * (1 if gap > 0 else -1) <= 3
-                ]  # fmt: skip
+                ]
                 if beside and n.number not in {u.number for u in beside}:
-                    return Contradiction(_kind(n), f"{n.word} beside {m.word}; the passage "
-                                         f"has {beside[0].word}")  # fmt: skip
+                    return Contradiction(
+                        _kind(n), f"{n.word} beside {m.word}; the passage has {beside[0].word}"
+                    )
         if not english:
             continue
         # Another figure where the passage has the same words on the same side of it
@@ -525,8 +621,12 @@ def _number_conflict(claim: tuple[Token, ...], passage: list[Token],
         if n.number not in p_values and not n.spelled:
             continue  # a figure in no passage: the verifier's figure check removes it
         before, after = _context(claim, n)
-        nearby = {u.number: u for u in p_nums if _same_kind(u, n)
-                  and (_context(passage, u)[0] & before or _context(passage, u)[1] & after)}  # fmt: skip
+        nearby = {
+            u.number: u
+            for u in p_nums
+            if _same_kind(u, n)
+            and (_context(passage, u)[0] & before or _context(passage, u)[1] & after)
+        }
         if nearby and n.number not in nearby:
             other = next(iter(nearby.values()))
             return Contradiction(_kind(n), f"{n.word} where the passage has {other.word}")
@@ -538,9 +638,11 @@ def _context(toks: tuple[Token, ...] | list[Token], at: Token) -> tuple[set[str]
     sides = []
     for direction in (-1, 1):
         words: list[str] = []
-        for t in sorted((t for t in toks if 0 < (t.pos - at.pos) * direction <= 6),
-                        key=lambda t: abs(t.pos - at.pos)):  # fmt: skip
-            if t.word in ";:" or t.number is not None and t.year != at.year:
+        for t in sorted(
+            (t for t in toks if 0 < (t.pos - at.pos) * direction <= 6),
+            key=lambda t: abs(t.pos - at.pos),
+        ):
+            if t.word in ";:" or (t.number is not None and t.year != at.year):
                 break
             if t.content and t.word not in MONTHS:
                 words.append(t.stem)
@@ -565,8 +667,9 @@ def _dated_months(toks: tuple[Token, ...] | list[Token]) -> list[Token]:
     return out
 
 
-def _date_conflict(claim: tuple[Token, ...], passage: list[Token],
-                   whole: tuple[Token, ...]) -> Contradiction | None:  # fmt: skip
+def _date_conflict(
+    claim: tuple[Token, ...], passage: list[Token], whole: tuple[Token, ...]
+) -> Contradiction | None:
     p_months = {t.word for t in _dated_months(passage)}
     all_months = {t.word for t in _dated_months(whole)}
     for m in _dated_months(claim):
@@ -578,18 +681,26 @@ def _date_conflict(claim: tuple[Token, ...], passage: list[Token],
         if t.word not in UNITS:
             continue
         mine = _unit(claim, i)
-        words = {u.stem for u in claim if u.content and u.word not in UNITS
-                 and 0 < abs(u.pos - t.pos) <= SCOPE + 1}  # fmt: skip
+        words = {
+            u.stem
+            for u in claim
+            if u.content and u.word not in UNITS and 0 < abs(u.pos - t.pos) <= SCOPE + 1
+        }
         where = [u.pos for u in passage if u.content and u.stem in words]
-        nearby = {_unit(passage, j) for j, u in enumerate(passage)
-                  if u.word in UNITS and any(abs(u.pos - q) <= WINDOW for q in where)}  # fmt: skip
+        nearby = {
+            _unit(passage, j)
+            for j, u in enumerate(passage)
+            if u.word in UNITS and any(abs(u.pos - q) <= WINDOW for q in where)
+        }
         if nearby and not any(_same_unit(mine, theirs) for theirs in nearby):
-            return Contradiction("date", f"'{t.word}' where the passage has "
-                                 f"{', '.join(sorted(u for _, u in nearby))}")  # fmt: skip
+            return Contradiction(
+                "date",
+                f"'{t.word}' where the passage has {', '.join(sorted(u for _, u in nearby))}",
+            )
     return None
 
 
-FREQUENCIES = frozenset("daily weekly monthly quarterly annual annually yearly".split())
+FREQUENCIES = frozenset(_words("daily weekly monthly quarterly annual annually yearly"))
 
 
 def _unit(toks: tuple[Token, ...] | list[Token], i: int) -> tuple[str, str]:
@@ -615,8 +726,9 @@ def _same_unit(a: tuple[str, str], b: tuple[str, str]) -> bool:
 # --- entry point ------------------------------------------------------------------------------
 
 
-def find_contradiction(sentence: str, passage: str,
-                       spans: list[tuple[int, int]] | None = None) -> Contradiction | None:  # fmt: skip
+def find_contradiction(
+    sentence: str, passage: str, spans: list[tuple[int, int]] | None = None
+) -> Contradiction | None:
     """How `sentence` contradicts `passage` (whose sentence spans are `spans`), or None."""
     if _normalise(sentence) in _normalise(passage):
         return None

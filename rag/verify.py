@@ -1,7 +1,8 @@
 """Verification, run on every draft whatever the composer: a sentence survives only if it cites
 a retrieved passage that supports it, every figure in it occurs in a cited passage, and it does
 not contradict the passages that support it (rag/contradiction.py: a flipped negation, an
-antonym, another quantifier, number or date). Markers are then renumbered 1..n in order of appearance, so none dangles."""
+antonym, another quantifier, number or date). Markers are then renumbered 1..n in order of
+appearance, so none dangles."""
 
 from __future__ import annotations
 
