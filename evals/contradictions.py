@@ -50,11 +50,11 @@ class Pair(BaseModel):
     ]
 
 
-def set_path(name: str) -> Path:
-    """'dev' and 'blind' name evals/datasets/contradictions-<name>.jsonl; anything else is a
+def set_path(name: str, datasets: Path = DATASETS) -> Path:
+    """'dev' and 'blind' name <datasets>/contradictions-<name>.jsonl; anything else is a
     path."""
     if name in {"dev", "blind"}:
-        return DATASETS / f"contradictions-{name}.jsonl"
+        return datasets / f"contradictions-{name}.jsonl"
     return Path(name)
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from evals.contradictions import (
+    DATASETS,
     load_pairs,
     passage_problems,
     run_pairs,
@@ -22,8 +23,9 @@ def _fail(message: str) -> int:
     return 2
 
 
-def run_contradictions(name: str, out: Path) -> int:
-    path = set_path(name)
+def run_contradictions(name: str, out: Path, datasets: Path = DATASETS) -> int:
+    """Exit code: 0 report written, 2 the set cannot be used."""
+    path = set_path(name, datasets)
     if not path.is_file():
         if name == "blind":
             return _fail(

@@ -220,7 +220,7 @@ FOREIGN = frozenset(
         "de la le les des du et est une un pour dans sur par au aux qui que der die das und ist "
         "nicht mit von zu den dem ein eine el los las y del por con una para es il di della che "
         "per sono gli het een van op zijn niet voor og af og för och att är och nie jest się oraz "
-        "na do od za ze aby które"
+        "na do od za ze aby które en werd wordt naar os em dos não pelo pela nas nos também"
     )
 )
 # Words that end a negation's or a quantifier's scope.
@@ -525,10 +525,16 @@ def _polarity_conflict(claim: tuple[Token, ...], passage: list[Token]) -> Contra
 
 
 def _leads(at: Polar, polars: list[Polar], other: set[str]) -> bool:
-    """`at` is negated, and no word before it in its negation's scope is in the other text."""
+    """`at` is negated, and the negation governs no word before it that the other text has or
+    that carries its own polarity ('no higher than EUR ...' negates 'higher', not 'EUR')."""
     if not at.negated:
         return False
-    return not any(p.scope == at.scope and p.rank < at.rank and p.concept in other for p in polars)
+    return not any(
+        p.scope == at.scope
+        and p.rank < at.rank
+        and (p.concept in other or p.word in _WORD_INDEX or p.word in BOUNDS)
+        for p in polars
+    )
 
 
 def _scope_agrees(polars: list[Polar], at: Polar, other: dict[str, list[Polar]]) -> bool:
@@ -634,7 +640,8 @@ def _number_conflict(
 
 
 def _context(toks: tuple[Token, ...] | list[Token], at: Token) -> tuple[set[str], set[str]]:
-    """The two content words before and after a figure (within six tokens, same clause)."""
+    """The content word nearest before and after a figure (within six tokens, same clause;
+    months skipped): 'established in 2014' -> 'establish'."""
     sides = []
     for direction in (-1, 1):
         words: list[str] = []
@@ -646,7 +653,7 @@ def _context(toks: tuple[Token, ...] | list[Token], at: Token) -> tuple[set[str]
                 break
             if t.content and t.word not in MONTHS:
                 words.append(t.stem)
-            if len(words) == 2:
+            if words:
                 break
         sides.append(set(words))
     return sides[0], sides[1]
