@@ -149,8 +149,10 @@ def candidate(reader: IndexReader, text: str) -> Candidate:
 def test_verifier_removes_contradicting_sentences_and_says_why(
     reader: IndexReader, verifier: Verifier
 ) -> None:
-    passages = [candidate(reader, "The maximum Union contribution for the implementation"),
-                candidate(reader, "In 2014, EMN has established the Return Expert Group")]  # fmt: skip
+    passages = [
+        candidate(reader, "The maximum Union contribution for the implementation"),
+        candidate(reader, "In 2014, EMN has established the Return Expert Group"),
+    ]
     draft = (
         "The maximum Union contribution for the work programme 2026-2027 is EUR 28 200 000 [1]. "
         "The minimum Union contribution for the work programme 2026-2027 is EUR 28 200 000 [1]. "
