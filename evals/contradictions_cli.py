@@ -48,7 +48,11 @@ def run_contradictions(name: str, out: Path, datasets: Path = DATASETS) -> int:
     outcomes = run_pairs(pairs, Verifier(embed=embedder.embed_passages), embedder.embed_passages)
     summary = summarise(outcomes)
     label = path.stem.removeprefix("contradictions-") if name in {"dev", "blind"} else path.stem
-    md, js = write_report(label, str(path), summary, out)
+    from common.settings import PROJECT_ROOT
+
+    shown = path.resolve()
+    source = str(shown.relative_to(PROJECT_ROOT) if shown.is_relative_to(PROJECT_ROOT) else path)
+    md, js = write_report(label, source, summary, out)
     print(
         f"{summary['pairs']} pairs: contradictions removed {summary['removed_share']}, "
         f"faithful kept {summary['kept_share']}; wrote {md}, {js}"
