@@ -1,6 +1,7 @@
 """`python -m evals run --dataset FILE [--api URL --key KEY] [--baseline] [--out DIR]
 [--composer extractive|llm] [--limit N] [--floors FILE]`; `python -m evals summary`;
-`python -m evals tune [--folds K]`; `python -m evals calibrate [--folds K]`
+`python -m evals tune [--folds K]`; `python -m evals calibrate [--folds K]`;
+`python -m evals contradictions [--set dev|blind|FILE]`
 
 Asks every question of the set (in process by default, over HTTP with --api), scores the
 replies, optionally runs the naive LangChain baseline on the same questions, and writes
@@ -110,6 +111,18 @@ def _parser() -> argparse.ArgumentParser:
     calibrate.add_argument(
         "--out", type=Path, default=DEFAULT_OUT.parent / "calibration", help="report folder"
     )
+    contradictions = sub.add_parser(
+        "contradictions",
+        help="verify the contradiction set's sentences against their passages: share of "
+        "contradictions removed and of faithful paraphrases kept",
+    )
+    contradictions.add_argument(
+        "--set", default="dev", metavar="dev|blind|FILE",
+        help="dev or blind (evals/datasets/contradictions-<set>.jsonl) or a JSON Lines file",
+    )  # fmt: skip
+    contradictions.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT.parent / "contradictions", help="report folder"
+    )
     return parser
 
 
@@ -145,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"wrote {write_summary(args.reports)}")
         return 0
+    if args.command == "contradictions":
+        from evals.contradictions_cli import run_contradictions
+
+        return run_contradictions(args.set, args.out)
     if args.command == "tune-languages":
         from evals.tune_languages import run_tune_languages
 

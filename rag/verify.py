@@ -1,6 +1,8 @@
 """Verification, run on every draft whatever the composer: a sentence survives only if it cites
-a retrieved passage that supports it and every figure in it occurs in a cited passage.
-Markers are then renumbered 1..n in order of appearance, so none dangles."""
+a retrieved passage that supports it, every figure in it occurs in a cited passage, and it does
+not contradict the passages that support it (rag/contradiction.py: a flipped negation, an
+antonym, another quantifier, number or date). Markers are then renumbered 1..n in order of
+appearance, so none dangles."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import numpy as np
 
 from common.sentences import split_sentences
 from index.lexical import join_digit_groups, tokenize
+from rag.contradiction import Contradiction, find_contradiction
 from rag.retrieval import Candidate
 
 _MARKER_GROUP = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -109,6 +112,10 @@ class Verifier:
         cosine = float((self.scale(sims) if self.scale else sims).max())
         return lexical if cosine < EMBEDDING_SUPPORT else max(lexical, LEXICAL_SUPPORT)
 
+    @staticmethod
+    def contradiction(sentence: str, passage: Candidate) -> Contradiction | None:
+        return find_contradiction(sentence, passage.chunk.text, passage.sentence_spans or None)
+
     def check_sentence(
         self, sentence: str, passages: list[Candidate], order: dict[int, int]
     ) -> tuple[str | None, Removed | None]:
@@ -133,6 +140,13 @@ class Verifier:
         ]  # fmt: skip
         if missing:
             return None, Removed(plain, f"figure(s) {', '.join(missing)} not in the cited passages")
+        # Similar wording is no agreement: a passage the sentence contradicts supports nothing.
+        contradicted = {i: self.contradiction(plain, passages[i]) for i in supporting}
+        agreeing = [i for i in supporting if contradicted[i] is None]
+        if not agreeing:
+            i = supporting[0]
+            return None, Removed(plain, contradicted[i].reason(i + 1))  # type: ignore[union-attr]
+        supporting = agreeing
         for i in supporting:
             order.setdefault(i, len(order) + 1)
         marks = "".join(f"[{order[i]}]" for i in sorted(supporting, key=order.__getitem__))

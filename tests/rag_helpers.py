@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -267,6 +268,69 @@ class QuotingThenDyingServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def __enter__(self) -> QuotingThenDyingServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+# --- a model that says what it is scripted to say ---------------------------------------------
+
+
+class ScriptedAnswerServer:
+    """An OpenAI-compatible chat server on loopback whose reply is scripted from the prompt's
+    sources: `script(sources)` gets [(number, text)] and returns the answer text (markers
+    included). The only way to get a model that reliably contradicts its sources. Answers
+    plain and streamed requests; records the requests it got."""
+
+    def __init__(self, script: Callable[[list[tuple[str, str]]], str]) -> None:
+        owner = self
+        self.requests: list[dict] = []
+        self.replies: list[str] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                owner.requests.append(body)
+                reply = script(_SOURCE.findall(body["messages"][-1]["content"]))
+                owner.replies.append(reply)
+                if body.get("stream"):
+                    chunk = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0,
+                             "model": "scripted", "choices": [{"index": 0, "delta":
+                             {"content": reply}, "finish_reason": None}]}  # fmt: skip
+                    payload = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
+                    content_type = "text/event-stream"
+                else:
+                    payload = json.dumps({
+                        "id": "chatcmpl-1", "object": "chat.completion", "created": 0,
+                        "model": "scripted",
+                        "choices": [{"index": 0, "finish_reason": "stop",
+                                     "message": {"role": "assistant", "content": reply}}],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                    }).encode()  # fmt: skip
+                    content_type = "application/json"
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self.httpd.server_address[1])
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> ScriptedAnswerServer:
         self.thread.start()
         return self
 
