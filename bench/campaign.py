@@ -50,6 +50,10 @@ TARGETS: list[tuple[str, str, Callable[[Any], bool]]] = [
      lambda v: v is True),
     ("audit.oldest 50 deleted.detected", "truncation at the tail detected (HMAC key)",
      lambda v: v is True),
+    ("audit_without_key.newest 20 deleted.detected", "... at the head, without the key",
+     lambda v: v is True),
+    ("audit_without_key.oldest 50 deleted.detected", "... at the tail, without the key",
+     lambda v: v is True),
     ("inputs.impossible_date_status", "filters.date_from '2026-13-45' -> 422", lambda v: v == 422),
     ("inputs.integer_boolean_status", "{\"enabled\": 0} -> 422", lambda v: v == 422),
     ("readyz.anonymous_sees_detail", "/readyz detail only for admin keys",
@@ -183,6 +187,7 @@ def run_campaign(label: str, out_dir: Path = DEFAULT_OUT) -> dict[str, Any]:
         figures["audit"] = probes.audit_truncation(
             data, {"EMN_AUDIT_HMAC_KEY": HMAC_KEY}, work / "tamper"
         )
+        figures["audit_without_key"] = probes.audit_truncation_without_key(work)
         log("probe: ingest hygiene")
         figures["ingest"] = probes.ingest_hygiene(work, {})
     result = {

@@ -346,6 +346,33 @@ def audit_truncation(data_dir: Path, env: dict[str, str], work: Path) -> dict[st
     return out
 
 
+_BUILD_LOG = """
+from api.audit_chain import AuditLog
+from common.settings import load_settings
+log = AuditLog.from_settings(load_settings())
+for i in range(120):
+    log.append("answer", {"question": f"q{i}", "answer": "a"}, trace_id=f"t{i}")
+log.write_checkpoint()
+"""
+
+
+def audit_truncation_without_key(work: Path) -> dict[str, Any]:
+    """The same truncations on a log written without EMN_AUDIT_HMAC_KEY (plain hashes and
+    plain checkpoint digests: anyone who can write the database can recompute them)."""
+    data = work / "nokey"
+    data.mkdir(parents=True)
+    url = f"sqlite:///{data / 'audit.sqlite'}"
+    subprocess.run(
+        [PYTHON, "-c", _BUILD_LOG],
+        cwd=PROJECT_ROOT,
+        env=child_env({"EMN_DATA_DIR": str(data), "EMN_AUDIT_DB_URL": url}),
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return audit_truncation(data, {}, work / "tamper-nokey")
+
+
 def ingest_hygiene(work: Path, index_env: dict[str, str]) -> dict[str, Any]:
     """A folder with a symlink out of it, a symlink loop, a UTF-16 file and a file name
     holding a newline, ingested on its own."""
