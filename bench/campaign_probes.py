@@ -346,6 +346,25 @@ def audit_truncation(data_dir: Path, env: dict[str, str], work: Path) -> dict[st
     return out
 
 
+def contradictions(work: Path) -> dict[str, Any]:
+    """The blind contradiction set through the real verifier (python -m evals contradictions)."""
+    out = work / "contradictions"
+    result = subprocess.run(
+        [PYTHON, "-m", "evals", "contradictions", "--set", "blind", "--out", str(out)],
+        cwd=PROJECT_ROOT,
+        env=child_env({}),
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    report = out / "blind.json"
+    if result.returncode != 0 or not report.exists():
+        return {"error": (result.stdout + result.stderr)[-500:]}
+    summary = json.loads(report.read_text(encoding="utf-8"))
+    summary = summary.get("summary", summary)
+    return {k: summary.get(k) for k in ("pairs", "removed_share", "kept_share")}
+
+
 _BUILD_LOG = """
 from api.audit_chain import AuditLog
 from common.settings import load_settings
