@@ -12,13 +12,13 @@ throttle another's."""
 from __future__ import annotations
 
 import contextlib
-import http.client
 import itertools
 import json
 import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.client import HTTPConnection
 from pathlib import Path
 
 import httpx
@@ -172,7 +172,7 @@ def test_a_lone_surrogate_in_any_field_is_422_json(
 ) -> None:
     response = raw_post(http, path, payload)
     error = assert_error(response, 422, "validation_error")
-    assert "surrogate" in error["message"], error
+    assert "\\ud800" not in error["message"], "the input is not echoed"
 
 
 def test_a_lone_surrogate_in_a_review_note_is_422(hardened: Hardened) -> None:
@@ -185,7 +185,7 @@ def test_a_lone_surrogate_in_a_review_note_is_422(hardened: Hardened) -> None:
 def test_the_connection_stays_usable_after_a_422(hardened: Hardened) -> None:
     """The campaign saw a 500 and a reset keep-alive connection; now a 422, then an answer on
     the same connection."""
-    conn = http.client.HTTPConnection("127.0.0.1", hardened.server.port, timeout=60)
+    conn = HTTPConnection("127.0.0.1", hardened.server.port, timeout=60)
     headers = {"Content-Type": "application/json", "X-API-Key": hardened.keys["ask"]}
     try:
         for payload in (
