@@ -8,6 +8,7 @@ import os
 
 import uvicorn
 
+from api.protocol import HTTP_PROTOCOL
 from common.settings import load_settings
 
 
@@ -24,8 +25,16 @@ def main() -> None:
         f"{threads} torch thread(s) each (EMN_TORCH_THREADS={settings.torch_threads})",
         flush=True,
     )
-    # The import string (not the app object) lets uvicorn start each worker with its own app.
-    uvicorn.run("api.main:app", host=settings.api_host, port=settings.api_port, workers=workers)
+    # The import string (not the app object) lets uvicorn start each worker with its own app;
+    # the protocol enforces the header size limit and the header and keep-alive timeouts.
+    uvicorn.run(
+        "api.main:app",
+        host=settings.api_host,
+        port=settings.api_port,
+        workers=workers,
+        http=HTTP_PROTOCOL,
+        timeout_keep_alive=max(1, round(settings.keep_alive_timeout_s)),
+    )
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ async def ask(
                     yield sse_event({"citations": data["citations"]}, "citations")
                     yield sse_event(data, "answer")
         except Exception as exc:
-            answer_service.log.exception("stream failed (trace id %s)", trace_id)
+            request.app.state.failures.failed("ask stream", exc, trace_id)
             err = error_for(exc)
             yield sse_event(error_body(err.code, err.message, trace_id), "error")
         finally:

@@ -2,7 +2,9 @@
 
 `EMN_AUTH_MODE=open` (the local single-user default) needs no key; `keys` needs an API key
 (`Authorization: Bearer KEY` or `X-API-Key: KEY`) with the route's scope ('admin' holds every
-scope). Each route declares its scope with `Depends(require("ask"))`.
+scope). Each route declares its scope with `Depends(require("ask"))`. In `keys` mode an
+address with EMN_AUTH_FAILURE_LIMIT failed authentications (401) within
+EMN_AUTH_FAILURE_WINDOW_S gets 429 before its key is even looked up (api/auth_throttle.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.errors import ApiError
+from api.keys import ApiKey
 from api.ratelimit import retry_after_header
 from api.state import Service, ServiceDep
 
@@ -42,23 +45,62 @@ def presented_key(
     return None
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def check_auth_throttle(service: Service, ip: str) -> None:
+    """429 for an address with too many recent failed authentications (keys mode), before
+    its key is looked up."""
+    wait = service.throttle.blocked(f"ip:{ip}")
+    if wait is not None:
+        retry = retry_after_header(wait)
+        raise ApiError(
+            429,
+            "too_many_auth_failures",
+            f"Too many failed authentications from this address (more than "
+            f"{service.settings.auth_failure_limit} in {service.settings.auth_failure_window_s:g}"
+            f" s); retry in {retry} s.",
+            {"Retry-After": retry},
+        )
+
+
+def admin_record(service: Service, request: Request, key: str | None) -> ApiKey | None:
+    """The key's record when it holds the admin scope (throttled and counted like any
+    authentication, so an optional key is no oracle for guessing), else None."""
+    if not key:
+        return None
+    ip = client_address(request)
+    if service.throttle.blocked(f"ip:{ip}") is not None:
+        return None
+    record = service.keys.lookup(key)
+    if record is None:
+        service.throttle.failed(f"ip:{ip}")
+        return None
+    return record if record.allows("admin") else None
+
+
 def authenticate(service: Service, request: Request, key: str | None, scope: str) -> Principal:
-    ip = request.client.host if request.client else "unknown"
-    record = service.keys.lookup(key) if key else None
+    ip = client_address(request)
     if service.settings.auth_mode == "open":
         # No key needed; a valid key still names the caller in the audit log.
+        record = service.keys.lookup(key) if key else None
         if record is not None:
             return Principal(record.id, record.name, f"key:{record.id}", record.rate_per_minute)
         return Principal(None, "anonymous", f"ip:{ip}")
+    check_auth_throttle(service, ip)
     challenge = {"WWW-Authenticate": "Bearer"}
     if not key:
+        service.throttle.failed(f"ip:{ip}")
         raise ApiError(
             401,
             "missing_api_key",
             "An API key is required: send 'Authorization: Bearer KEY' or 'X-API-Key: KEY'.",
             challenge,
         )
+    record = service.keys.lookup(key)
     if record is None:
+        service.throttle.failed(f"ip:{ip}")
         raise ApiError(401, "invalid_api_key", "The API key is unknown or revoked.", challenge)
     if not record.allows(scope):
         raise ApiError(

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from common.embedding import EmbeddingModelError
+from common.hygiene import printable
 from index.chroma import ChromaUnavailableError
 from index.reader import IndexNotReadyError
 
@@ -30,10 +31,12 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "validation_error",
     429: "rate_limited",
+    431: "header_too_large",
     500: "internal_error",
     503: "service_unavailable",
 }
@@ -143,13 +146,15 @@ def allowed_methods(request: Request) -> str:
 
 
 def _clean_validation_errors(errors: Any) -> list[dict[str, Any]]:
-    """Field errors without the submitted input (it may hold personal data)."""
+    """Field errors without the submitted input (it may hold personal data), every string
+    made printable: a location can be a key the client sent, and a lone surrogate in it would
+    make the error itself impossible to encode (a 500 instead of the 422)."""
     out = []
     for err in errors:
         item = {
-            "loc": [str(part) for part in err.get("loc", ())],
-            "msg": str(err.get("msg", "")),
-            "type": str(err.get("type", "")),
+            "loc": [printable(str(part))[:200] for part in err.get("loc", ())],
+            "msg": printable(str(err.get("msg", "")))[:500],
+            "type": printable(str(err.get("type", ""))),
         }
         out.append(item)
     return out
@@ -228,9 +233,12 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         400: "Malformed request.",
         401: "Missing or unknown API key (auth mode 'keys').",
         403: "The API key lacks the scope this route needs.",
+        408: "The request body did not arrive in time; the connection is closed.",
         413: "Request body too large.",
         422: "Invalid request.",
-        429: "Rate limit exceeded; see Retry-After.",
+        429: "Rate limit exceeded, or too many failed authentications from this address; "
+        "see Retry-After.",
+        431: "Request line and headers too large.",
         500: "Unexpected error.",
         503: "Index, vector store, embedding model or service database (audit log) "
         "unavailable or busy; see Retry-After.",

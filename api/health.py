@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import MetricsCaller
+from api.auth import MetricsCaller, admin_record, bearer_scheme, header_scheme, presented_key
 from api.errors import ERROR_RESPONSES, RETRY_AFTER_OUTAGE_S, request_trace_id
 from api.schemas import Check, Health, Readiness
-from api.state import ServiceDep
+from api.state import Service, ServiceDep
 from index.chroma import ChromaUnavailableError
 from index.reader import IndexNotReadyError
 
@@ -28,10 +30,21 @@ async def healthz(service: ServiceDep) -> Health:
     response_model=Readiness,
     summary="Readiness: index loaded, Chroma reachable, embedding model loaded",
     description="200 when the service can answer; 503 with the same body (and `error.code` "
-    "`index_not_ready`, `chroma_unavailable` or `embedding_model_unavailable`) when not.",
+    "`index_not_ready`, `chroma_unavailable` or `embedding_model_unavailable`) when not. "
+    "Needs no key; the details (each check's detail, such as counts, paths or the Chroma "
+    "host, the index manifest and the auth mode) only with an admin key, or to everyone in "
+    "auth mode `open`, where every route, admin ones included, is open.",
     responses={503: {"model": Readiness, "description": "Not ready."}},
 )
-async def readyz(request: Request, service: ServiceDep) -> JSONResponse:
+async def readyz(
+    request: Request,
+    service: ServiceDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    header_key: Annotated[str | None, Depends(header_scheme)],
+) -> JSONResponse:
+    detailed = await run_in_threadpool(
+        shows_details, service, request, presented_key(bearer, header_key)
+    )
     index = service.assistant.index
     checks: dict[str, Check] = {}
     errors: list[tuple[str, str]] = []
@@ -56,12 +69,14 @@ async def readyz(request: Request, service: ServiceDep) -> JSONResponse:
     checks["embedding_model"] = Check(ok=loaded, detail=embedder.version)
     if not loaded:
         errors.append(("embedding_model_unavailable", "The embedding model is not loaded."))
+    if not detailed:
+        checks = {name: Check(ok=check.ok) for name, check in checks.items()}
     body = Readiness(
         status="not_ready" if errors else "ready",
         checks=checks,
-        manifest=manifest,
+        manifest=manifest if detailed else None,
         generation="on" if service.assistant.generation else "off",
-        auth_mode=service.settings.auth_mode,
+        auth_mode=service.settings.auth_mode if detailed else None,
         error=(
             {"code": errors[0][0], "message": errors[0][1], "trace_id": request_trace_id(request)}
             if errors
@@ -70,6 +85,14 @@ async def readyz(request: Request, service: ServiceDep) -> JSONResponse:
     )
     headers = {"Retry-After": str(RETRY_AFTER_OUTAGE_S)} if errors else {}
     return JSONResponse(body.model_dump(mode="json"), 503 if errors else 200, headers)
+
+
+def shows_details(service: Service, request: Request, key: str | None) -> bool:
+    """Readiness details (paths, hosts, counts) help an attacker more than a load balancer:
+    admin keys only; in open mode everyone is admin."""
+    if service.settings.auth_mode == "open":
+        return True
+    return admin_record(service, request, key) is not None
 
 
 @router.get(

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from api.answer_service import record_draft
 from api.auth import AskCaller
 from api.errors import ERROR_RESPONSES
+from api.schemas import TextQuery
 from api.state import ServiceDep
 from index.schema import Filters
 from rag.inform import InformDraft, draft_inform
@@ -40,7 +41,7 @@ class InformRequest(BaseModel):
         }
     )
 
-    topic: str = Field(
+    topic: TextQuery = Field(
         min_length=1,
         max_length=MAX_TOPIC_CHARS,
         pattern=r"\S",

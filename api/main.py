@@ -30,11 +30,14 @@ from api import (
     search,
 )
 from api.errors import install_error_handlers
+from api.failures import FailureLog, FailureMiddleware
 from api.metrics import Metrics, MetricsMiddleware
 from api.middleware import (
     AI_GENERATED_HEADER,
     AIGeneratedHeaderMiddleware,
     BodyLimitMiddleware,
+    BodyTimeoutMiddleware,
+    HeaderLimitMiddleware,
     JsonCorsMiddleware,
     RequestContextMiddleware,
     returns_generated_content,
@@ -87,6 +90,7 @@ def create_app(settings: Settings | None = None, *, process_settings: bool = Fal
     settings (torch threads); an app built inside another program or a test leaves them."""
     settings = settings or load_settings()
     metrics = Metrics()
+    failures = FailureLog(settings.traceback_interval_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -127,6 +131,7 @@ def create_app(settings: Settings | None = None, *, process_settings: bool = Fal
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    app.state.failures = failures
     modules = (ask, inform, search, documents, feedback, openai_compat, model_card_provenance,
                review, admin, health)  # fmt: skip
     routers = [m.router for m in modules]
@@ -140,10 +145,12 @@ def create_app(settings: Settings | None = None, *, process_settings: bool = Fal
 
     _document_ai_header(app)
 
-    # Added innermost first: the request context wraps everything, so even a 413 or a CORS
-    # rejection carries a trace id and is counted.
+    # Added innermost first: the request context wraps everything, so even a 413, a 431 or a
+    # CORS rejection carries a trace id and is counted; the limits come before any route (and
+    # so before authentication).
     app.add_middleware(AIGeneratedHeaderMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyTimeoutMiddleware, seconds=settings.body_timeout_s)
     if settings.cors_origins:
         app.add_middleware(
             JsonCorsMiddleware,
@@ -152,6 +159,8 @@ def create_app(settings: Settings | None = None, *, process_settings: bool = Fal
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
             expose_headers=["X-Request-ID", "Retry-After", AI_GENERATED_HEADER],
         )
+    app.add_middleware(HeaderLimitMiddleware, max_bytes=settings.max_header_bytes)
+    app.add_middleware(FailureMiddleware, failures=failures)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(RequestContextMiddleware)
     return app

@@ -4,7 +4,9 @@ X-AI-Generated header on generated content."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import uuid
 
 from starlette.datastructures import Headers
@@ -138,6 +140,89 @@ class BodyLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def header_bytes(scope: Scope) -> int:
+    """The size of the request line and headers as sent (each header 'name: value\r\n')."""
+    line = len(scope.get("method", "")) + len(scope.get("raw_path", b"")) + 12
+    line += len(scope.get("query_string", b"")) + 1
+    return line + sum(len(name) + len(value) + 4 for name, value in scope.get("headers", []))
+
+
+async def send_error(
+    scope: Scope, send: Send, status: int, code: str, message: str, close: bool = True
+) -> None:
+    """A JSON error response sent straight from a middleware (no route, no handler)."""
+    trace_id = scope.get("state", {}).get("trace_id") or uuid.uuid4().hex
+    body = json.dumps(error_body(code, message, trace_id)).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class HeaderLimitMiddleware:
+    """431 for a request line plus headers over `max_bytes`. api.protocol refuses such a
+    request while it arrives; this check holds under any server (e.g. h11, or a header
+    section that arrived in one piece)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and header_bytes(scope) > self.max_bytes:
+            message = f"The request line and headers are larger than {self.max_bytes} bytes."
+            await send_error(scope, send, 431, "header_too_large", message)
+            return
+        await self.app(scope, receive, send)
+
+
+class BodyTimeout(HTTPException):
+    """Raised while the body streams in too slowly; answered 408, and the connection closed
+    (the rest of the body would otherwise be read as the next request)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            status_code=408,
+            detail=f"The request body did not arrive within {seconds:g} s.",
+            headers={"Connection": "close"},
+        )
+
+
+class BodyTimeoutMiddleware:
+    """The whole body must arrive within `seconds` of the app's first read: a client that
+    sends headers and half a body, then stalls, gets 408 and its connection closed instead
+    of holding it (and a worker's task) forever. Once the body is complete, `receive` is
+    passed through untouched (a streaming response waits on it for the disconnect)."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        deadline: float | None = None
+        complete = False
+
+        async def timed_receive() -> Message:
+            nonlocal deadline, complete
+            if complete:
+                return await receive()
+            if deadline is None:
+                deadline = time.monotonic() + self.seconds
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                raise BodyTimeout(self.seconds) from None
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                complete = True
+            return message
+
+        await self.app(scope, timed_receive, send)
 
 
 class JsonCorsMiddleware(CORSMiddleware):

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from api import answer_service
 from api.auth import AskCaller
@@ -28,6 +28,7 @@ from api.errors import ERROR_RESPONSES, ApiError, error_body, error_doc, error_f
 from api.schemas import MAX_HISTORY_ITEMS
 from api.sse import EventStreamResponse, sse_event, sse_response_doc
 from api.state import ServiceDep
+from common.hygiene import CleanStr
 from index.schema import Filters
 from rag.answer import Answer, Citation, Turn
 from rag.guards import MAX_QUESTION_CHARS
@@ -50,14 +51,14 @@ _FOOTNOTES = re.compile(r"\n\n\[1\] .*\Z", re.DOTALL)
 
 class ContentPart(BaseModel):
     model_config = ConfigDict(extra="allow")
-    type: str
-    text: str | None = None
+    type: CleanStr
+    text: CleanStr | None = None
 
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
-    content: str | list[ContentPart] | None = None
+    content: CleanStr | list[ContentPart] | None = None
 
     def text(self) -> str:
         if isinstance(self.content, str):
@@ -69,7 +70,7 @@ class ChatMessage(BaseModel):
 
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="allow")
-    include_usage: bool = False
+    include_usage: StrictBool = False
 
 
 class ChatCompletionRequest(BaseModel):
@@ -99,13 +100,13 @@ class ChatCompletionRequest(BaseModel):
         },
     )
 
-    model: str = Field(
+    model: CleanStr = Field(
         examples=["emn-extractive"],
         description="emn-extractive or emn-llm (another name: 404 model_not_found).",
         json_schema_extra={"enum": list(MODELS)},
     )
     messages: list[ChatMessage] = Field(min_length=1, max_length=MAX_HISTORY_ITEMS + 10)
-    stream: bool = False
+    stream: StrictBool = False
     stream_options: StreamOptions | None = None
     filters: Filters | None = Field(default=None, description="EMN extension: retrieval filters.")
 
@@ -373,7 +374,7 @@ async def chat_completions(
                     }
                     yield sse_event(json.dumps(data))
         except Exception as exc:
-            answer_service.log.exception("chat stream failed (trace id %s)", trace_id)
+            request.app.state.failures.failed("chat stream", exc, trace_id)
             err = error_for(exc)
             yield sse_event(error_body(err.code, err.message, trace_id))
         finally:

@@ -3,16 +3,29 @@ api/openai_compat.py). Answers themselves are `rag.answer.Answer`, unchanged."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 from api.answer_record import CitedEntry
+from common.hygiene import CleanStr
 from index.schema import Filters
 from rag.answer import Passage, Turn
 from rag.guards import MAX_QUESTION_CHARS
 
 MAX_HISTORY_ITEMS = 50
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("the text is empty once invisible characters are removed")
+    return value
+
+
+# Every incoming string is CleanStr (common/hygiene.py): a lone surrogate is 422, the rest is
+# NFKC-normalised without invisible or bidi characters before a guard or a log line sees it.
+# TextQuery must also hold something visible after that cleaning.
+TextQuery = Annotated[CleanStr, AfterValidator(_not_blank)]
 EXAMPLE_QUESTION = "What is the maximum Union contribution for the EMN work programme 2026-2027?"
 
 
@@ -34,7 +47,7 @@ class AskRequest(BaseModel):
         }
     )
 
-    question: str = Field(
+    question: TextQuery = Field(
         min_length=1,
         max_length=MAX_QUESTION_CHARS,
         pattern=r"\S",
@@ -62,7 +75,7 @@ class SearchRequest(BaseModel):
         }
     )
 
-    query: str = Field(
+    query: TextQuery = Field(
         min_length=1,
         max_length=MAX_QUESTION_CHARS,
         pattern=r"\S",
@@ -166,8 +179,8 @@ class FeedbackRequest(BaseModel):
         min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="Answer's trace id."
     )
     rating: Literal["up", "down"]
-    comment: str = Field(default="", max_length=4000, description="Redacted before storage.")
-    report: bool = Field(
+    comment: CleanStr = Field(default="", max_length=4000, description="Redacted before storage.")
+    report: StrictBool = Field(
         default=False,
         description="Report the answer to a human reviewer (wrong, harmful, advice on an "
         "individual case...): it enters the review queue, as a 'down' rating does.",
@@ -189,17 +202,21 @@ class Health(BaseModel):
 
 class Check(BaseModel):
     ok: bool
-    detail: str = ""
+    detail: str = Field(default="", description="Admin keys only (auth mode 'keys').")
 
 
 class Readiness(BaseModel):
     status: Literal["ready", "not_ready"]
     checks: dict[str, Check]
     manifest: dict[str, Any] | None = Field(
-        default=None, description="Index manifest: corpus hash, model, counts, build time."
+        default=None,
+        description="Index manifest: corpus hash, model, counts, build time (admin keys only "
+        "in auth mode 'keys').",
     )
     generation: Literal["on", "off"]
-    auth_mode: str
+    auth_mode: str | None = Field(
+        default=None, description="'open' or 'keys' (admin keys only in auth mode 'keys')."
+    )
     error: dict[str, str] | None = Field(
         default=None, description="When not ready: code, message and trace id."
     )
@@ -276,8 +293,11 @@ class ReviewRequest(BaseModel):
     )
 
     verdict: Literal["right", "wrong"]
-    note: str = Field(default="", max_length=4000, description="Redacted before storage.")
+    note: CleanStr = Field(default="", max_length=4000, description="Redacted before storage.")
 
 
 class GenerationSwitch(BaseModel):
-    enabled: bool = Field(description="False: search-and-quote only (no generative model).")
+    enabled: StrictBool = Field(
+        description="False: search-and-quote only (no generative model); JSON true or false "
+        "only (0, 1 and strings are 422)."
+    )

@@ -1,7 +1,8 @@
 """The service's long-lived parts, built once at startup (in each worker process) and shared
 by every request: the assistant (index and embedding model), the audit log, feedback, reviews,
-keys, rate limiter, generation switch, metrics. The rate limiter and the generation switch
-keep their state in the data folder, so the workers of one host share them."""
+keys, rate limiter, failed-authentication throttle, generation switch, metrics. The rate
+limiter, the throttle and the generation switch keep their state in the data folder, so the
+workers of one host share them."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.audit_chain import AuditLog
+from api.auth_throttle import AuthThrottle
 from api.feedback_store import FeedbackStore
 from api.keys import KeyStore
 from api.kill_switch import SWITCH_FILE, SharedSwitch
@@ -41,11 +43,15 @@ class Service:
     metrics: Metrics
     reviews: ReviewStore = None  # type: ignore[assignment]  # built in __post_init__
     switch: SharedSwitch | None = None  # None: the assistant's own flag, this process only
+    throttle: AuthThrottle = None  # type: ignore[assignment]  # in memory unless given
     started_at: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:
         if self.reviews is None:
             self.reviews = ReviewStore(self.audit.engine)
+        if self.throttle is None:
+            s = self.settings
+            self.throttle = AuthThrottle(s.auth_failure_limit, s.auth_failure_window_s)
 
     @classmethod
     def build(cls, settings: Settings, metrics: Metrics) -> Service:
@@ -67,6 +73,11 @@ class Service:
             ),
             metrics=metrics,
             switch=switch,
+            throttle=AuthThrottle(
+                settings.auth_failure_limit,
+                settings.auth_failure_window_s,
+                settings.data_dir / "auth-failures.sqlite",
+            ),
         )
 
     def use_process_settings(self) -> None:
@@ -93,6 +104,7 @@ class Service:
 
     def close(self) -> None:
         self.limiter.close()
+        self.throttle.close()
         self.audit.engine.dispose()
 
     def warm_up(self) -> None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from api.protocol import HTTP_PROTOCOL
 from bench.util import PYTHON, BenchError, child_env, log, rss_mb, summary
 from common.local_servers import free_port
 
@@ -102,6 +103,8 @@ def start_server(
         "--no-access-log",
         "--workers",
         str(workers),
+        "--http",
+        HTTP_PROTOCOL,
     ]
     log_file = workdir / "server.log"
     started = time.perf_counter()

@@ -270,6 +270,52 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(
         default=20, ge=1, description="Requests a client may send at once before throttling."
     )
+    max_header_bytes: int = Field(
+        default=16384,
+        ge=1024,
+        le=1048576,
+        description="Largest request line plus headers, as sent (431 beyond, answered as soon "
+        "as that many bytes have arrived, before authentication).",
+    )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="A request whose line and headers are not complete this many seconds after "
+        "its first byte is answered 408 and its connection closed; a new connection that "
+        "sends nothing for this long is closed.",
+    )
+    body_timeout_s: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="A request body not complete this many seconds after the service starts "
+        "reading it is answered 408 and its connection closed.",
+    )
+    keep_alive_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="An idle keep-alive connection is closed after this many seconds.",
+    )
+    auth_failure_limit: int = Field(
+        default=10,
+        ge=1,
+        description="Failed authentications (401) a client address may have within "
+        "EMN_AUTH_FAILURE_WINDOW_S; beyond, its requests get 429 before any key is looked up.",
+    )
+    auth_failure_window_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="The window of EMN_AUTH_FAILURE_LIMIT, in seconds (the block lifts when "
+        "the window that reached the limit ends).",
+    )
+    traceback_interval_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="A failed request is logged as one line; the full traceback of an error "
+        "type is added at most once per this many seconds (always at debug level).",
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Browser origins allowed by CORS, comma-separated or a JSON list; "

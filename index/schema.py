@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from common.hygiene import CleanStr
 
 CHUNKER_VERSION = "6"
 SECTION_SEPARATOR = " > "
@@ -96,10 +98,31 @@ class Chunk(BaseModel):
 class Filters(BaseModel):
     """Restrict retrieval to some documents, kinds or a date range (ISO dates, inclusive)."""
 
-    doc_ids: list[str] = Field(default_factory=list)
-    kinds: list[str] = Field(default_factory=list)
-    date_from: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
-    date_to: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    doc_ids: list[CleanStr] = Field(default_factory=list, max_length=200)
+    kinds: list[CleanStr] = Field(default_factory=list, max_length=50)
+    date_from: str | None = Field(
+        default=None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD, a real date."
+    )
+    date_to: str | None = Field(
+        default=None, pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD, a real date."
+    )
+
+    @field_validator("date_from", "date_to")
+    @classmethod
+    def _real_date(cls, value: str | None) -> str | None:
+        """'2026-13-45' has the shape of a date but is none: refused, not read as a number."""
+        if value is not None:
+            try:
+                date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a calendar date (YYYY-MM-DD)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Filters:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError("date_from is later than date_to")
+        return self
 
     def is_empty(self) -> bool:
         return not (self.doc_ids or self.kinds or self.date_from or self.date_to)

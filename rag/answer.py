@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from common.hygiene import CleanStr
 from common.texts import text
 from rag.provenance import Provenance
 
@@ -31,7 +32,7 @@ def new_trace_id() -> str:
 
 class Turn(BaseModel):
     role: Literal["user", "assistant"]
-    content: str
+    content: CleanStr  # checked and normalised like the question (common/hygiene.py)
 
 
 class Passage(BaseModel):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from api.protocol import HTTP_PROTOCOL
 from common.local_servers import free_port, stop_process, wait_http_ok
 from common.settings import PROJECT_ROOT, Settings
 from index.schema import IndexPaths
@@ -182,7 +183,8 @@ def start_api_server(
     env = child_env(emn)
     log = workdir / "server.log"
     command = [PYTHON, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
-               "--port", str(port), "--no-access-log", "--workers", str(workers)]  # fmt: skip
+               "--port", str(port), "--no-access-log", "--workers", str(workers),
+               "--http", HTTP_PROTOCOL]  # fmt: skip
     with log.open("wb") as out:
         proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = ApiServer(port=port, proc=proc, env=emn, workdir=workdir, log=log)

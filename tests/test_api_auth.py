@@ -66,6 +66,9 @@ def keys_server(
             "EMN_CORS_ORIGINS": UI_ORIGIN,
             "EMN_RATE_LIMIT_PER_MINUTE": "6000",
             "EMN_RATE_LIMIT_BURST": "1000",
+            # Every route is checked without a key and with a wrong one, all from loopback;
+            # the failed-authentication throttle has its own tests (test_api_hardening.py).
+            "EMN_AUTH_FAILURE_LIMIT": "100000",
         },
     )
     yield KeysServer(server, keys_file, keys)
