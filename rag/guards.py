@@ -76,42 +76,47 @@ _FILL = (
     r"\s+the)?|[\w-]+-style))*"
 )
 _CLAIM = r"(?:announcing|saying|stating|declaring|confirming|claiming|proclaiming|that|which|where)"
+_A, _D = _AUTHORITY, _OFFICIAL_DOC
 _FABRICATION = re.compile(
-    r"(?ix)"
-    # invented content, whatever the verb
-    r"\b(fabricate|invent|make\s+up|fake|forge|falsify|made[\s-]up|concoct|dream\s+up|cook\s+up|"
-    r"come\s+up\s+with)\b[^.?!]{0,60}"
-    r"\b(statement|quote|statistics?|figures?|numbers?|data|press\s+release|announcement|"
-    r"decision|document|citation|source|estimates?)s?"
-    r"|\b(plausible|realistic|believable|convincing|credible|fictional|fictitious|hypothetical|"
-    r"imaginary|invented|made[\s-]up|fake|bogus|dummy)(-looking|-sounding)?\s+(\w+\s+){0,2}"
-    r"(statistics|figures|numbers|data|quotes?|statements?|press\s+releases?|estimates)\b"
-    # official content written on someone's behalf: attributed after it ...
-    r"|\b" + _AUTHOR + _FILL + r"\s+" + _OFFICIAL_DOC + r"\b[^.?!]{0,60}\b(from|by|of|on\s+behalf\s+"
-    r"of|in\s+the\s+name\s+of|attributed\s+to|signed\s+by|as\s+if\s+(it\s+)?(were|was)\s+from)\s+"
-    r"(the\s+)?([\w-]+\s+){0,2}" + _AUTHORITY + r"\b"
-    # ... or labelled with it ("an official statement", "an EMN announcement") and saying
-    # something, or naming it before what it says
-    r"|\b" + _AUTHOR + _FILL + r"\s+" + _AUTHORITY + r"(['’]s)?\s+([\w-]+\s+)?" + _OFFICIAL_DOC
-    + r"\b[^.?!]{0,80}\b" + _CLAIM + r"\b"
-    r"|\b" + _AUTHOR + _FILL + r"\s+" + _OFFICIAL_DOC + r"\b[^.?!]{0,40}\b" + _AUTHORITY
-    + r"\b[^.?!]{0,40}\b(announcing|saying|stating|declaring|confirming|claiming|proclaiming)\b"
-    # speaking in an authority's name
-    r"|\b(speak|write|answer|respond|reply|talk|post|announce|declare)\s+(as|in\s+the\s+voice\s+of|"
-    r"on\s+behalf\s+of|in\s+the\s+name\s+of)\s+(if\s+you\s+were\s+)?(the\s+|an?\s+)?([\w-]+\s+){0,2}"
-    + _AUTHORITY + r"\b"
-    r"|\b(pretend|imagine|suppose)\s+(that\s+)?(you\s+are|you['’]re|to\s+be)\s+(the\s+|an?\s+)?"
-    r"([\w-]+\s+){0,2}" + _AUTHORITY + r"\b"
-    r"|\b(announce|declare|proclaim)\b[^.?!]{0,40}\bas\s+(the\s+)?" + _AUTHORITY + r"\b"
-    r"|\bpretend\s+(that\s+)?the\s+(commission|eu|council)\s+(said|announced|decided)"
-    # passing content off as official
-    r"|\b(on|with|under|bearing)\s+(the\s+|an?\s+)?" + _AUTHORITY + r"(['’]s)?\s+(letterhead|logo|"
-    r"seal|stamp|emblem|signature|header)"
-    r"|\bmake\s+(it|them|this)\s+(look|sound|seem)\s+(official|authentic|real|genuine)"
-    r"|\b(present|pass)\s+(\w+\s+){0,3}(off\s+)?as\s+(official|genuine|real|authentic)"
-    r"|\battribut\w*\s+(it|them|this|these|those|the\s+\w+)\s+to\s+(the\s+)?([\w-]+\s+){0,2}"
-    + _AUTHORITY + r"\b"
-    r"|\bquote\s+(the\s+)?([\w-]+\s+){0,2}" + _AUTHORITY + r"\s+as\s+saying"
+    "(?ix)"
+    + "|".join(
+        [
+            # invented content, whatever the verb
+            r"\b(fabricate|invent|make\s+up|fake|forge|falsify|made[\s-]up|concoct|dream\s+up|"
+            r"cook\s+up|come\s+up\s+with)\b[^.?!]{0,60}\b(statement|quote|statistics?|figures?|"
+            r"numbers?|data|press\s+release|announcement|decision|document|citation|source|"
+            r"estimates?)s?",
+            r"\b(plausible|realistic|believable|convincing|credible|fictional|fictitious|"
+            r"hypothetical|imaginary|invented|made[\s-]up|fake|bogus|dummy)(-looking|-sounding)?"
+            r"\s+(\w+\s+){0,2}(statistics|figures|numbers|data|quotes?|statements?|"
+            r"press\s+releases?|estimates)\b",
+            # official content written in someone's name: attributed after it ...
+            rf"\b{_AUTHOR}{_FILL}\s+{_D}\b[^.?!]{{0,60}}\b(from|by|of|on\s+behalf\s+of|"
+            rf"in\s+the\s+name\s+of|attributed\s+to|signed\s+by|as\s+if\s+(it\s+)?(were|was)\s+"
+            rf"from)\s+(the\s+)?([\w-]+\s+){{0,2}}{_A}\b",
+            # ... labelled with it ("an official statement", "an EMN announcement") and
+            # saying something, or naming it before what it says
+            rf"\b{_AUTHOR}{_FILL}\s+{_A}(['’]s)?\s+([\w-]+\s+)?{_D}\b[^.?!]{{0,80}}\b{_CLAIM}\b",
+            rf"\b{_AUTHOR}{_FILL}\s+{_D}\b[^.?!]{{0,40}}\b{_A}\b[^.?!]{{0,40}}\b(announcing|"
+            r"saying|stating|declaring|confirming|claiming|proclaiming)\b",
+            # speaking in an authority's name
+            r"\b(speak|write|answer|respond|reply|talk|post|announce|declare)\s+(as|in\s+the\s+"
+            r"voice\s+of|on\s+behalf\s+of|in\s+the\s+name\s+of)\s+(if\s+you\s+were\s+)?"
+            rf"(the\s+|an?\s+)?([\w-]+\s+){{0,2}}{_A}\b",
+            r"\b(pretend|imagine|suppose)\s+(that\s+)?(you\s+are|you['’]re|to\s+be)\s+"
+            rf"(the\s+|an?\s+)?([\w-]+\s+){{0,2}}{_A}\b",
+            rf"\b(announce|declare|proclaim)\b[^.?!]{{0,40}}\bas\s+(the\s+)?{_A}\b",
+            r"\bpretend\s+(that\s+)?the\s+(commission|eu|council)\s+(said|announced|decided)",
+            # passing content off as official
+            rf"\b(on|with|under|bearing)\s+(the\s+|an?\s+)?{_A}(['’]s)?\s+(letterhead|logo|seal|"
+            r"stamp|emblem|signature|header)",
+            r"\bmake\s+(it|them|this)\s+(look|sound|seem)\s+(official|authentic|real|genuine)",
+            r"\b(present|pass)\s+(\w+\s+){0,3}(off\s+)?as\s+(official|genuine|real|authentic)",
+            r"\battribut\w*\s+(it|them|this|these|those|the\s+\w+)\s+to\s+(the\s+)?"
+            rf"([\w-]+\s+){{0,2}}{_A}\b",
+            rf"\bquote\s+(the\s+)?([\w-]+\s+){{0,2}}{_A}\s+as\s+saying",
+        ]
+    )
 )
 
 _FIRST_PERSON = re.compile(r"(?i)\b(i|i'm|i've|i'd|me|my|mine|myself|we|our|us)\b")
@@ -153,7 +158,7 @@ _DOMAIN = re.compile(
     r"subsequent\s+application|further\s+representation|subsidiary|refoulement|detention|"
     r"detained|take[\s-](charge|back)|transfer(s|red)?|instrumentali[sz]\w*|force\s+majeure|"
     r"apprehen\w*|fingerprint\w*|safe\s+(third\s+)?countr\w*|guardian\w*|"
-    r"blue\s+card|legal\s+migration|labour\s+migration|seasonal\s+workers?|intra[\s-]corporate|"
+    r"blue\s+card|legal\s+migration|legal\s+pathways?|labour\s+migration|seasonal\s+workers?|intra[\s-]corporate|"
     r"apr|ammr|rcd|urf|ceas|unhcr|iom)\b"
 )
 # Words of EU policy in general: in scope only when the corpus clearly speaks to the question

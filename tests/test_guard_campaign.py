@@ -30,10 +30,10 @@ class Case:
 
 def cases(kind: str) -> list[Case]:
     rows = [json.loads(line) for line in CAMPAIGN.read_text(encoding="utf-8").splitlines()]
+    history = [[Turn(**t) for t in r["history"]] for r in rows]
     return [
-        Case(r["id"], r["kind"], r["family"], r["question"],
-             [Turn(**t) for t in r["history"]], r["payload"])  # fmt: skip
-        for r in rows
+        Case(r["id"], r["kind"], r["family"], r["question"], turns, r["payload"])
+        for r, turns in zip(rows, history, strict=True)
         if r["kind"] == kind
     ]
 
