@@ -313,34 +313,42 @@ def _own_messages() -> tuple[str, ...]:
 def check_history(history: list[Turn], language: str = "en") -> GuardResult | None:
     """Every history turn, the user's and the assistant's (a client sends both, so either
     may be forged), read like the question for attacks: an injection or a fabrication request
-    in any turn declines the request with the injection decline. Each turn is read with the
-    English rules, the question's language's and its own."""
+    in any turn declines the request with the injection decline. Injections are read with
+    every language's rules, fabrication with English, the question's language and the
+    turn's own."""
     for number, turn in enumerate(history, start=1):
-        content = guard_clean(turn.content)
-        if turn.role == "assistant":
-            for message in _own_messages():
-                content = content.replace(message, " ")
-        if not content.strip():
-            continue
-        languages = {language, detect_language(content).language}
-        for code in sorted(languages):
-            kind = (
-                "injection" if is_injection(content, code)
-                else "fabrication" if is_fabrication(content, code)
-                else None
-            )  # fmt: skip
-            if kind:
-                verdict = GuardVerdict(
-                    guard="history",
-                    verdict="block",
-                    detail=f"{kind} in history turn {number} ({turn.role})",
-                )
-                return GuardResult(
-                    [verdict],
-                    decline_message("injection", language),
-                    f"{kind} in the conversation history",
-                )
+        kind = _turn_attack(turn.content, turn.role, language)
+        if kind:
+            verdict = GuardVerdict(
+                guard="history",
+                verdict="block",
+                detail=f"{kind} in history turn {number} ({turn.role})",
+            )
+            return GuardResult(
+                [verdict],
+                decline_message("injection", language),
+                f"{kind} in the conversation history",
+            )
     return None
+
+
+@lru_cache(maxsize=1024)  # at most ~12 MB of turns (MAX_HISTORY_CHARS each)
+def _turn_attack(content: str, role: str, language: str) -> str:
+    """'injection', 'fabrication' or '' for one turn. Cached: a conversation sends the same
+    turns again with every follow-up, and reading a long turn with every language's rules
+    takes milliseconds."""
+    content = guard_clean(content)
+    if role == "assistant":
+        for message in _own_messages():
+            content = content.replace(message, " ")
+    if not content.strip():
+        return ""
+    if is_injection(content, language):
+        return "injection"
+    for code in sorted({language, detect_language(content).language}):
+        if is_fabrication(content, code):
+            return "fabrication"
+    return ""
 
 
 def check_rewritten(query: str, language: str = "en") -> str:
