@@ -45,7 +45,7 @@ ENGLISH_FLOOR = 0.2
 FUNCTION_WORDS: dict[str, frozenset[str]] = {
     code: frozenset(words.split())
     for code, words in {
-        "en": "the what which who how when where is are does do of and for with",
+        "en": "the what which who how when where is are does do of and for with an it",
         "bg": "какво какъв каква какви кой коя кои колко кога къде как е са на за от и в с",
         "cs": "co jaký jaká jaké který která kolik kdy kde jak je jsou a pro na v se z",
         "da": "hvad hvilke hvilken hvem hvor hvornår hvordan er og til af på den det",

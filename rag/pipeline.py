@@ -32,6 +32,7 @@ from rag.citation import citation, public_base
 from rag.composers.base import Composer
 from rag.composers.extractive import ExtractiveComposer
 from rag.composers.llm import LLMComposer
+from rag.guard_text import guard_clean
 from rag.provenance import Provenance, load_or_create_key, sign_output
 from rag.retrieval import (
     Candidate,
@@ -143,9 +144,11 @@ class Assistant:
 
     def _context(self, question: str, history: list[Turn] | None, filters: Filters | None,
                 composer: str | None) -> Context:  # fmt: skip
+        # Cleaned before anything reads them (rag/guard_text.py): the API cleans at its
+        # boundary too, but the library path must be safe by itself.
         return Context(
-            question=question.strip(),
-            history=list(history or []),
+            question=guard_clean(question).strip(),
+            history=[Turn(role=t.role, content=guard_clean(t.content)) for t in history or []],
             filters=filters,
             composer=composer or self.settings.composer,
         )

@@ -113,6 +113,12 @@ class GuardIn(Step):
         ctx.guards.extend(result.verdicts)
         if len(ctx.history) > guards.MAX_HISTORY_TURNS:
             ctx.history = ctx.history[-guards.MAX_HISTORY_TURNS :]
+        if not result.blocked:
+            # An instruction in an earlier turn is never followed, nor rewritten into the
+            # question (rag/guards.check_history).
+            result = guards.check_history(ctx.history, ctx.language) or result
+            if result.blocked:
+                ctx.guards.extend(result.verdicts)
         if result.blocked:
             ctx.confidence = ctx.raw_confidence = 1.0  # sure of the decline
             ctx.finish("declined", result.decline_message, result.decline_reason)
@@ -143,8 +149,18 @@ class Rewrite(Step):
     def run(self, ctx: Context) -> None:
         question = guards.depersonalise(ctx.question) if ctx.individual_case else ctx.question
         ctx.query = rewrite_followup(question, ctx.history)
-        if ctx.query != question:
-            ctx.notes.append(f"follow-up rewritten as: {ctx.query}")
+        if ctx.query == question:
+            return
+        ctx.notes.append(f"follow-up rewritten as: {ctx.query}")
+        kind = guards.check_rewritten(ctx.query, ctx.language)
+        if kind:
+            ctx.guards.append(
+                GuardVerdict(guard=kind, verdict="block", detail="in the rewritten follow-up")
+            )
+            ctx.confidence = ctx.raw_confidence = 1.0
+            decline = "profiling" if kind == "profiling" else "injection"
+            ctx.finish("declined", guards.decline_message(decline, ctx.language),
+                       f"{kind} in the rewritten follow-up")  # fmt: skip
 
 
 class Retrieve(Step):
