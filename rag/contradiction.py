@@ -54,6 +54,13 @@ NEGATIONS = frozenset(
         "unable fail fails failed failing"
     )
 )
+AVOIDANCE = frozenset(
+    _words(
+        "avoid avoids avoided avoiding refrain refrains refrained refraining prevent prevents "
+        "prevented preventing prohibited forbidden precluded barred"
+    )
+)
+NEGATIONS = NEGATIONS | AVOIDANCE
 # Concept -> (words meaning it, words meaning its opposite). Polarity is relative to the first.
 ANTONYMS: dict[str, tuple[str, str]] = {
     "increase": (
@@ -433,6 +440,19 @@ def _clause_negated(toks: tuple[Token, ...] | list[Token], pos: int) -> bool:
     return False
 
 
+def _governs(toks: tuple[Token, ...] | list[Token], i: int) -> bool:
+    """A verb of avoidance or prohibition negates its object, the words right after it
+    ('avoid duplicating', 'prohibited from detaining', 'prevent the transfer')."""
+    nxt = toks[i + 1] if i + 1 < len(toks) else None
+    if nxt is None:
+        return False
+    if nxt.word in {"from", "to"}:
+        return True
+    if toks[i].word.endswith(("ed", "en")):  # 'an avoided trip', 'prohibited acts': adjectives
+        return i > 0 and toks[i - 1].word in {"has", "have", "had"}
+    return nxt.content or nxt.word in DETERMINERS | {"any"}
+
+
 def _before_number(toks: tuple[Token, ...] | list[Token], i: int) -> bool:
     return any(u.number is not None for u in toks[i + 1 : i + 4])
 
@@ -443,6 +463,8 @@ def _polarities(toks: tuple[Token, ...] | list[Token], other: frozenset[str]) ->
     for i, t in enumerate(toks):
         if t.word not in NEGATIONS:
             continue
+        if t.word in AVOIDANCE and not _governs(toks, i):
+            continue  # 'every trip avoided is ...': a participle, it governs nothing
         if t.word == "not" and i + 1 < len(toks) and toks[i + 1].word == "only":
             continue
         count = 0
@@ -539,7 +561,7 @@ def _leads(at: Polar, polars: list[Polar], other: set[str]) -> bool:
 
 def _scope_agrees(polars: list[Polar], at: Polar, other: dict[str, list[Polar]]) -> bool:
     """Another word negated with `at` (same negation) has the same sign in the other text."""
-    scope = [p for p in polars if p.negated and abs(p.pos - at.pos) <= 2 * SCOPE and p is not at]
+    scope = [p for p in polars if p.negated and p.scope == at.scope and p is not at]
     return any(any(o.sign == p.sign for o in other.get(p.concept, [])) for p in scope)
 
 
