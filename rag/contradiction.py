@@ -514,6 +514,22 @@ def _local(found: list[Polar], mine: list[Polar], at: Polar, theirs: list[Polar]
         local = [p for p in found if any(0 < abs(p.pos - q) <= near for q in where)]
         if local:
             return local
+    # The nearest words on either side that the other text has too, however far ('shall
+    # continue to apply' against 'shall no longer apply': 'regulation' stands by both).
+    shared = {p.concept for p in theirs} - {at.concept}
+    sides = [
+        min(
+            (p for p in mine if p.concept in shared and 0 < (p.pos - at.pos) * d <= 2 * WINDOW),
+            key=lambda p: abs(p.pos - at.pos),
+            default=None,
+        )
+        for d in (-1, 1)
+    ]
+    words = {p.concept for p in sides if p is not None}
+    where = [p.pos for p in theirs if p.concept in words]
+    local = [p for p in found if any(0 < abs(p.pos - q) <= 2 * WINDOW for q in where)]
+    if local:
+        return local
     return found if len(mine) <= 2 else []
 
 
