@@ -57,7 +57,7 @@ NEGATIONS = frozenset(
 AVOIDANCE = frozenset(
     _words(
         "avoid avoids avoided avoiding refrain refrains refrained refraining prevent prevents "
-        "prevented preventing prohibited forbidden precluded barred"
+        "prevented preventing prohibited forbidden precluded barred cease ceases ceased ceasing"
     )
 )
 NEGATIONS = NEGATIONS | AVOIDANCE
@@ -282,6 +282,12 @@ def tokens_of(text: str) -> tuple[Token, ...]:
     text = re.sub(r"^\s*no\s*[-–—,.:;]", " ", text)  # 'No - ...': an answer, not a negation
     text = re.sub(r"n't\b", " not", text).replace("cannot", "can not")
     text = re.sub(r"(?<=\d)\s*(?:per ?cent)\b", "%", text).replace("up-to-date", "current")
+    # Bounds said two ways: 'no later than' is 'at the latest', 'not more than' 'at most'.
+    text = re.sub(r"\b(?:no|not)\s+(later|earlier)\s+than\b", r"at \1st", text)
+    text = re.sub(r"\b(?:no|not)\s+(?:more|longer|greater)\s+than\b", "at most", text)
+    text = re.sub(r"\b(?:no|not)\s+(?:less|fewer|shorter)\s+than\b", "at least", text)
+    text = re.sub(r"\bat the (latest|earliest)\b", r"at \1", text)
+    text = text.replace("laterst", "latest").replace("earlierst", "earliest")
     raw = [t for t in _TOKEN.findall(text.replace("-", " "))]
     out: list[Token] = []
     i = 0
@@ -332,7 +338,7 @@ def _counted(raw: list[str], i: int) -> bool:
     prev = raw[i - 1] if i else ""
     return (
         bool(re.fullmatch(r"[a-z]{3,}", nxt))
-        and nxt not in STOPWORDS | {"another"}
+        and nxt not in STOPWORDS | {"another"} | set(QUANTIFIERS)
         and (prev not in {"the", "this", "that", "which", "any", "no", "every", "each", "as"})
     )
 
@@ -473,6 +479,8 @@ def _polarities(toks: tuple[Token, ...] | list[Token], other: frozenset[str]) ->
                 break
             if u.word in {"and", "or"} and _next_word(toks, u.pos) in DETERMINERS:
                 break  # 'has not complied and a risk ... remains': a new clause
+            if count and t.word in {"no", "without"} and u.word in STOPWORDS:
+                break  # 'without delay of the decision': a noun phrase, not the clause
             if u.content or u.word in _WORD_INDEX or u.word in BOUNDS:
                 negated_at[u.pos] = (count, t.pos)
                 count += 1
@@ -557,9 +565,19 @@ def _polarity_conflict(claim: tuple[Token, ...], passage: list[Token]) -> Contra
             continue
         if by_negation and _clause_negated(claim, c.pos) == _clause_negated(passage, p0.pos):
             continue  # the same clause is negative in both, worded differently
+        if by_negation and _negations(claim) == _negations(passage):
+            continue  # as many negations on both sides: one moved, not added or dropped
         kind = "negation" if by_negation else "antonym"
         return Contradiction(kind, f"'{c.word}' against '{p0.word}'")
     return None
+
+
+def _negations(toks: tuple[Token, ...] | list[Token]) -> int:
+    """How many negations a text holds (a verb of avoidance only where it governs)."""
+    return sum(
+        t.word in NEGATIONS and (t.word not in AVOIDANCE or _governs(toks, i))
+        for i, t in enumerate(toks)
+    )
 
 
 def _leads(at: Polar, polars: list[Polar], other: set[str]) -> bool:
@@ -737,7 +755,10 @@ def _date_conflict(
             for j, u in enumerate(passage)
             if u.word in UNITS and any(abs(u.pos - q) <= WINDOW for q in where)
         }
+        stated = [_unit(claim, j) for j, u in enumerate(claim) if u.word in UNITS]
         if nearby and not any(_same_unit(mine, theirs) for theirs in nearby):
+            if all(any(_same_unit(c, theirs) for c in stated) for theirs in nearby):
+                continue  # the claim states the passage's unit too ('annual ... five years')
             return Contradiction(
                 "date",
                 f"'{t.word}' where the passage has {', '.join(sorted(u for _, u in nearby))}",
