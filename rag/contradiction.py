@@ -565,19 +565,22 @@ def _polarity_conflict(claim: tuple[Token, ...], passage: list[Token]) -> Contra
             continue
         if by_negation and _clause_negated(claim, c.pos) == _clause_negated(passage, p0.pos):
             continue  # the same clause is negative in both, worded differently
-        if by_negation and _negations(claim) == _negations(passage):
-            continue  # as many negations on both sides: one moved, not added or dropped
+        if by_negation and _negated_after(claim, c.pos) != _negated_after(passage, p0.pos):
+            continue  # 'may not be withdrawn' against 'shall not withdraw': the same negation
         kind = "negation" if by_negation else "antonym"
         return Contradiction(kind, f"'{c.word}' against '{p0.word}'")
     return None
 
 
-def _negations(toks: tuple[Token, ...] | list[Token]) -> int:
-    """How many negations a text holds (a verb of avoidance only where it governs)."""
-    return sum(
-        t.word in NEGATIONS and (t.word not in AVOIDANCE or _governs(toks, i))
-        for i, t in enumerate(toks)
-    )
+def _negated_after(toks: tuple[Token, ...] | list[Token], pos: int) -> bool:
+    """A negation shortly after `pos` in the same clause: 'education may not be withdrawn'
+    negates the clause 'education' stands in, as 'shall not withdraw education' does."""
+    for t in (t for t in toks if pos < t.pos <= pos + 4):
+        if t.word in ",;:" or t.word in CLAUSE_BREAKS or t.word in _WORD_INDEX:
+            return False
+        if t.word in NEGATIONS:
+            return True
+    return False
 
 
 def _leads(at: Polar, polars: list[Polar], other: set[str]) -> bool:
