@@ -54,6 +54,13 @@ NEGATIONS = frozenset(
         "unable fail fails failed failing"
     )
 )
+AVOIDANCE = frozenset(
+    _words(
+        "avoid avoids avoided avoiding refrain refrains refrained refraining prevent prevents "
+        "prevented preventing prohibited forbidden precluded barred cease ceases ceased ceasing"
+    )
+)
+NEGATIONS = NEGATIONS | AVOIDANCE
 # Concept -> (words meaning it, words meaning its opposite). Polarity is relative to the first.
 ANTONYMS: dict[str, tuple[str, str]] = {
     "increase": (
@@ -275,6 +282,12 @@ def tokens_of(text: str) -> tuple[Token, ...]:
     text = re.sub(r"^\s*no\s*[-–—,.:;]", " ", text)  # 'No - ...': an answer, not a negation
     text = re.sub(r"n't\b", " not", text).replace("cannot", "can not")
     text = re.sub(r"(?<=\d)\s*(?:per ?cent)\b", "%", text).replace("up-to-date", "current")
+    # Bounds said two ways: 'no later than' is 'at the latest', 'not more than' 'at most'.
+    text = re.sub(r"\b(?:no|not)\s+(later|earlier)\s+than\b", r"at \1st", text)
+    text = re.sub(r"\b(?:no|not)\s+(?:more|longer|greater)\s+than\b", "at most", text)
+    text = re.sub(r"\b(?:no|not)\s+(?:less|fewer|shorter)\s+than\b", "at least", text)
+    text = re.sub(r"\bat the (latest|earliest)\b", r"at \1", text)
+    text = text.replace("laterst", "latest").replace("earlierst", "earliest")
     raw = [t for t in _TOKEN.findall(text.replace("-", " "))]
     out: list[Token] = []
     i = 0
@@ -325,7 +338,7 @@ def _counted(raw: list[str], i: int) -> bool:
     prev = raw[i - 1] if i else ""
     return (
         bool(re.fullmatch(r"[a-z]{3,}", nxt))
-        and nxt not in STOPWORDS | {"another"}
+        and nxt not in STOPWORDS | {"another"} | set(QUANTIFIERS)
         and (prev not in {"the", "this", "that", "which", "any", "no", "every", "each", "as"})
     )
 
@@ -433,6 +446,19 @@ def _clause_negated(toks: tuple[Token, ...] | list[Token], pos: int) -> bool:
     return False
 
 
+def _governs(toks: tuple[Token, ...] | list[Token], i: int) -> bool:
+    """A verb of avoidance or prohibition negates its object, the words right after it
+    ('avoid duplicating', 'prohibited from detaining', 'prevent the transfer')."""
+    nxt = toks[i + 1] if i + 1 < len(toks) else None
+    if nxt is None:
+        return False
+    if nxt.word in {"from", "to"}:
+        return True
+    if toks[i].word.endswith(("ed", "en")):  # 'an avoided trip', 'prohibited acts': adjectives
+        return i > 0 and toks[i - 1].word in {"has", "have", "had"}
+    return nxt.content or nxt.word in DETERMINERS | {"any"}
+
+
 def _before_number(toks: tuple[Token, ...] | list[Token], i: int) -> bool:
     return any(u.number is not None for u in toks[i + 1 : i + 4])
 
@@ -443,6 +469,8 @@ def _polarities(toks: tuple[Token, ...] | list[Token], other: frozenset[str]) ->
     for i, t in enumerate(toks):
         if t.word not in NEGATIONS:
             continue
+        if t.word in AVOIDANCE and not _governs(toks, i):
+            continue  # 'every trip avoided is ...': a participle, it governs nothing
         if t.word == "not" and i + 1 < len(toks) and toks[i + 1].word == "only":
             continue
         count = 0
@@ -451,6 +479,8 @@ def _polarities(toks: tuple[Token, ...] | list[Token], other: frozenset[str]) ->
                 break
             if u.word in {"and", "or"} and _next_word(toks, u.pos) in DETERMINERS:
                 break  # 'has not complied and a risk ... remains': a new clause
+            if count and t.word in {"no", "without"} and u.word in STOPWORDS:
+                break  # 'without delay of the decision': a noun phrase, not the clause
             if u.content or u.word in _WORD_INDEX or u.word in BOUNDS:
                 negated_at[u.pos] = (count, t.pos)
                 count += 1
@@ -492,6 +522,22 @@ def _local(found: list[Polar], mine: list[Polar], at: Polar, theirs: list[Polar]
         local = [p for p in found if any(0 < abs(p.pos - q) <= near for q in where)]
         if local:
             return local
+    # The nearest words on either side that the other text has too, however far ('shall
+    # continue to apply' against 'shall no longer apply': 'regulation' stands by both).
+    shared = {p.concept for p in theirs} - {at.concept}
+    sides = [
+        min(
+            (p for p in mine if p.concept in shared and 0 < (p.pos - at.pos) * d <= 2 * WINDOW),
+            key=lambda p: abs(p.pos - at.pos),
+            default=None,
+        )
+        for d in (-1, 1)
+    ]
+    words = {p.concept for p in sides if p is not None}
+    where = [p.pos for p in theirs if p.concept in words]
+    local = [p for p in found if any(0 < abs(p.pos - q) <= 2 * WINDOW for q in where)]
+    if local:
+        return local
     return found if len(mine) <= 2 else []
 
 
@@ -519,9 +565,22 @@ def _polarity_conflict(claim: tuple[Token, ...], passage: list[Token]) -> Contra
             continue
         if by_negation and _clause_negated(claim, c.pos) == _clause_negated(passage, p0.pos):
             continue  # the same clause is negative in both, worded differently
+        if by_negation and _negated_after(claim, c.pos) != _negated_after(passage, p0.pos):
+            continue  # 'may not be withdrawn' against 'shall not withdraw': the same negation
         kind = "negation" if by_negation else "antonym"
         return Contradiction(kind, f"'{c.word}' against '{p0.word}'")
     return None
+
+
+def _negated_after(toks: tuple[Token, ...] | list[Token], pos: int) -> bool:
+    """A negation shortly after `pos` in the same clause: 'education may not be withdrawn'
+    negates the clause 'education' stands in, as 'shall not withdraw education' does."""
+    for t in (t for t in toks if pos < t.pos <= pos + 4):
+        if t.word in ",;:" or t.word in CLAUSE_BREAKS or t.word in _WORD_INDEX:
+            return False
+        if t.word in NEGATIONS:
+            return True
+    return False
 
 
 def _leads(at: Polar, polars: list[Polar], other: set[str]) -> bool:
@@ -539,7 +598,7 @@ def _leads(at: Polar, polars: list[Polar], other: set[str]) -> bool:
 
 def _scope_agrees(polars: list[Polar], at: Polar, other: dict[str, list[Polar]]) -> bool:
     """Another word negated with `at` (same negation) has the same sign in the other text."""
-    scope = [p for p in polars if p.negated and abs(p.pos - at.pos) <= 2 * SCOPE and p is not at]
+    scope = [p for p in polars if p.negated and p.scope == at.scope and p is not at]
     return any(any(o.sign == p.sign for o in other.get(p.concept, [])) for p in scope)
 
 
@@ -699,7 +758,10 @@ def _date_conflict(
             for j, u in enumerate(passage)
             if u.word in UNITS and any(abs(u.pos - q) <= WINDOW for q in where)
         }
+        stated = [_unit(claim, j) for j, u in enumerate(claim) if u.word in UNITS]
         if nearby and not any(_same_unit(mine, theirs) for theirs in nearby):
+            if all(any(_same_unit(c, theirs) for c in stated) for theirs in nearby):
+                continue  # the claim states the passage's unit too ('annual ... five years')
             return Contradiction(
                 "date",
                 f"'{t.word}' where the passage has {', '.join(sorted(u for _, u in nearby))}",

@@ -15,6 +15,7 @@ import numpy as np
 from common.sentences import split_sentences
 from index.lexical import join_digit_groups, tokenize
 from rag.contradiction import Contradiction, find_contradiction
+from rag.figures import missing_figures
 from rag.retrieval import Candidate
 
 _MARKER_GROUP = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -53,12 +54,6 @@ def numbers_in(text: str) -> list[str]:
     """Figures as digit strings: '28 200 000' -> '28200000', '51.4' stays, years kept."""
     return [n.replace(",", "") if re.fullmatch(r"\d{1,3}(,\d{3})+", n) else n
             for n in _NUMBER.findall(join_digit_groups(text))]  # fmt: skip
-
-
-def _has_number(number: str, passage: str) -> bool:
-    haystack = join_digit_groups(passage)
-    variants = {number, number.replace(".", ","), number.replace(",", ".")}
-    return any(re.search(rf"(?<![\d]){re.escape(v)}(?![\d])", haystack) for v in variants)
 
 
 def split_answer(text: str) -> list[str]:
@@ -134,10 +129,7 @@ class Verifier:
         supporting = [i for i in valid if self.support(plain, passages[i]) >= LEXICAL_SUPPORT]
         if not supporting:
             return None, Removed(plain, "not supported by the cited passages")
-        missing = [
-            n for n in numbers_in(plain)
-            if not any(_has_number(n, passages[i].chunk.text) for i in supporting)
-        ]  # fmt: skip
+        missing = missing_figures(plain, [passages[i].chunk.text for i in supporting])
         if missing:
             return None, Removed(plain, f"figure(s) {', '.join(missing)} not in the cited passages")
         # Similar wording is no agreement: a passage the sentence contradicts supports nothing.

@@ -252,3 +252,65 @@ def test_llm_contradictions_are_removed_from_the_answer(
         assert sentence not in answer.answer, describe(answer)
     assert "minimum" not in answer.answer and "not set" not in answer.answer
     assert "at least 20" not in answer.answer, describe(answer)
+
+
+# --- rules that generalise: written from general English, not from any evaluation pair ---------
+
+AVOID = "The EMN shall continue to enhance cooperation while avoiding duplicating the work of "
+AVOID += "existing EU bodies or structures."
+SMUGGLING = "Every smuggling trip avoided is potentially a life saved."
+NO_LONGER = "The Dublin III Regulation shall no longer apply."
+LATEST = "That information shall be provided no later than three days from the making of the "
+LATEST += "application."
+WITHDRAW = "Member States shall not withdraw secondary education for the sole reason that the "
+WITHDRAW += "minor has reached the age of majority."
+WITHOUT_DELAY = "It shall notify the person concerned in writing without delay of the decision "
+WITHOUT_DELAY += "to transfer him or her at the latest two days before the transfer."
+CYCLES = "Such a Member State may reduce proportionally the part above the fair share under "
+CYCLES += "the upcoming annual cycles over a period of five years."
+
+
+@pytest.mark.parametrize(
+    ("sentence", "passage", "kind"),
+    [
+        ("The EMN shall enhance cooperation by duplicating the work of existing EU bodies.",
+         AVOID, "negation"),
+        ("Member States are prohibited from extending the time limit.",
+         "Member States may extend the time limit.", "negation"),
+        ("The Dublin III Regulation shall continue to apply.", NO_LONGER,
+         "negation"),
+        ("That information shall be provided no earlier than three days from the making of the "
+         "application.", LATEST, "antonym"),
+    ],
+)  # fmt: skip
+def test_general_rules_find_contradictions(sentence: str, passage: str, kind: str) -> None:
+    """Verbs of avoidance and prohibition negate their object; a word is compared near the
+    nearest words both texts share, however far; bounds said two ways are one bound."""
+    found = find_contradiction(sentence, passage)
+    assert found is not None and found.kind == kind, (sentence, found)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "passage"),
+    [
+        ("The EMN shall not duplicate the work of existing EU bodies or structures.", AVOID),
+        ("Each avoided smuggling trip can potentially save a life.", SMUGGLING),
+        ("The Dublin III Regulation ceases to apply.", NO_LONGER),
+        ("That information shall be provided at the latest three days after the application "
+         "is made.", LATEST),
+        ("A minor's secondary education may not be withdrawn solely because he or she has "
+         "reached the age of majority.", WITHDRAW),
+        ("The person must be notified in writing of the transfer decision at least two days "
+         "before the transfer.", WITHOUT_DELAY),
+        ("Such a Member State may deduct proportionally the part above its fair share in the "
+         "upcoming annual cycles over five years.", CYCLES),
+        ("The first Strategy is to be adopted by 12 December 2025, with a new one every five "
+         "years after that.", "The first Strategy shall be adopted by 12 December 2025 and "
+         "every five years thereafter."),
+    ],
+)  # fmt: skip
+def test_general_rules_keep_faithful_paraphrases(sentence: str, passage: str) -> None:
+    """A participle governs nothing ('trip avoided'); 'no later than' is 'at the latest'; a
+    negation after a word ('education may not be withdrawn') negates its clause; 'without'
+    governs a noun phrase; a unit the claim states too, and 'one every', are no conflict."""
+    assert find_contradiction(sentence, passage) is None
