@@ -208,7 +208,8 @@ def test_the_library_path_cleans_text_and_never_fails_on_a_lone_surrogate(
     assert answer.behaviour == "declined"
     answer = assistant.ask(
         "What is the EMN budget?\ud800",
-        history=[Turn(role="user", content="What is the EMN?\udfff")],
+        # Turn refuses a lone surrogate when validated; a caller can still build one unchecked.
+        history=[Turn.model_construct(role="user", content="What is the EMN?\udfff")],
     )
     assert answer.behaviour != "declined"
     json.loads(answer.model_dump_json())  # serialisable: no lone surrogate left
