@@ -39,8 +39,11 @@ async def audit_required(trace_id: str, withheld: str) -> AsyncIterator[None]:
     except (AuditBusyError, OperationalError) as exc:  # locked or full: expected, one line
         log.warning("audit record not written (trace id %s): %s", trace_id, exc)
         raise _unavailable(withheld) from exc
-    except Exception as exc:
-        log.exception("audit record not written (trace id %s)", trace_id)
+    except Exception as exc:  # unexpected: one line; the traceback at debug level
+        log.error(
+            "audit record not written (trace id %s): %s: %s", trace_id, type(exc).__name__, exc
+        )
+        log.debug("traceback of trace id %s", trace_id, exc_info=exc)
         raise _unavailable(withheld) from exc
 
 

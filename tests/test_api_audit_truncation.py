@@ -315,3 +315,33 @@ def test_a_locked_audit_database_fails_fast_with_503_and_nothing_unrecorded(
     after = httpx.post(api_server.url("/v1/ask"), json={"question": BUDGET_QUESTION}, timeout=60)
     assert after.status_code == 200
     assert answer_records(api_server) == before + 1
+
+
+@pytest.mark.slow
+def test_an_unexpected_audit_failure_is_503_and_one_log_line_each(
+    default_index_settings: Settings, tmp_path: Path
+) -> None:
+    """An audit database that refuses the insert (not busy, not locked: an unexpected failure)
+    withholds the answer with 503 and writes one log line per request, the traceback only at debug
+    level."""
+    settings = copy_index(default_index_settings, tmp_path / "index")
+    server = start_api_server(tmp_path / "svc", {**settings_env(settings), "EMN_AUTH_MODE": "open"})
+    try:
+        warm = httpx.post(server.url("/v1/ask"), json={"question": BUDGET_QUESTION}, timeout=60)
+        assert warm.status_code == 200, warm.text
+        conn = sqlite3.connect(server.audit_db_url.removeprefix("sqlite:///"), timeout=30)
+        with conn:  # every later append fails with a constraint error, not a lock
+            conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON audit_log "
+                         "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")  # fmt: skip
+        conn.close()
+        statuses = [
+            httpx.post(server.url("/v1/ask"), json={"question": f"{BUDGET_QUESTION} ({n})"},
+                       timeout=60).status_code
+            for n in range(5)
+        ]  # fmt: skip
+        log = server.log.read_text(errors="replace")
+    finally:
+        server.stop()
+    assert statuses == [503] * 5
+    assert log.count("audit record not written") == 5, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
