@@ -29,7 +29,9 @@ from common.settings import PROJECT_ROOT, Settings
 from index.schema import IndexPaths
 
 if TYPE_CHECKING:
+    from index.reader import IndexReader
     from rag.pipeline import Assistant
+    from rag.verify import Verifier
 
 TEST_CACHE = PROJECT_ROOT / ".emn" / "test-cache" / "embedding-cache.sqlite"
 PYTHON = sys.executable
@@ -76,6 +78,25 @@ def assistant(default_index_settings: Settings) -> Iterator[Assistant]:
     assistant = Assistant(default_index_settings.model_copy(update={"composer": "extractive"}))
     assistant.warm_up()
     yield assistant
+
+
+@pytest.fixture(scope="module")
+def reader(default_index_settings: Settings) -> IndexReader:
+    """The session index, loaded (chunks and their sentence vectors)."""
+    from index.reader import IndexReader
+
+    reader = IndexReader(default_index_settings)
+    reader.ensure_loaded()
+    return reader
+
+
+@pytest.fixture(scope="module")
+def verifier(default_index_settings: Settings) -> Verifier:
+    """As the pipeline builds it: paraphrases are scored with the embedding model."""
+    from common.embedding import embedder_from_settings
+    from rag.verify import Verifier
+
+    return Verifier(embed=embedder_from_settings(default_index_settings).embed_passages)
 
 
 def copy_index(settings: Settings, target: Path, *, vectors: bool = True) -> Settings:

@@ -22,12 +22,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Self
 
 from conftest import free_port, stop_process
 
 from common.sentences import sentences
 from index.lexical import join_digit_groups
+from index.reader import IndexReader
 from rag.answer import Answer
+from rag.retrieval import Candidate
 from rag.verify import numbers_in, split_answer
 
 PYTHON = sys.executable
@@ -213,10 +216,9 @@ def wait_for_connection(port: int, timeout: float = 60.0) -> None:
 _SOURCE = re.compile(r'<source id="(\d+)" title="[^"]*">\n(.*?)\n</source>', re.S)
 
 
-class QuotingThenDyingServer:
-    """An OpenAI-compatible chat server on loopback that streams one sentence quoted verbatim
-    from the last source of the prompt, cited correctly, and then drops the connection in the
-    middle of its reply, as a crashing model server does. It records the requests it got."""
+class LoopbackChatServer:
+    """An OpenAI-compatible chat server on a loopback port, in a thread; a subclass says how
+    it answers in `respond`. It records the requests it got."""
 
     def __init__(self) -> None:
         owner = self
@@ -231,109 +233,99 @@ class QuotingThenDyingServer:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 owner.requests.append(body)
-                prompt = body["messages"][-1]["content"]
-                sources = _SOURCE.findall(prompt)
-                number, text = sources[-1]
-                quote = next(s for s in sentences(text) if len(s.split()) >= 6 and s[0].isupper())
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.send_header("Transfer-Encoding", "chunked")
-                self.end_headers()
-                words = f"{quote.rstrip('.')} [{number}]. The next sentence never".split(" ")
-                for i, word in enumerate(words):
-                    piece = word if i == 0 else " " + word
-                    chunk = {
-                        "id": "chatcmpl-1",
-                        "object": "chat.completion.chunk",
-                        "created": 0,
-                        "model": "quoting",
-                        "choices": [
-                            {"index": 0, "delta": {"content": piece}, "finish_reason": None}
-                        ],
-                    }
-                    event = f"data: {json.dumps(chunk)}\n\n".encode()
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
-                    self.wfile.flush()
-                # The process "dies": the connection closes in the middle of the chunked body
-                # (no [DONE], no final chunk).
-                self.connection.shutdown(socket.SHUT_RDWR)
-                self.close_connection = True
+                owner.respond(self, body)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = int(self.httpd.server_address[1])
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
+    def respond(self, handler: BaseHTTPRequestHandler, body: dict) -> None:
+        raise NotImplementedError
+
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def __enter__(self) -> QuotingThenDyingServer:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class QuotingThenDyingServer(LoopbackChatServer):
+    """Streams one sentence quoted verbatim from the last source of the prompt, cited
+    correctly, and then drops the connection in the middle of its reply, as a crashing model
+    server does."""
+
+    def respond(self, handler: BaseHTTPRequestHandler, body: dict) -> None:
+        number, text = _SOURCE.findall(body["messages"][-1]["content"])[-1]
+        quote = next(s for s in sentences(text) if len(s.split()) >= 6 and s[0].isupper())
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        words = f"{quote.rstrip('.')} [{number}]. The next sentence never".split(" ")
+        for i, word in enumerate(words):
+            piece = word if i == 0 else " " + word
+            chunk = {
+                "id": "chatcmpl-1",
+                "object": "chat.completion.chunk",
+                "created": 0,
+                "model": "quoting",
+                "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+            }
+            event = f"data: {json.dumps(chunk)}\n\n".encode()
+            handler.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+            handler.wfile.flush()
+        # The process "dies": the connection closes in the middle of the chunked body
+        # (no [DONE], no final chunk).
+        handler.connection.shutdown(socket.SHUT_RDWR)
+        handler.close_connection = True
 
 
 # --- a model that says what it is scripted to say ---------------------------------------------
 
 
-class ScriptedAnswerServer:
-    """An OpenAI-compatible chat server on loopback whose reply is scripted from the prompt's
-    sources: `script(sources)` gets [(number, text)] and returns the answer text (markers
-    included). The only way to get a model that reliably contradicts its sources. Answers
-    plain and streamed requests; records the requests it got."""
+class ScriptedAnswerServer(LoopbackChatServer):
+    """Replies with a script of the prompt's sources: `script(sources)` gets [(number, text)]
+    and returns the answer text (markers included). The only way to get a model that reliably
+    contradicts its sources. Answers plain and streamed requests."""
 
     def __init__(self, script: Callable[[list[tuple[str, str]]], str]) -> None:
-        owner = self
-        self.requests: list[dict] = []
+        super().__init__()
+        self.script = script
         self.replies: list[str] = []
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def respond(self, handler: BaseHTTPRequestHandler, body: dict) -> None:
+        reply = self.script(_SOURCE.findall(body["messages"][-1]["content"]))
+        self.replies.append(reply)
+        if body.get("stream"):
+            chunk = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0,
+                     "model": "scripted", "choices": [{"index": 0, "delta":
+                     {"content": reply}, "finish_reason": None}]}  # fmt: skip
+            payload = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
+            content_type = "text/event-stream"
+        else:
+            payload = json.dumps({
+                "id": "chatcmpl-1", "object": "chat.completion", "created": 0,
+                "model": "scripted",
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": reply}}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            }).encode()  # fmt: skip
+            content_type = "application/json"
+        handler.send_response(200)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        handler.wfile.write(payload)
 
-            def log_message(self, *args: object) -> None:
-                pass
 
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                owner.requests.append(body)
-                reply = script(_SOURCE.findall(body["messages"][-1]["content"]))
-                owner.replies.append(reply)
-                if body.get("stream"):
-                    chunk = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0,
-                             "model": "scripted", "choices": [{"index": 0, "delta":
-                             {"content": reply}, "finish_reason": None}]}  # fmt: skip
-                    payload = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
-                    content_type = "text/event-stream"
-                else:
-                    payload = json.dumps({
-                        "id": "chatcmpl-1", "object": "chat.completion", "created": 0,
-                        "model": "scripted",
-                        "choices": [{"index": 0, "finish_reason": "stop",
-                                     "message": {"role": "assistant", "content": reply}}],
-                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-                    }).encode()  # fmt: skip
-                    content_type = "application/json"
-                self.send_response(200)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = int(self.httpd.server_address[1])
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def __enter__(self) -> ScriptedAnswerServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def stored_candidate(reader: IndexReader, text: str) -> Candidate:
+    """The retrieval candidate of the indexed chunk holding `text`, with its sentence vectors."""
+    chunk = next(c for c in reader.chunks.values() if text in c.text)
+    stored = reader.sentences[chunk.id]
+    return Candidate(chunk=chunk, sentence_spans=stored.spans, sentence_vectors=stored.vectors)

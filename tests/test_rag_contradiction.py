@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from rag_helpers import ScriptedAnswerServer, assert_answered, describe
+from rag_helpers import ScriptedAnswerServer, assert_answered, describe, stored_candidate
 
-from common.embedding import embedder_from_settings
 from common.sentences import sentences
 from common.settings import Settings
 from index.reader import IndexReader
@@ -128,30 +127,12 @@ def test_sentences_in_other_languages_are_compared_on_figures_only() -> None:
 # --- in the verifier, on the session index ------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def reader(default_index_settings: Settings) -> IndexReader:
-    reader = IndexReader(default_index_settings)
-    reader.ensure_loaded()
-    return reader
-
-
-@pytest.fixture(scope="module")
-def verifier(default_index_settings: Settings) -> Verifier:
-    return Verifier(embed=embedder_from_settings(default_index_settings).embed_passages)
-
-
-def candidate(reader: IndexReader, text: str) -> Candidate:
-    chunk = next(c for c in reader.chunks.values() if text in c.text)
-    stored = reader.sentences[chunk.id]
-    return Candidate(chunk=chunk, sentence_spans=stored.spans, sentence_vectors=stored.vectors)
-
-
 def test_verifier_removes_contradicting_sentences_and_says_why(
     reader: IndexReader, verifier: Verifier
 ) -> None:
     passages = [
-        candidate(reader, "The maximum Union contribution for the implementation"),
-        candidate(reader, "In 2014, EMN has established the Return Expert Group"),
+        stored_candidate(reader, "The maximum Union contribution for the implementation"),
+        stored_candidate(reader, "In 2014, EMN has established the Return Expert Group"),
     ]
     draft = (
         "The maximum Union contribution for the work programme 2026-2027 is EUR 28 200 000 [1]. "
@@ -177,7 +158,7 @@ def test_a_sentence_keeps_the_passages_it_does_not_contradict(
     reader: IndexReader, verifier: Verifier
 ) -> None:
     """Cited twice, contradicting one passage: it stays, citing only the one it agrees with."""
-    reg = candidate(reader, "In 2014, EMN has established the Return Expert Group")
+    reg = stored_candidate(reader, "In 2014, EMN has established the Return Expert Group")
     other = Candidate(
         chunk=reg.chunk.model_copy(update={"id": "other", "text": reg.chunk.text.replace(
             "aims to increase practical cooperation", "aims to decrease practical cooperation")}),

@@ -10,9 +10,8 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from rag_helpers import describe
+from rag_helpers import describe, stored_candidate
 
-from common.embedding import embedder_from_settings
 from common.settings import Settings
 from index.reader import IndexReader
 from rag.composers.base import ComposeInput, Draft
@@ -27,30 +26,9 @@ CROSSINGS = "declined by 26% in 2025"
 
 
 @pytest.fixture(scope="module")
-def reader(default_index_settings: Settings) -> IndexReader:
-    reader = IndexReader(default_index_settings)
-    reader.ensure_loaded()
-    return reader
-
-
-@pytest.fixture(scope="module")
-def verifier(default_index_settings: Settings) -> Verifier:
-    """As the pipeline builds it: paraphrases are scored with the embedding model."""
-    return Verifier(embed=embedder_from_settings(default_index_settings).embed_passages)
-
-
-def candidate(reader: IndexReader, text: str) -> Candidate:
-    """The retrieval candidate of the chunk holding `text`, with its sentence vectors."""
-    chunk = next(c for c in reader.chunks.values() if text in c.text)
-    sentences = reader.sentences[chunk.id]
-    return Candidate(chunk=chunk, sentence_spans=sentences.spans,
-                     sentence_vectors=sentences.vectors)  # fmt: skip
-
-
-@pytest.fixture(scope="module")
 def passages(reader: IndexReader) -> list[Candidate]:
     """[1] the budget article, [2] the REG paragraph, [3] the strategy's introduction."""
-    return [candidate(reader, BUDGET), candidate(reader, REG), candidate(reader, CROSSINGS)]
+    return [stored_candidate(reader, text) for text in (BUDGET, REG, CROSSINGS)]
 
 
 def test_invented_figure_removes_the_sentence(
