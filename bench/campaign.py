@@ -12,7 +12,6 @@ import json
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,9 +19,8 @@ from typing import Any
 
 from api.keys import create_key
 from bench import campaign_probes as probes
-from bench.http_bench import STARTUP_COMPLETE, Server
+from bench.http_bench import start_server
 from bench.util import PYTHON, BenchError, child_env, git_revision, log
-from common.local_servers import free_port
 from common.settings import PROJECT_ROOT, load_settings
 
 DEFAULT_OUT = PROJECT_ROOT / "evals" / "reports" / "campaign"
@@ -107,34 +105,6 @@ def _index(work: Path) -> Path:
     return index
 
 
-def _start(index: Path, work: Path, emn: dict[str, str], workers: int = 2) -> Server:
-    port = free_port()
-    env = child_env(
-        {
-            "EMN_INDEX_DIR": str(index),
-            "EMN_DATA_DIR": str(work / "data"),
-            "EMN_AUDIT_DB_URL": f"sqlite:///{work / 'data' / 'audit.sqlite'}",
-            "EMN_API_WORKERS": str(workers),
-            "EMN_LLM_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
-            "EMN_API_HOST": "127.0.0.1",
-            "EMN_API_PORT": str(port),
-            **emn,
-        }
-    )
-    log_file = work / "server.log"
-    command = [PYTHON, "-m", "api"]  # the production launcher, with its limits
-    with log_file.open("wb") as out:
-        proc = subprocess.Popen(command, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT)
-    server = Server(proc, port, log_file, 0.0, workers)
-    deadline = time.monotonic() + 300
-    while log_file.read_text(errors="replace").count(STARTUP_COMPLETE) < workers:
-        if proc.poll() is not None or time.monotonic() > deadline:
-            server.stop()
-            raise BenchError("the API did not start:\n" + log_file.read_text()[-3000:])
-        time.sleep(0.3)
-    return server
-
-
 def run_campaign(label: str, out_dir: Path = DEFAULT_OUT) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="emn-campaign-") as tmp:
@@ -146,7 +116,7 @@ def run_campaign(label: str, out_dir: Path = DEFAULT_OUT) -> dict[str, Any]:
         user_key, _ = create_key(keys, "campaign user", ["ask", "search", "feedback"], 1e9)
         admin_key, _ = create_key(keys, "campaign admin", ["admin"], 1e9)
         emn = {"EMN_AUTH_MODE": "keys", "EMN_AUDIT_HMAC_KEY": HMAC_KEY}
-        server = _start(index, work, emn)
+        server = start_server(index, load_settings().corpus_dir, work, workers=2, env=emn)
         base = server.url
         given: list[str] = []
         try:

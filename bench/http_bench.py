@@ -66,9 +66,11 @@ def start_server(
     workers: int = 1,
     timeout: float = 300.0,
     torch_threads: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> Server:
     """uvicorn with `workers` processes of `torch_threads` torch threads each (None: the
-    settings' auto value), ready once every worker has finished its startup."""
+    settings' auto value), ready once every worker has finished its startup. `env` overrides
+    the benchmark's EMN_ settings (open mode, extractive composer, no rate limit)."""
     import httpx
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -89,6 +91,7 @@ def start_server(
             "EMN_TORCH_THREADS": str(torch_threads or "auto"),
             # the load repeats the dev questions: measure them as if never seen before
             "EMN_QUERY_CACHE_SIZE": "0",
+            **(env or {}),
         }
     )
     command = [
