@@ -18,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+from api.ratelimit import open_host_store
+
 log = logging.getLogger("api")
 
 BUSY_TIMEOUT_S = 1.0
@@ -39,26 +41,7 @@ class AuthThrottle:
         self.window_s = window_s
         self.path = path
         self._lock = threading.Lock()
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(
-            str(path) if path is not None else ":memory:",
-            timeout=BUSY_TIMEOUT_S,
-            isolation_level=None,
-            check_same_thread=False,  # guarded by self._lock
-        )
-        deadline = time.monotonic() + 5.0
-        while True:  # several workers may create the file at the same moment
-            try:
-                if path is not None:
-                    self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
-                self._db.executescript(SCHEMA)
-                break
-            except sqlite3.OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        self._db = open_host_store(path, SCHEMA, BUSY_TIMEOUT_S)
 
     def blocked(self, client: str) -> float | None:
         """Seconds until `client` may try again, or None when it may now."""

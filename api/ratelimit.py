@@ -52,27 +52,9 @@ class RateLimiter:
 
     @staticmethod
     def _connect(path: Path | None) -> sqlite3.Connection:
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(
-            str(path) if path is not None else ":memory:",
-            timeout=BUSY_TIMEOUT_S,
-            isolation_level=None,  # transactions are explicit
-            check_same_thread=False,  # guarded by self._lock
-        )
-        deadline = time.monotonic() + BUSY_TIMEOUT_S
-        while True:  # several workers may create the file at the same moment
-            try:
-                if path is not None:
-                    db.execute("PRAGMA journal_mode=WAL")
-                db.execute("PRAGMA synchronous=NORMAL")
-                db.executescript(SCHEMA)
-                db.execute("PRAGMA busy_timeout=0")  # checks retry themselves (_begin)
-                return db
-            except sqlite3.OperationalError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        db = open_host_store(path, SCHEMA, BUSY_TIMEOUT_S)
+        db.execute("PRAGMA busy_timeout=0")  # checks retry themselves (_begin)
+        return db
 
     def check(self, client: str, per_minute: float | None = None) -> float | None:
         """Take one token for `client`; None when allowed, else seconds until one is free."""
@@ -143,6 +125,32 @@ class RateLimiter:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def open_host_store(path: Path | None, schema: str, busy_timeout_s: float) -> sqlite3.Connection:
+    """A SQLite file the API workers of one host share (WAL, no fsync per commit; in memory
+    without a path), its schema created even when several workers start at the same moment.
+    The connection is for one thread at a time: its owner guards it with a lock."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(
+        str(path) if path is not None else ":memory:",
+        timeout=busy_timeout_s,
+        isolation_level=None,  # transactions are explicit
+        check_same_thread=False,  # guarded by the owner's lock
+    )
+    deadline = time.monotonic() + max(busy_timeout_s, 5.0)
+    while True:
+        try:
+            if path is not None:
+                db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(schema)
+            return db
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def retry_after_header(seconds: float) -> str:
