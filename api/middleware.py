@@ -120,26 +120,8 @@ class BodyLimitMiddleware:
         await self.app(scope, limited_receive, send)
 
     async def _reject(self, scope: Scope, send: Send) -> None:
-        trace_id = scope.get("state", {}).get("trace_id") or uuid.uuid4().hex
-        body = json.dumps(
-            error_body(
-                "payload_too_large",
-                f"The request body is larger than {self.max_bytes} bytes.",
-                trace_id,
-            )
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        message = f"The request body is larger than {self.max_bytes} bytes."
+        await send_error(scope, send, 413, "payload_too_large", message)
 
 
 def header_bytes(scope: Scope) -> int:
