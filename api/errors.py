@@ -206,8 +206,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(request, 503, "database_unavailable", message, retry)
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        trace_id = request_trace_id(request)
-        log.exception("unexpected error (trace id %s)", trace_id, exc_info=exc)
+        # Only what escapes the outermost middlewares reaches here (api/failures.py answers
+        # the rest); logged the same way, one line and a rate-limited traceback.
+        what = f"{request.method} {printable(request.url.path)[:200]}"
+        request.app.state.failures.failed(what, exc, request_trace_id(request))
         return error_response(
             request, 500, "internal_error", "An unexpected error occurred; it has been logged."
         )
