@@ -11,8 +11,13 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 # Soft hyphen, Mongolian vowel separator, zero-width and joiner characters, direction marks,
-# bidi embeddings/overrides and isolates, invisible operators, BOM.
-INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+# bidi embeddings/overrides and isolates, invisible operators, BOM; and the format characters
+# that can hide letters from a rule: combining grapheme joiner, Hangul fillers, variation
+# selectors, tag characters.
+INVISIBLE = re.compile(
+    "[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+    "\u034f\u115f\u1160\u3164\uffa0\ufe00-\ufe0f\U000e0000-\U000e007f]"
+)
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # C0/C1 controls other than tab, line feed and carriage return.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -26,17 +31,16 @@ def has_lone_surrogate(text: str) -> bool:
     return bool(_LONE_SURROGATE.search(text))
 
 
-def strip_invisible(text: str) -> str:
-    return INVISIBLE.sub("", text)
-
-
-def clean_text(text: str) -> str:
+def clean_text(text: str, *, replace_surrogates: bool = False) -> str:
     """NFKC (full-width and ligature look-alikes become plain letters), invisible and bidi
-    characters removed, control characters made spaces. Raises UnsafeText on a lone surrogate."""
+    characters removed, control characters made spaces. A lone surrogate raises UnsafeText,
+    or with `replace_surrogates` becomes U+FFFD (for callers that must take any string)."""
     if has_lone_surrogate(text):
-        raise UnsafeText("text contains a lone surrogate (invalid Unicode); send valid UTF-8")
+        if not replace_surrogates:
+            raise UnsafeText("text contains a lone surrogate (invalid Unicode); send valid UTF-8")
+        text = _LONE_SURROGATE.sub("\ufffd", text)
     text = unicodedata.normalize("NFKC", text)
-    return _CONTROL.sub(" ", strip_invisible(text))
+    return _CONTROL.sub(" ", INVISIBLE.sub("", text))
 
 
 def printable(text: str) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from common.hygiene import UnsafeText, clean_text
+from common.hygiene import clean_text
 
 # Cyrillic and Greek letters drawn like Latin ones (the common confusables of Unicode's
 # confusables.txt for these scripts), mapped to the Latin letter they imitate.
@@ -33,9 +33,6 @@ CONFUSABLES = str.maketrans(
         "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
     }
 )  # fmt: skip
-# Format characters clean_text does not list (tags, variation selectors, fillers): a guard
-# reads text without them.
-_FORMAT = re.compile("[\u034f\u115f\u1160\u3164\uffa0\ufe00-\ufe0f\U000e0000-\U000e007f]")
 # Three or more single letters, each after one or two separators ("i g n o r e",
 # "i.g.n.o.r.e", "i-g-n-o-r-e"); two separators in a row are a gap between words.
 _SEP = r"[ .\-_*·•|/+~]"
@@ -46,11 +43,7 @@ _SPACED = re.compile(rf"(?<![^\W\d_]){_LETTER}(?:{_SEP}{{1,2}}{_LETTER}){{2,}}")
 def guard_clean(text: str) -> str:
     """`clean_text` that never raises: a lone surrogate (no valid text holds one) becomes
     U+FFFD, so the library path answers whatever a caller passes."""
-    try:
-        text = clean_text(text)
-    except UnsafeText:
-        text = clean_text(re.sub("[\ud800-\udfff]", "\ufffd", text))
-    return _FORMAT.sub("", text)
+    return clean_text(text, replace_surrogates=True)
 
 
 def _unspaced(text: str) -> str:
