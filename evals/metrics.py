@@ -21,7 +21,7 @@ Definitions (the README and the report repeat them):
     least one answer sentence that cites them.
   - unsupported-sentence rate: the share of answer sentences that cite no passage, or none of
     whose cited passages supports them.
-  - unsupported numbers: how many numbers of the answer (`rag.verify.numbers_in`, markers
+  - unsupported numbers: how many numbers of the answer (`rag.figures.numbers_in`, markers
     removed) occur in no cited passage.
   - answer length: characters of the answer text as returned (markers included).
 - Behaviour: expected `answer`/`abstain`/`decline` against got `answered`/`abstained`/
@@ -44,7 +44,8 @@ from dataclasses import dataclass
 
 from evals.calibration import calibration_pairs, ece
 from evals.normalise import key_fact_present, quote_in_passage, tokens
-from rag.verify import numbers_in, split_answer
+from rag.figures import numbers_in
+from rag.verify import split_answer
 
 __all__ = [
     "EXPECTED_TO_GOT",

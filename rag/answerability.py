@@ -16,9 +16,10 @@ import re
 from index.lexical import tokenize
 from rag.asked_for import answers_kinds, asked_for
 from rag.countries import countries_in
+from rag.figures import numbers_in
 from rag.question import COUNTRIES_QUESTION, PERIOD, QUANTITY_QUESTION, YEAR
 from rag.retrieval import Candidate, QueryTerms
-from rag.verify import numbers_in, split_answer
+from rag.verify import split_answer
 
 _REFERENCE = re.compile(r"\b\d{2,4}/\d{1,4}(/\w+)?\b")
 

@@ -9,7 +9,7 @@ import re
 from index.lexical import join_digit_groups
 from rag.contradiction import FRACTIONS, NUMBER_WORDS
 
-__all__ = ["figure_values", "has_figure", "missing_figures"]
+__all__ = ["figure_values", "has_figure", "missing_figures", "numbers_in"]
 
 SCALES = {"thousand": 1e3, "million": 1e6, "millions": 1e6, "billion": 1e9, "billions": 1e9}
 WORDS = NUMBER_WORDS | {"twice": 2.0}
@@ -20,6 +20,15 @@ _WORD = re.compile(
     r"\b(?:(a|one|two|three)\s+(" + "|".join(FRACTIONS) + r")|(" + "|".join(WORDS) + r"))\b",
     re.IGNORECASE,
 )
+
+
+_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
+
+
+def numbers_in(text: str) -> list[str]:
+    """Figures as digit strings: '28 200 000' -> '28200000', '51.4' stays, years kept."""
+    return [n.replace(",", "") if re.fullmatch(r"\d{1,3}(,\d{3})+", n) else n
+            for n in _NUMBER.findall(join_digit_groups(text))]  # fmt: skip
 
 
 def _value(digits: str) -> float | None:

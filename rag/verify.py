@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from common.sentences import split_sentences
-from index.lexical import join_digit_groups, tokenize
+from index.lexical import tokenize
 from rag.contradiction import Contradiction, find_contradiction
 from rag.figures import missing_figures
 from rag.retrieval import Candidate
@@ -21,7 +21,6 @@ from rag.retrieval import Candidate
 _MARKER_GROUP = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _MARKER = re.compile(r"\[(\d+)\]")
 _MARKERS_AFTER_STOP = re.compile(r"([.!?])((?:\s*\[\d+\])+)")
-_NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?![\w])")
 
 LEXICAL_SUPPORT = 0.6
 LEXICAL_WITH_EMBEDDING = 0.3
@@ -48,12 +47,6 @@ def normalise_markers(text: str) -> str:
         lambda m: "".join(f"[{n.strip()}]" for n in re.split(r"[,;]", m.group(1))), text
     )
     return _MARKERS_AFTER_STOP.sub(lambda m: f"{m.group(2)}{m.group(1)}", text)
-
-
-def numbers_in(text: str) -> list[str]:
-    """Figures as digit strings: '28 200 000' -> '28200000', '51.4' stays, years kept."""
-    return [n.replace(",", "") if re.fullmatch(r"\d{1,3}(,\d{3})+", n) else n
-            for n in _NUMBER.findall(join_digit_groups(text))]  # fmt: skip
 
 
 def split_answer(text: str) -> list[str]:

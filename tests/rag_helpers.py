@@ -30,8 +30,9 @@ from common.sentences import sentences
 from index.lexical import join_digit_groups
 from index.reader import IndexReader
 from rag.answer import Answer
+from rag.figures import numbers_in
 from rag.retrieval import Candidate
-from rag.verify import numbers_in, split_answer
+from rag.verify import split_answer
 
 PYTHON = sys.executable
 STEPS = ("guard_in", "rewrite", "retrieve", "scope", "rerank", "compose", "verify", "guard_out")

@@ -32,11 +32,11 @@ from rag_helpers import (
 
 from common.settings import Settings
 from rag.answer import Answer
+from rag.figures import numbers_in
 from rag.guards import DECLINE_INDIVIDUAL
 from rag.pipeline import Assistant, StreamEvent
 from rag.retrieval import Candidate
 from rag.steps import Context, compose_input
-from rag.verify import numbers_in
 
 QUESTION = "What is the maximum Union contribution for the EMN work programme 2026-2027?"
 FIGURE = "28 200 000"
