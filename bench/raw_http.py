@@ -40,39 +40,35 @@ def json_body(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=True).encode("ascii")
 
 
-def _read_response(sock: socket.socket) -> tuple[int | None, bytes]:
+def read_response(sock: socket.socket) -> tuple[int | None, dict[str, str], bytes]:
+    """Status, headers (lower-case names) and body of one response read from a raw socket
+    (Content-Length or chunked); status None when the connection closed before a status line."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
         if not chunk:
             break
         data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
+    head, _, body = data.partition(b"\r\n\r\n")
     if not head.startswith(b"HTTP/"):
-        return None, data
-    status = int(head.split(b" ", 2)[1])
-    length = None
-    chunked = False
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip())
-        if name.strip().lower() == b"transfer-encoding" and b"chunked" in value.lower():
-            chunked = True
-    if length is not None:
-        while len(rest) < length:
+        return None, {}, data
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v for k, _, v in (line.partition(": ") for line in lines[1:])}
+    if "content-length" in headers:
+        length = int(headers["content-length"])
+        while len(body) < length:
             chunk = sock.recv(65536)
             if not chunk:
                 break
-            rest += chunk
-        return status, rest[:length]
-    if chunked:
-        while not rest.endswith(b"0\r\n\r\n"):
+            body += chunk
+        body = body[:length]
+    elif "chunked" in headers.get("transfer-encoding", "").lower():
+        while not body.endswith(b"0\r\n\r\n"):
             chunk = sock.recv(65536)
             if not chunk:
                 break
-            rest += chunk
-    return status, rest
+            body += chunk
+    return int(lines[0].split()[1]), headers, body
 
 
 def send(
@@ -84,7 +80,7 @@ def send(
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         try:
             sock.sendall(payload)
-            status, body = _read_response(sock)
+            status, _, body = read_response(sock)
             first = RawResponse(status, time.perf_counter() - started, body)
         except OSError as exc:
             return RawResponse(None, time.perf_counter() - started, error=repr(exc)), None
@@ -93,7 +89,7 @@ def send(
         started = time.perf_counter()
         try:
             sock.sendall(then)
-            status, body = _read_response(sock)
+            status, _, body = read_response(sock)
             second = RawResponse(status, time.perf_counter() - started, body)
         except OSError as exc:
             second = RawResponse(None, time.perf_counter() - started, error=repr(exc))

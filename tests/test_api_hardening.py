@@ -27,6 +27,7 @@ from api_helpers import BUDGET_QUESTION, assert_error
 from conftest import ApiServer, copy_index, settings_env, start_api_server
 
 from api.keys import create_key
+from bench.raw_http import read_response
 from common.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -98,27 +99,6 @@ def raw_post(client: httpx.Client, path: str, payload: object) -> httpx.Response
     return client.post(
         path, content=json.dumps(payload), headers={"Content-Type": "application/json"}
     )
-
-
-def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers and body of one response read from a raw socket."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError(f"closed after {data!r}")
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = dict(line.split(": ", 1) for line in lines[1:])
-    headers = {k.lower(): v for k, v in headers.items()}
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return int(lines[0].split()[1]), headers, body
 
 
 def closed_within(sock: socket.socket, bound: float) -> float:
