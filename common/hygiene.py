@@ -44,10 +44,12 @@ def clean_text(text: str, *, replace_surrogates: bool = False) -> str:
 
 
 def printable(text: str) -> str:
-    """A string safe to echo in an error message or a log line: surrogates and controls escaped."""
+    """A string safe to echo in an error message, a report or a log line: surrogates, controls
+    and line breaks (including the Unicode line and paragraph separators) escaped, so it can
+    neither break an encoder nor forge a line."""
     return "".join(
         ch.encode("unicode_escape").decode("ascii")
-        if _LONE_SURROGATE.match(ch) or _CONTROL.match(ch) or ch in "\r\n"
+        if _LONE_SURROGATE.match(ch) or _CONTROL.match(ch) or ch in "\r\n\u2028\u2029"
         else ch
         for ch in text
     )

@@ -49,7 +49,7 @@ def load_catalog(corpus_dir: Path) -> Catalog | None:
 def shown(path: Path | str) -> str:
     """A file name as the report prints it: newlines and control characters escaped, so a
     name cannot forge a line of the report (e.g. a fake `error:` line)."""
-    return printable(str(path)).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return printable(str(path))
 
 
 def _inside(path: Path, root: Path) -> bool:
