@@ -46,6 +46,12 @@ class Passage(BaseModel):
     section_path: str = ""
     page: int | None = None
     url: str = Field(default="", description="Where to open the passage: the API's chunk URL.")
+    source_url: str = Field(
+        default="",
+        description="The original publication's public address (the catalog's url), at the "
+        "passage's article (EUR-Lex '#art_N') or page (PDF '#page=N'); empty when the catalog "
+        "records none. Exports link here rather than to the API.",
+    )
     status: str = Field(
         default="in_force",
         description="The document's status (in_force, proposal, informative, superseded, or "

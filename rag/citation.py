@@ -2,9 +2,10 @@
 fields, the URL that opens it and its status text. The pipeline's citations, search hits,
 the document catalog and the review queue all use it.
 
-The URL is final when it is built here: an answer's provenance signature covers its
+The URLs are final when they are built here: an answer's provenance signature covers its
 citations, so nothing downstream may rewrite them. With EMN_API_PUBLIC_URL set it is absolute
-under that base, otherwise API-relative.
+under that base, otherwise API-relative. `source_url` is the original publication's public address
+(rag/source_link.py), for readers outside the service.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from common.settings import Settings
 from index.schema import Chunk, DocumentMeta
 from rag.answer import Citation
+from rag.source_link import public_source_url
 
 
 def public_base(settings: Settings) -> str:
@@ -48,6 +50,7 @@ def passage_fields(chunk: Chunk, base: str) -> dict[str, Any]:
         "section_path": chunk.section_path,
         "page": chunk.page,
         "url": chunk_url(base, chunk),
+        "source_url": public_source_url(doc.url, chunk.section_path, chunk.page),
         "status": status_text(doc),
         "kind": doc.kind,
         "date": doc.date,
