@@ -1,27 +1,39 @@
 """Inform drafts (the /v1/inform JSON, possibly edited on the page) exported as Markdown and
-as a Word document. Both carry the "AI-generated draft — verify before use" marking in the
-text and in their metadata (YAML front matter; the .docx core properties, header and footer),
-and list the citations as numbered sources with their verbatim quotes marked as quotes."""
+as a Word document that an NCP can send to a colleague.
+
+Both carry the "AI-generated draft — verify before use" marking in the text and in their
+metadata (YAML front matter; the .docx core properties, header and footer) and the draft's own
+note (not the chat answer's disclosure). Sources are numbered entries with the passage quoted
+and a link to the original publication's public address (`source_url`, from the catalog) —
+never to the API on the sender's machine. A sentence with no [n] that resolves to a source
+(typically an edited one) is flagged where it stands. Sections the documents do not cover
+are left out, with a note to the author. The .docx is A4 in the house styles of
+ui/docx_style.py.
+"""
 
 from __future__ import annotations
 
 import io
+import ipaddress
 import re
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.shared import Pt, RGBColor
 
+from common.texts import Texts
 from common.texts import text as locale_text
-from ui.markdown import is_unverified
+from ui import docx_style as house
+from ui import markdown as md
+from ui.docx_xml import add_bookmark, add_hyperlink, add_internal_link, add_page_field
 
 DRAFT_MARKING = locale_text("en", "inform", "draft_marking")
 GENERATOR = "EMN policy assistant"
 AUTHOR = f"{GENERATOR} (AI-generated)"
-EMPTY_SECTION = locale_text("en", "inform", "empty_section")
 UNVERIFIED_SOURCE = locale_text("en", "ui", "unverified_source")
+_SECTION_SEPARATOR = " > "
 
 
 def edited_draft(draft: dict[str, Any], title: str, texts: list[str]) -> dict[str, Any]:
@@ -39,9 +51,29 @@ def edited_draft(draft: dict[str, Any], title: str, texts: list[str]) -> dict[st
     return {**draft, "title": new_title, "sections": sections, "edited": edited}
 
 
+def is_public_url(url: str) -> bool:
+    """An absolute http(s) URL a colleague can open: not this machine (loopback, 0.0.0.0,
+    localhost)."""
+    parts = urlsplit(str(url))
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in {"http", "https"} or not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return not (address.is_loopback or address.is_unspecified)
+
+
 def with_absolute_urls(draft: dict[str, Any], base: str) -> dict[str, Any]:
-    """Citation URLs that open outside the page: API-relative ones prefixed with the API."""
+    """API-relative citation URLs made absolute under `base`, the API's public address
+    (EMN_API_PUBLIC_URL); a loopback or empty base changes nothing, so that no export links
+    to the sender's machine."""
     base = base.rstrip("/")
+    if not is_public_url(base):
+        return draft
     citations = [
         {**c, "url": base + c["url"]} if str(c.get("url", "")).startswith("/") else c
         for c in draft.get("citations", [])
@@ -49,8 +81,28 @@ def with_absolute_urls(draft: dict[str, Any], base: str) -> dict[str, Any]:
     return {**draft, "citations": citations}
 
 
+def public_link(citation: dict[str, Any]) -> str:
+    """Where an exported source links: the original publication (`source_url`), else the
+    passage in a publicly served API; '' when neither exists."""
+    for key in ("source_url", "url"):
+        url = str(citation.get(key) or "")
+        if is_public_url(url):
+            return url
+    return ""
+
+
 def marking(draft: dict[str, Any]) -> str:
     return str(draft.get("marking") or DRAFT_MARKING)
+
+
+def _texts(draft: dict[str, Any]) -> Texts:
+    return Texts(str(draft.get("language") or "en"))
+
+
+def draft_note(draft: dict[str, Any]) -> str:
+    """The line under the marking: how the draft was made and what to check. The draft's
+    `disclosure` is the chat answer's and does not fit a brief."""
+    return _texts(draft).inform("draft_note")
 
 
 def export_filename(draft: dict[str, Any], ext: str) -> str:
@@ -58,20 +110,74 @@ def export_filename(draft: dict[str, Any], ext: str) -> str:
     return f"emn-inform-draft-{slug[:60] or 'draft'}.{ext}"
 
 
+def location(citation: dict[str, Any]) -> str:
+    """'Reference, Article 5 › National Contact Points, p. 4' (the document title's own
+    heading dropped from the section path)."""
+    title = str(citation.get("title") or "")
+    parts = [
+        p.strip()
+        for p in str(citation.get("section_path") or "").split(_SECTION_SEPARATOR)
+        if p.strip() and p.strip() != title
+    ]
+    where = [str(citation["reference"])] if citation.get("reference") else []
+    if parts:
+        where.append(" › ".join(parts)[:200])
+    if citation.get("page"):
+        where.append(f"p. {citation['page']}")
+    return ", ".join(where)
+
+
 def source_line(citation: dict[str, Any]) -> str:
     """'[3] Title — Reference, Section, p. 4', and for a source without a catalog entry
     ' [Unverified source: ...]' so the warning travels with the exported draft."""
-    where = ", ".join(
-        str(x) for x in (citation.get("reference"), citation.get("section_path")) if x
-    )
     line = f"[{citation.get('marker')}] {citation.get('title') or citation.get('doc_id')}"
+    where = location(citation)
     if where:
         line += f" — {where}"
-    if citation.get("page"):
-        line += f", p. {citation['page']}"
-    if is_unverified(citation):
+    if md.is_unverified(citation):
         line += f" [{UNVERIFIED_SOURCE}]"
     return line
+
+
+def _quote(citation: dict[str, Any]) -> str:
+    return " ".join(str(citation.get("quote", "")).split())
+
+
+def _known(draft: dict[str, Any]) -> set[int]:
+    return {int(c["marker"]) for c in draft.get("citations", []) if "marker" in c}
+
+
+def _lines(text: str) -> list[tuple[bool, str]]:
+    """(is a bullet, text) per non-empty line of a section."""
+    out = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        bullet = line[:2] in {"- ", "* "}
+        out.append((bullet, line[2:].strip() if bullet else line))
+    return out
+
+
+def written_sections(draft: dict[str, Any]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The sections with text, and the headings of those left empty (not exported)."""
+    kept, omitted = [], []
+    for section in draft.get("sections", []):
+        if str(section.get("text", "")).strip():
+            kept.append(section)
+        else:
+            omitted.append(str(section.get("heading", "")))
+    return kept, omitted
+
+
+def flagged_sentences(draft: dict[str, Any]) -> list[str]:
+    """The sentences the export flags: no [n] that resolves to one of the draft's sources."""
+    known = _known(draft)
+    return [
+        sentence
+        for section in draft.get("sections", [])
+        for sentence in md.uncited_sentences(str(section.get("text", "")), known)
+    ]
 
 
 def _provenance(draft: dict[str, Any]) -> dict[str, str]:
@@ -91,44 +197,72 @@ def _provenance(draft: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def _notes(draft: dict[str, Any]) -> list[str]:
+    """The notes to the author under the marking: omitted sections, flagged sentences."""
+    texts = _texts(draft)
+    notes = []
+    _, omitted = written_sections(draft)
+    if omitted:
+        notes.append(texts.inform("omitted_sections", sections=", ".join(omitted)))
+    if flagged_sentences(draft):
+        notes.append(texts.inform("flagged_note", flag=texts.inform("uncited_flag")))
+    return notes
+
+
+# --- Markdown -------------------------------------------------------------------------------
+
+
 def _yaml_str(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _flagged_md(line: str, known: set[int], flag: str) -> str:
+    return " ".join(
+        sentence if md.is_cited(sentence, known) else f"{sentence} **[{flag}]**"
+        for sentence in md.split_sentences(line)
+    )
+
+
 def to_markdown(draft: dict[str, Any]) -> str:
-    """The draft as Markdown: front matter (provenance), title, marking, sections, sources."""
+    """The draft as Markdown: front matter (provenance), title, marking and note, sections
+    (flagged sentences marked), numbered sources with quotes and public links."""
+    texts = _texts(draft)
+    flag = texts.inform("uncited_flag")
+    known = _known(draft)
     meta = {"title": str(draft.get("title", "")), **_provenance(draft)}
     lines = ["---"]
     for key, value in meta.items():
         plain = key in {"ai_generated", "edited_by_user"}
         lines.append(f"{key}: {value}" if plain else f"{key}: {_yaml_str(value)}")
     lines += ["---", "", f"# {draft.get('title', '')}", ""]
-    lines += [f"> **{marking(draft)}.** {draft.get('disclosure', '')}".rstrip(), ""]
-    for section in draft.get("sections", []):
+    lines += [f"> **{marking(draft)}.** {draft_note(draft)}", ""]
+    for note in _notes(draft):
+        lines += [f"> _{note}_", ""]
+    sections, _ = written_sections(draft)
+    for section in sections:
         lines += [f"## {section.get('heading', '')}", ""]
-        text = str(section.get("text", "")).strip()
-        lines += [text or f"_{EMPTY_SECTION}_", ""]
-    lines += ["## Sources", ""]
+        for bullet, line in _lines(str(section.get("text", ""))):
+            lines.append(("- " if bullet else "") + _flagged_md(line, known, flag))
+            if not bullet:
+                lines.append("")
+        lines.append("")
+    lines += [f"## {texts.inform('sources')}", ""]
     citations = draft.get("citations", [])
     if not citations:
         lines += ["_No sources were cited._", ""]
     for citation in citations:
         lines.append(source_line(citation))
-        if citation.get("url"):
-            lines.append(f"  <{citation['url']}>")
-        quote = " ".join(str(citation.get("quote", "")).split())
+        quote = _quote(citation)
         if quote:
             lines.append(f"  > “{quote}”")
+        link = public_link(citation)
+        lines.append(f"  <{link}>" if link else f"  _{texts.inform('no_public_url')}_")
         lines.append("")
-    lines += ["---", "", f"*{marking(draft)}. Generated by the {GENERATOR}.*", ""]
-    return "\n".join(lines)
+    lines += ["---", "", f"*{marking(draft)}. {draft_note(draft)}*", ""]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
 
 
-def _add_marked_paragraph(doc: Any, text: str, size: int = 9) -> None:
-    run = doc.add_paragraph().add_run(text)
-    run.bold = True
-    run.font.size = Pt(size)
-    run.font.color.rgb = RGBColor(0xB0, 0x3A, 0x2E)
+# --- Word -----------------------------------------------------------------------------------
 
 
 def _fit(text: str, limit: int = 255) -> str:
@@ -136,14 +270,8 @@ def _fit(text: str, limit: int = 255) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def to_docx(draft: dict[str, Any]) -> bytes:
-    """The draft as a .docx: the marking in the header, footer, under the title and in the
-    core properties; key messages as bullets; sources as a numbered list with quotes."""
-    doc = Document()
-    prov = _provenance(draft)
+def _core_properties(doc: Any, draft: dict[str, Any], prov: dict[str, str], title: str) -> None:
     mark = marking(draft)
-    title = str(draft.get("title", "")) or "EMN inform (draft)"
-
     props = doc.core_properties
     props.title = _fit(title)
     props.subject = _fit(f"EMN inform draft: {draft.get('topic', '')}")
@@ -153,57 +281,116 @@ def to_docx(draft: dict[str, Any]) -> bytes:
     props.category = mark
     props.content_status = "Draft (AI-generated)"
     props.identifier = prov["trace_id"]
-    props.language = "en"
+    props.language = str(draft.get("language") or "en")
     props.comments = _fit(
-        f"{mark}. Generated by the {GENERATOR} (AI system) from EMN documents; "
+        f"{mark}. Drafted by the {GENERATOR} (AI system) from EMN documents; "
         f"trace_id={prov['trace_id']}; created={prov['created']}; "
         f"corpus_hash={prov['corpus_hash'][:12]}; edited={prov['edited_by_user']}; "
         "check every cited passage."
     )
     props.created = datetime.now(UTC).replace(tzinfo=None)
 
-    section = doc.sections[0]
-    header = section.header.paragraphs[0]
-    header.text = f"{mark} — {GENERATOR}"
-    header.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    footer = section.footer.paragraphs[0]
-    footer.text = f"{mark}. Trace id {prov['trace_id']}; created {prov['created']}."
-    footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
 
-    doc.add_heading(title, level=0)
-    _add_marked_paragraph(doc, f"{mark}.", size=11)
-    if draft.get("disclosure"):
-        doc.add_paragraph().add_run(str(draft["disclosure"])).italic = True
+def _header_footer(doc: Any, draft: dict[str, Any], prov: dict[str, str]) -> None:
+    mark = marking(draft)
+    for section in doc.sections:
+        header = section.header.paragraphs[0]
+        header.style = doc.styles[house.HEADER_FOOTER]
+        header.text = f"{mark} — {GENERATOR}"
+        header.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+        footer = section.footer.paragraphs[0]
+        footer.style = doc.styles[house.HEADER_FOOTER]
+        footer.text = f"{mark}. Trace id {prov['trace_id']}; created {prov['created']}. Page "
+        add_page_field(footer)
+        footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
 
-    for part in draft.get("sections", []):
-        doc.add_heading(str(part.get("heading", "")), level=1)
-        text = str(part.get("text", "")).strip()
-        if not text:
-            doc.add_paragraph().add_run(EMPTY_SECTION).italic = True
-            continue
-        for line in text.splitlines():
-            line = line.strip()
-            if not line:
-                continue
-            if line[:2] in {"- ", "* "}:
-                doc.add_paragraph(line[2:].strip(), style="List Bullet")
-            else:
-                doc.add_paragraph(line)
 
-    doc.add_heading("Sources", level=1)
+def _write_sentence(paragraph: Any, sentence: str, known: set[int], flag: str) -> None:
+    """The sentence with its resolved [n] markers superscript links to their source entry,
+    and the flag after it when none resolves."""
+    last = 0
+    for match in md.MARKER.finditer(sentence):
+        if match.start() > last:
+            paragraph.add_run(sentence[last : match.start()])
+        number = int(match.group(1))
+        if number in known:
+            add_internal_link(paragraph, f"source_{number}", match.group(0), house.MARKER)
+        else:
+            paragraph.add_run(match.group(0))
+        last = match.end()
+    if last < len(sentence):
+        paragraph.add_run(sentence[last:])
+    if not md.is_cited(sentence, known):
+        paragraph.add_run(" ")
+        paragraph.add_run(f"[{flag}]", style=house.FLAG)
+
+
+def _write_line(doc: Any, line: str, style: str, known: set[int], flag: str) -> None:
+    paragraph = doc.add_paragraph(style=style)
+    for i, sentence in enumerate(md.split_sentences(line)):
+        if i:
+            paragraph.add_run(" ")
+        _write_sentence(paragraph, sentence, known, flag)
+
+
+def _write_source(doc: Any, citation: dict[str, Any], texts: Texts) -> None:
+    entry = doc.add_paragraph(style=house.SOURCE)
+    number = citation.get("marker")
+    add_bookmark(entry, f"source_{number}")
+    entry.add_run(f"[{number}] ").bold = True
+    entry.add_run(str(citation.get("title") or citation.get("doc_id") or "")).bold = True
+    where = location(citation)
+    if where:
+        entry.add_run(f" — {where}")
+    if md.is_unverified(citation):
+        entry.add_run(" ")
+        entry.add_run(f"[{UNVERIFIED_SOURCE}]", style=house.FLAG)
+    quote = _quote(citation)
+    if quote:
+        doc.add_paragraph(f"“{quote}”", style=house.QUOTE)
+    link = public_link(citation)
+    line = doc.add_paragraph(style=house.SOURCE_LINK)
+    if link:
+        add_hyperlink(line, link, link, style=house.LINK)
+    else:
+        line.add_run(texts.inform("no_public_url")).italic = True
+
+
+def to_docx(draft: dict[str, Any]) -> bytes:
+    """The draft as an A4 .docx in the house styles: the marking in the header, footer,
+    under the title and in the core properties; the draft note; key messages as bullets;
+    [n] markers superscript links to numbered source entries, each with its quoted passage
+    and a clickable link to the original publication."""
+    doc = Document()
+    house.apply_house_styles(doc)
+    texts = _texts(draft)
+    flag = texts.inform("uncited_flag")
+    known = _known(draft)
+    prov = _provenance(draft)
+    title = str(draft.get("title", "")) or "EMN inform (draft)"
+    _core_properties(doc, draft, prov, title)
+    _header_footer(doc, draft, prov)
+
+    doc.add_paragraph(title, style=house.TITLE)
+    doc.add_paragraph(f"{marking(draft)}.", style=house.MARKING)
+    doc.add_paragraph(draft_note(draft), style=house.NOTE)
+    for note in _notes(draft):
+        doc.add_paragraph(note, style=house.NOTE)
+
+    sections, _ = written_sections(draft)
+    for part in sections:
+        doc.add_paragraph(str(part.get("heading", "")), style=house.HEADING)
+        for bullet, line in _lines(str(part.get("text", ""))):
+            _write_line(doc, line, house.KEY_MESSAGE if bullet else house.BODY, known, flag)
+
+    doc.add_paragraph(texts.inform("sources"), style=house.HEADING)
     citations = draft.get("citations", [])
     if not citations:
-        doc.add_paragraph().add_run("No sources were cited.").italic = True
+        doc.add_paragraph("No sources were cited.", style=house.NOTE)
     for citation in citations:
-        doc.add_paragraph(source_line(citation))
-        quote = " ".join(str(citation.get("quote", "")).split())
-        if quote:
-            doc.add_paragraph(f"“{quote}”", style="Quote")
-        if citation.get("url"):
-            run = doc.add_paragraph().add_run(str(citation["url"]))
-            run.font.size = Pt(8)
+        _write_source(doc, citation, texts)
 
-    _add_marked_paragraph(doc, f"{mark}. Generated by the {GENERATOR}; check every cited passage.")
+    doc.add_paragraph(f"{marking(draft)}. {draft_note(draft)}", style=house.MARKING)
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()

@@ -111,17 +111,28 @@ def quote_md(text: str) -> str:
     return "\n".join(f"> {line}  " if line.strip() else ">" for line in lines)
 
 
-def uncited_sentences(text: str) -> list[str]:
-    """Sentences (or bullets) of an edited section that carry no [n] marker."""
+def split_sentences(line: str) -> list[str]:
+    """One line of a section (a paragraph or a bullet, without its dash) as sentences; an
+    [n] marker stays with the sentence it ends ('… readmission [1]. The EU …')."""
+    return [s.strip() for s in _SENTENCE_END.split(line.strip()) if s.strip()]
+
+
+def is_cited(sentence: str, known: set[int] | None = None) -> bool:
+    """Whether a sentence carries an [n] marker (with `known`: one that resolves to one of
+    these citations; an edited '[9]' with no source 9 is no citation). Fragments of three
+    characters or fewer are never flagged."""
+    if len(sentence) <= 3:
+        return True
+    markers = {int(n) for n in MARKER.findall(sentence)}
+    return bool(markers & known) if known is not None else bool(markers)
+
+
+def uncited_sentences(text: str, known: set[int] | None = None) -> list[str]:
+    """Sentences (or bullets) of an edited section without a citation (see `is_cited`)."""
     found = []
     for line in text.splitlines():
         line = line.strip().removeprefix("- ").removeprefix("* ").strip()
-        if not line:
-            continue
-        for sentence in _SENTENCE_END.split(line):
-            sentence = sentence.strip()
-            if len(sentence) > 3 and not MARKER.search(sentence):
-                found.append(sentence)
+        found += [s for s in split_sentences(line) if not is_cited(s, known)]
     return found
 
 
