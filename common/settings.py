@@ -203,7 +203,8 @@ class Settings(BaseSettings):
     api_public_url: str = Field(
         default="",
         description="Public base URL of the API (e.g. https://emn.example.eu); when set, "
-        "citation URLs are absolute, otherwise API-relative (/v1/documents/...).",
+        "citation URLs are absolute, otherwise API-relative (/v1/documents/...). Exported "
+        "drafts link a passage without a catalog URL under it unless it is a loopback address.",
     )
     data_dir: Path | None = Field(
         default=None,

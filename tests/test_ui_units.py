@@ -136,16 +136,12 @@ def test_markdown_export_has_marking_sections_and_sources() -> None:
     assert "edited_by_user: false" in text
     assert "# EMN inform (draft): Return and readmission" in text
     assert "> **AI-generated draft — verify before use.**" in text
-    for heading in (
-        "Key messages",
-        "Background",
-        "Main findings",
-        "Policy implications",
-        "Sources",
-    ):
+    for heading in ("Key messages", "Background", "Policy implications", "Sources"):
         assert f"## {heading}" in text
-    assert "_The documents do not cover this section._" in text
-    assert "[1] EMN work programme 2026-2027 — C(2026) 36 final, Decision > Article 2" in text
+    # An uncovered section is left out, with a note to the author instead of a placeholder.
+    assert "## Main findings" not in text and "do not cover this section" not in text
+    assert "left out because the documents do not cover them: Main findings." in text
+    assert "[1] EMN work programme 2026-2027 — C(2026) 36 final, Decision › Article 2" in text
     assert "<http://api.example:8000/v1/documents/emn-work-programme-2026-2027/chunks#c1>" in text
     assert "> “The maximum Union contribution" in text
 
@@ -158,15 +154,14 @@ def test_docx_export_opens_with_headings_sources_and_marking() -> None:
     doc = Document(io.BytesIO(export.to_docx(edited)))
     paragraphs = [(p.style.name, p.text) for p in doc.paragraphs]
     texts = [t for _, t in paragraphs]
-    assert ("Title", "My edited title") in paragraphs
-    headings = [t for s, t in paragraphs if s.startswith("Heading")]
-    assert headings == ["Key messages", "Background", "Main findings", "Policy implications",
-                        "Sources"]  # fmt: skip
-    assert ("List Bullet", "Edited key message [1].") in paragraphs
+    assert ("EMN Title", "My edited title") in paragraphs
+    headings = [t for s, t in paragraphs if s == "EMN Heading"]
+    assert headings == ["Key messages", "Background", "Policy implications", "Sources"]
+    assert ("EMN Key message", "Edited key message [1].") in paragraphs
     assert "Policy implications" in headings and "More work is planned [2]." in texts
     assert any(t.startswith("[1] EMN work programme 2026-2027 — C(2026) 36 final") for t in texts)
     assert any(t.startswith("[2] European Asylum") for t in texts)
-    assert any(s == "Quote" and "28 200 000" in t for s, t in paragraphs)
+    assert any(s == "EMN Quote" and "28 200 000" in t for s, t in paragraphs)
     assert sum("AI-generated draft — verify before use" in t for t in texts) >= 2
     assert "AI-generated draft" in doc.sections[0].header.paragraphs[0].text
     assert "AI-generated draft" in doc.sections[0].footer.paragraphs[0].text

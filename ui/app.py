@@ -115,7 +115,8 @@ def page() -> None:
             state.load_catalog(client, force=True)
             st.rerun()
         if mode == INFORM:
-            inform_page.show(client, settings.api_url)
+            # Exports link passages under the API's public address only (never loopback).
+            inform_page.show(client, settings.api_public_url)
         else:
             chat.show(client, stream=settings.ui_stream)
 

@@ -86,7 +86,7 @@ def editor(draft: dict[str, Any], api_url: str) -> None:
             help="Keep the [n] markers: every sentence must cite a source.",
         )
         text = text or ""
-        missing = md.uncited_sentences(text)
+        missing = md.uncited_sentences(text, {int(c["marker"]) for c in citations})
         if missing:
             st.warning(
                 f"{len(missing)} sentence(s) without a citation marker, e.g. "
