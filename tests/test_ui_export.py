@@ -380,3 +380,23 @@ def test_a_real_inform_from_the_api_exports_eur_lex_hyperlinks(decision_api: Api
     assert all(t.startswith(f"{ELI_DECISION}#art_") or t == ELI_DECISION for t in targets)
     assert any("#art_" in t for t in targets)
     _assert_no_localhost(docx, export.to_markdown(draft))
+
+
+def test_the_preview_script_renders_the_first_page_offline(tmp_path: Path) -> None:
+    from ui import export_preview
+
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("Debian's chromium is not installed (make install installs it)")
+    draft = tmp_path / "draft.json"
+    draft.write_text(json.dumps(_draft()), encoding="utf-8")
+    out, docx = tmp_path / "page.png", tmp_path / "draft.docx"
+    assert export_preview.main([str(draft), str(out), "--docx", str(docx)]) == 0
+    png = out.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert (width, height) == export_preview.A4_PX
+    assert _external_links(_open(docx.read_bytes()))  # the .docx kept beside it
+    page = export_preview.docx_html(docx.read_bytes())
+    assert f'href="{ELI_DECISION}#art_5"' in page and FLAG in page and MARKING in page
+    assert export_preview.main([str(tmp_path / "missing.json"), str(out)]) == 2
