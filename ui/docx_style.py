@@ -64,10 +64,12 @@ PARAGRAPHS = (
 )
 
 
-def apply_house_styles(doc: DocxDocument) -> None:
-    """Define the house styles on a new document (python-docx's default template) and set
-    every section to A4 with the house margins."""
+def apply_house_styles(doc: DocxDocument) -> dict[str, str]:
+    """Define the house styles on a new document (python-docx's default template), set
+    every section to A4 with the house margins; the styles' ids by name (python-docx looks a
+    style up by name in linear time, so the writer sets ids directly)."""
     styles = doc.styles
+    ids: dict[str, str] = {}
     normal = styles["Normal"]
     normal.font.name = FONT
     normal.font.size = Pt(10.5)
@@ -82,6 +84,7 @@ def apply_house_styles(doc: DocxDocument) -> None:
         fmt.space_before, fmt.space_after = Pt(spec.before), Pt(spec.after)
         if spec.indent_mm:
             fmt.left_indent = Mm(spec.indent_mm)
+        ids[spec.name] = style.style_id
     marker = styles.add_style(MARKER, WD_STYLE_TYPE.CHARACTER)
     marker.font.superscript = True
     marker.font.color.rgb = EU_BLUE
@@ -92,8 +95,10 @@ def apply_house_styles(doc: DocxDocument) -> None:
     flag.font.bold = True
     flag.font.color.rgb = ALERT
     flag.font.highlight_color = WD_COLOR_INDEX.YELLOW
+    ids.update({MARKER: marker.style_id, LINK: link.style_id, FLAG: flag.style_id})
     for section in doc.sections:
         a4(section)
+    return ids
 
 
 def a4(section: Section) -> None:

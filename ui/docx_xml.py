@@ -29,27 +29,22 @@ def _run(text: str, style_id: str | None) -> OxmlElement:
     return run
 
 
-def _style_id(paragraph: Paragraph, style_name: str | None) -> str | None:
-    if not style_name:
-        return None
-    return paragraph.part.document.styles[style_name].style_id
-
-
-def add_hyperlink(paragraph: Paragraph, url: str, text: str, style: str | None = None) -> None:
-    """A clickable link to an external URL (relationship TargetMode="External")."""
+def add_hyperlink(paragraph: Paragraph, url: str, text: str, style_id: str | None = None) -> None:
+    """A clickable link to an external URL (relationship TargetMode="External"); the run in
+    the character style `style_id`."""
     rel_id = paragraph.part.relate_to(url, RT.HYPERLINK, is_external=True)
     link = OxmlElement("w:hyperlink")
     link.set(qn("r:id"), rel_id)
     link.set(qn("w:history"), "1")
-    link.append(_run(text, _style_id(paragraph, style)))
+    link.append(_run(text, style_id))
     paragraph._p.append(link)
 
 
-def add_internal_link(paragraph: Paragraph, bookmark: str, text: str, style: str | None) -> None:
+def add_internal_link(paragraph: Paragraph, bookmark: str, text: str, style_id: str) -> None:
     """A link to a bookmark of this document (a [n] marker to its source entry)."""
     link = OxmlElement("w:hyperlink")
     link.set(qn("w:anchor"), bookmark)
-    link.append(_run(text, _style_id(paragraph, style)))
+    link.append(_run(text, style_id))
     paragraph._p.append(link)
 
 

@@ -291,69 +291,88 @@ def _core_properties(doc: Any, draft: dict[str, Any], prov: dict[str, str], titl
     props.created = datetime.now(UTC).replace(tzinfo=None)
 
 
-def _header_footer(doc: Any, draft: dict[str, Any], prov: dict[str, str]) -> None:
+class _Writer:
+    """Adds house-styled paragraphs and runs to a new document by style id (python-docx's
+    lookup by style name walks the whole style list each time)."""
+
+    def __init__(self, doc: Any, ids: dict[str, str]) -> None:
+        self.doc, self.ids = doc, ids
+
+    def para(self, text: str, style: str, container: Any = None) -> Any:
+        paragraph = (container or self.doc).add_paragraph(text)
+        paragraph._p.style = self.ids[style]
+        return paragraph
+
+    def run(self, paragraph: Any, text: str, style: str | None = None) -> Any:
+        run = paragraph.add_run(text)
+        if style:
+            run._r.style = self.ids[style]
+        return run
+
+
+def _header_footer(w: _Writer, draft: dict[str, Any], prov: dict[str, str]) -> None:
     mark = marking(draft)
-    for section in doc.sections:
+    for section in w.doc.sections:
         header = section.header.paragraphs[0]
-        header.style = doc.styles[house.HEADER_FOOTER]
+        header._p.style = w.ids[house.HEADER_FOOTER]
         header.text = f"{mark} — {GENERATOR}"
         header.alignment = WD_ALIGN_PARAGRAPH.RIGHT
         footer = section.footer.paragraphs[0]
-        footer.style = doc.styles[house.HEADER_FOOTER]
+        footer._p.style = w.ids[house.HEADER_FOOTER]
         footer.text = f"{mark}. Trace id {prov['trace_id']}; created {prov['created']}. Page "
         add_page_field(footer)
         footer.alignment = WD_ALIGN_PARAGRAPH.CENTER
 
 
-def _write_sentence(paragraph: Any, sentence: str, known: set[int], flag: str) -> None:
+def _write_sentence(w: _Writer, paragraph: Any, sentence: str, known: set[int], flag: str) -> None:
     """The sentence with its resolved [n] markers superscript links to their source entry,
     and the flag after it when none resolves."""
     last = 0
     for match in md.MARKER.finditer(sentence):
         if match.start() > last:
-            paragraph.add_run(sentence[last : match.start()])
+            w.run(paragraph, sentence[last : match.start()])
         number = int(match.group(1))
         if number in known:
-            add_internal_link(paragraph, f"source_{number}", match.group(0), house.MARKER)
+            add_internal_link(paragraph, f"source_{number}", match.group(0), w.ids[house.MARKER])
         else:
-            paragraph.add_run(match.group(0))
+            w.run(paragraph, match.group(0))
         last = match.end()
     if last < len(sentence):
-        paragraph.add_run(sentence[last:])
+        w.run(paragraph, sentence[last:])
     if not md.is_cited(sentence, known):
-        paragraph.add_run(" ")
-        paragraph.add_run(f"[{flag}]", style=house.FLAG)
+        w.run(paragraph, " ")
+        w.run(paragraph, f"[{flag}]", house.FLAG)
 
 
-def _write_line(doc: Any, line: str, style: str, known: set[int], flag: str) -> None:
-    paragraph = doc.add_paragraph(style=style)
+def _write_line(w: _Writer, line: str, style: str, known: set[int], flag: str) -> None:
+    paragraph = w.para("", style)
     for i, sentence in enumerate(md.split_sentences(line)):
         if i:
-            paragraph.add_run(" ")
-        _write_sentence(paragraph, sentence, known, flag)
+            w.run(paragraph, " ")
+        _write_sentence(w, paragraph, sentence, known, flag)
 
 
-def _write_source(doc: Any, citation: dict[str, Any], texts: Texts) -> None:
-    entry = doc.add_paragraph(style=house.SOURCE)
+def _write_source(w: _Writer, citation: dict[str, Any], texts: Texts) -> None:
+    entry = w.para("", house.SOURCE)
     number = citation.get("marker")
     add_bookmark(entry, f"source_{number}")
-    entry.add_run(f"[{number}] ").bold = True
-    entry.add_run(str(citation.get("title") or citation.get("doc_id") or "")).bold = True
+    w.run(entry, f"[{number}] ").bold = True
+    w.run(entry, str(citation.get("title") or citation.get("doc_id") or "")).bold = True
     where = location(citation)
     if where:
-        entry.add_run(f" — {where}")
+        w.run(entry, f" — {where}")
     if md.is_unverified(citation):
-        entry.add_run(" ")
-        entry.add_run(f"[{UNVERIFIED_SOURCE}]", style=house.FLAG)
+        w.run(entry, " ")
+        w.run(entry, f"[{UNVERIFIED_SOURCE}]", house.FLAG)
     quote = _quote(citation)
     if quote:
-        doc.add_paragraph(f"“{quote}”", style=house.QUOTE)
+        w.para(f"“{quote}”", house.QUOTE)
     link = public_link(citation)
-    line = doc.add_paragraph(style=house.SOURCE_LINK)
+    line = w.para("", house.SOURCE_LINK)
     if link:
-        add_hyperlink(line, link, link, style=house.LINK)
+        add_hyperlink(line, link, link, w.ids[house.LINK])
     else:
-        line.add_run(texts.inform("no_public_url")).italic = True
+        w.run(line, texts.inform("no_public_url")).italic = True
 
 
 def to_docx(draft: dict[str, Any]) -> bytes:
@@ -362,35 +381,35 @@ def to_docx(draft: dict[str, Any]) -> bytes:
     [n] markers superscript links to numbered source entries, each with its quoted passage
     and a clickable link to the original publication."""
     doc = Document()
-    house.apply_house_styles(doc)
+    w = _Writer(doc, house.apply_house_styles(doc))
     texts = _texts(draft)
     flag = texts.inform("uncited_flag")
     known = _known(draft)
     prov = _provenance(draft)
     title = str(draft.get("title", "")) or "EMN inform (draft)"
     _core_properties(doc, draft, prov, title)
-    _header_footer(doc, draft, prov)
+    _header_footer(w, draft, prov)
 
-    doc.add_paragraph(title, style=house.TITLE)
-    doc.add_paragraph(f"{marking(draft)}.", style=house.MARKING)
-    doc.add_paragraph(draft_note(draft), style=house.NOTE)
+    w.para(title, house.TITLE)
+    w.para(f"{marking(draft)}.", house.MARKING)
+    w.para(draft_note(draft), house.NOTE)
     for note in _notes(draft):
-        doc.add_paragraph(note, style=house.NOTE)
+        w.para(note, house.NOTE)
 
     sections, _ = written_sections(draft)
     for part in sections:
-        doc.add_paragraph(str(part.get("heading", "")), style=house.HEADING)
+        w.para(str(part.get("heading", "")), house.HEADING)
         for bullet, line in _lines(str(part.get("text", ""))):
-            _write_line(doc, line, house.KEY_MESSAGE if bullet else house.BODY, known, flag)
+            _write_line(w, line, house.KEY_MESSAGE if bullet else house.BODY, known, flag)
 
-    doc.add_paragraph(texts.inform("sources"), style=house.HEADING)
+    w.para(texts.inform("sources"), house.HEADING)
     citations = draft.get("citations", [])
     if not citations:
-        doc.add_paragraph("No sources were cited.", style=house.NOTE)
+        w.para("No sources were cited.", house.NOTE)
     for citation in citations:
-        _write_source(doc, citation, texts)
+        _write_source(w, citation, texts)
 
-    doc.add_paragraph(f"{marking(draft)}. {draft_note(draft)}", style=house.MARKING)
+    w.para(f"{marking(draft)}. {draft_note(draft)}", house.MARKING)
     out = io.BytesIO()
     doc.save(out)
     return out.getvalue()
