@@ -20,7 +20,6 @@ from ui.markdown import is_unverified
 DRAFT_MARKING = locale_text("en", "inform", "draft_marking")
 GENERATOR = "EMN policy assistant"
 AUTHOR = f"{GENERATOR} (AI-generated)"
-EMPTY_SECTION = locale_text("en", "inform", "empty_section")
 UNVERIFIED_SOURCE = locale_text("en", "ui", "unverified_source")
 
 
@@ -56,6 +55,12 @@ def marking(draft: dict[str, Any]) -> str:
 def export_filename(draft: dict[str, Any], ext: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", str(draft.get("topic", "draft")).lower()).strip("-")
     return f"emn-inform-draft-{slug[:60] or 'draft'}.{ext}"
+
+
+def exported_sections(draft: dict[str, Any]) -> list[dict[str, Any]]:
+    """The sections with text: one the documents do not cover (empty, with a note for the
+    author on the page) is left out of the export rather than shown as a placeholder."""
+    return [s for s in draft.get("sections", []) if str(s.get("text", "")).strip()]
 
 
 def source_line(citation: dict[str, Any]) -> str:
@@ -104,10 +109,9 @@ def to_markdown(draft: dict[str, Any]) -> str:
         lines.append(f"{key}: {value}" if plain else f"{key}: {_yaml_str(value)}")
     lines += ["---", "", f"# {draft.get('title', '')}", ""]
     lines += [f"> **{marking(draft)}.** {draft.get('disclosure', '')}".rstrip(), ""]
-    for section in draft.get("sections", []):
+    for section in exported_sections(draft):
         lines += [f"## {section.get('heading', '')}", ""]
-        text = str(section.get("text", "")).strip()
-        lines += [text or f"_{EMPTY_SECTION}_", ""]
+        lines += [str(section.get("text", "")).strip(), ""]
     lines += ["## Sources", ""]
     citations = draft.get("citations", [])
     if not citations:
@@ -175,12 +179,9 @@ def to_docx(draft: dict[str, Any]) -> bytes:
     if draft.get("disclosure"):
         doc.add_paragraph().add_run(str(draft["disclosure"])).italic = True
 
-    for part in draft.get("sections", []):
+    for part in exported_sections(draft):
         doc.add_heading(str(part.get("heading", "")), level=1)
         text = str(part.get("text", "")).strip()
-        if not text:
-            doc.add_paragraph().add_run(EMPTY_SECTION).italic = True
-            continue
         for line in text.splitlines():
             line = line.strip()
             if not line:
