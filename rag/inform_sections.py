@@ -25,11 +25,14 @@ from rag.pipeline import Assistant
 from rag.retrieval import Candidate, QueryTerms, diversify
 from rag.verify import Verified, Verifier
 
-# A sentence is about the topic when it is this close to it in meaning (English model's
-# cosine) and it, with its section's heading, holds this share of the topic's term weight
-# (rare terms weigh more: "dental care" is not covered by a sentence on asylum seekers).
-TOPIC_SIMILARITY = 0.35
-TOPIC_COVERAGE = 0.3
+# A sentence is about the topic when its closeness in meaning (English model's cosine) and
+# its share of the topic's term weight, with its section's heading, average at least
+# TOPIC_RELEVANCE, neither below its floor: a short topic ("EMN budget") is far in meaning
+# from a long sentence that names it, and rare terms weigh more ("dental care" is not
+# covered by a sentence on asylum seekers).
+TOPIC_RELEVANCE = 0.375
+TOPIC_SIMILARITY = 0.2
+TOPIC_COVERAGE = 0.15
 # Sentences are kept down to this share of the section's best score; a document whose best
 # sentence reaches DOCUMENT_SHARE of it gets at least one sentence in the section.
 RELATIVE_FLOOR = 0.65
@@ -143,6 +146,20 @@ def _tokens(text: str) -> set[str]:
     return set(tokenize(text))
 
 
+def topic_coverage(terms: QueryTerms, tokens: set[str]) -> float:
+    """Share of the topic's term weight in `tokens`; a term of five letters or more also
+    counts in its derived forms ('budget' in 'budgetary', stemmed 'budgetari')."""
+    total = terms.total
+    if not total:
+        return 0.0
+    found = sum(
+        w
+        for t, w in terms.weights.items()
+        if t in tokens or (len(t) >= 5 and any(tok.startswith(t) for tok in tokens))
+    )
+    return found / total
+
+
 def _similar(a: set[str], b: set[str]) -> bool:
     return bool(a and b) and len(a & b) / len(a | b) > 0.6
 
@@ -200,9 +217,14 @@ class SectionComposer:
                 if title and len(tokens & title) / len(tokens | title) > 0.6:
                     continue  # the document's title line
                 similarity = float(topic_sims[position])
-                coverage = topic.terms.coverage(tokens)
-                in_context = topic.terms.coverage(tokens | header)
-                if similarity < TOPIC_SIMILARITY or in_context < TOPIC_COVERAGE:
+                coverage = topic_coverage(topic.terms, tokens)
+                in_context = topic_coverage(topic.terms, tokens | header)
+                relevance = (similarity + in_context) / 2
+                if (
+                    relevance < TOPIC_RELEVANCE
+                    or similarity < TOPIC_SIMILARITY
+                    or in_context < TOPIC_COVERAGE
+                ):
                     continue
                 score = (
                     0.40 * similarity
