@@ -1,8 +1,9 @@
 """POST /v1/inform: a cited first draft of an EMN inform (title, key messages, background,
 main findings, policy implications, sources) on a topic, for NCP staff to edit and export.
 
-Every section is answered and verified by the same pipeline as /v1/ask, so every sentence
-carries a citation; the draft is marked "AI-generated draft — verify before use". Each draft
+The topic passes the same guards as /v1/ask; each section is drafted from its own
+retrieval and verified as answers are, so every sentence carries a citation; the draft is
+marked "AI-generated draft — verify before use". Each draft
 gets an audit record (kind `inform`) naming its sections' trace ids and the cited passages.
 """
 
@@ -56,9 +57,13 @@ class InformRequest(BaseModel):
     response_model=InformDraft,
     summary="Draft an inform with citations",
     description="A first draft in the EMN house shape: title, key messages (3-5 bullets), "
-    "background, main findings, policy implications and a numbered source list; every "
-    "sentence carries [n] markers into `citations`. A section the documents do not cover is "
-    "empty with `behaviour` `abstained` or `declined`. Marked as an AI-generated draft.",
+    "background, main findings, policy implications and a numbered source list. Each section "
+    "retrieves with its own questions (the topic and the section's purpose), draws on every "
+    "relevant document, and quotes sentences in the brief's voice (no dangling 'In this "
+    "respect,', no '(see section 5)'); every sentence carries [n] markers into `citations` and "
+    "is verified as /v1/ask answers are. A section the documents do not cover is empty, with "
+    "`behaviour` `abstained` (or `declined` when the topic is) and a `note` for the author "
+    "in the topic's language; exports leave it out. Marked as an AI-generated draft.",
     responses=ERROR_RESPONSES,
 )
 async def inform(body: InformRequest, principal: AskCaller, service: ServiceDep) -> JSONResponse:

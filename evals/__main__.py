@@ -1,7 +1,8 @@
 """`python -m evals run --dataset FILE [--api URL --key KEY] [--baseline] [--out DIR]
 [--composer extractive|llm] [--limit N] [--floors FILE]`; `python -m evals summary`;
 `python -m evals tune [--folds K]`; `python -m evals calibrate [--folds K]`;
-`python -m evals contradictions [--set dev|blind|FILE]`
+`python -m evals contradictions [--set dev|blind|FILE]`;
+`python -m evals informs [--label LABEL] [--topics FILE] [--out DIR]`
 
 Asks every question of the set (in process by default, over HTTP with --api), scores the
 replies, optionally runs the naive LangChain baseline on the same questions, and writes
@@ -123,6 +124,17 @@ def _parser() -> argparse.ArgumentParser:
     contradictions.add_argument(
         "--out", type=Path, default=DEFAULT_OUT.parent / "contradictions", help="report folder"
     )
+    informs = sub.add_parser(
+        "informs",
+        help="inform drafts on a topic set: sections filled, documents cited, voice flags",
+    )
+    informs.add_argument("--label", default="latest", help="names the run (e.g. before, after)")
+    informs.add_argument(
+        "--topics", type=Path, default=None, help="topic set (default: inform-topics.json)"
+    )
+    informs.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT.parent / "informs", help="report folder"
+    )
     return parser
 
 
@@ -162,6 +174,12 @@ def main(argv: list[str] | None = None) -> int:
         from evals.contradictions_cli import run_contradictions
 
         return run_contradictions(args.set, args.out)
+    if args.command == "informs":
+        from evals.informs import TOPICS
+        from evals.informs import run as run_informs
+
+        print(f"wrote {run_informs(args.label, args.topics or TOPICS, args.out)}")
+        return 0
     if args.command == "tune-languages":
         from evals.tune_languages import run_tune_languages
 

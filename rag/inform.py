@@ -1,37 +1,40 @@
 """Inform drafting for NCP staff: a cited first draft in the EMN house shape (title, key
 messages, background, main findings, policy implications, sources).
 
-Each section is answered by the same pipeline as a question (so every sentence is cited and
-verified); the sections' citations are then merged into one numbered source list and
-sentences already used in an earlier section are not repeated.
+The topic passes the pipeline's guards and scope check; each section is then drafted from
+its own retrieval (rag/inform_sections.py) and verified as answers are, so every sentence is
+cited; the sections' citations are merged into one numbered source list.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from common.language import detect_language
 from common.texts import Texts, text
+from index.lexical import tokenize
+from index.reader import IndexReader
 from index.schema import Filters
-from rag.answer import DISCLOSURE, Answer, Citation, Versions, disclosure, new_trace_id
+from rag import guards
+from rag.answer import DISCLOSURE, Citation, Versions, disclosure, new_trace_id
+from rag.citation import citation, public_base
 from rag.glossary import english_keywords
+from rag.guard_text import guard_clean
+from rag.inform_sections import PLANS, SectionComposer, SectionDraft, Topic
 from rag.pipeline import APP_VERSION, Assistant
 from rag.provenance import Provenance, sign_output, verify_answer
+from rag.retrieval import QueryTerms
+from rag.steps import Context
 
 DRAFT_MARKING = text("en", "inform", "draft_marking")
 
-# (heading's key in common/locales, the question that fills the section)
-SECTIONS: list[tuple[str, str]] = [
-    ("key_messages", "What are the main priorities and actions on {topic}?"),
-    ("background", "What is the background and policy context of {topic}?"),
-    ("main_findings", "What are the main facts, figures and developments on {topic}?"),
-    ("policy_implications", "What actions and measures are planned or needed on {topic}?"),
-]
+# The sections' keys in common/locales, in the draft's order.
+SECTIONS: list[str] = [plan.key for plan in PLANS]
 _MARKER = re.compile(r"\[(\d+)\]")
 
 
@@ -39,6 +42,11 @@ class InformSection(BaseModel):
     heading: str
     text: str = Field(description="Sentences with global [n] markers; bullets for key messages.")
     behaviour: str
+    note: str = Field(
+        default="",
+        description="For the author, when the section is empty: why (the documents do not "
+        "cover it for this topic, or the topic was declined) and what to do. Not exported.",
+    )
 
 
 class InformDraft(BaseModel):
@@ -106,73 +114,120 @@ def verify_draft(draft: dict[str, Any], key: bytes) -> tuple[bool, str]:
     return valid, reason.replace("the answer text", "the draft text")
 
 
-def _sentences(text: str) -> list[str]:
-    lines = [ln.strip().removeprefix("- ").strip() for ln in text.split("\n") if ln.strip()]
-    out: list[str] = []
-    for line in lines:
-        out.extend(p for p in re.split(r"(?<=[.!?])\s+(?=[A-Z(])", line) if p)
-    return out
+# The steps that decide whether a topic may be drafted at all: its language, the guards on
+# what is asked, and the scope check (which reads the passages retrieved for the topic).
+GATE_STEPS = ("language", "guard_in", "rewrite", "retrieve", "scope")
+
+
+def _gate(assistant: Assistant, topic: str, filters: Filters | None) -> Context:
+    """The topic through the pipeline's own guard and scope steps (`ctx.done`: declined)."""
+    ctx = Context(question=guard_clean(topic).strip(), history=[], filters=filters,
+                  composer="extractive")  # fmt: skip
+    assistant.index.ensure_loaded()
+    for step in assistant.steps():
+        if step.name in GATE_STEPS and not ctx.done:
+            step.run(ctx)
+    return ctx
+
+
+def unknown_terms(subject: str, index: IndexReader) -> list[str]:
+    """The topic's words that no passage of the index holds ('dental' in "asylum seekers'
+    access to dental care"): a topic naming them is not what the documents cover, however
+    close its other words come."""
+    return [
+        w for w in re.findall(r"[\w'-]+", subject) if any(index.idf(t) == 0 for t in tokenize(w))
+    ]
+
+
+def _renumber(section: SectionDraft, citations: list[Citation], by_chunk: dict[str, int],
+              base: str) -> str:  # fmt: skip
+    """The section's text with its local markers replaced by the draft's global ones
+    (sources numbered once across the draft, in order of first citation)."""
+
+    def global_marker(match: re.Match[str]) -> str:
+        chunk = section.passages[section.verified.cited[int(match.group(1)) - 1]].chunk
+        if chunk.id not in by_chunk:
+            by_chunk[chunk.id] = len(citations) + 1
+            citations.append(citation(len(citations) + 1, chunk, base))
+        return f"[{by_chunk[chunk.id]}]"
+
+    return _MARKER.sub(global_marker, section.verified.text)
 
 
 def draft_inform(
     assistant: Assistant, topic: str, filters: Filters | None = None, max_key_messages: int = 5
 ) -> InformDraft:
-    """Compose the draft section by section; sources numbered once across the document."""
+    """Compose the draft section by section; sources numbered once across the document.
+
+    Each section retrieves with its own questions (rag/inform_sections.py), so background,
+    findings and implications come from the passages that serve them, from every relevant
+    document; the body sections do not repeat each other's sentences, key messages may sum
+    them up. A section the documents do not cover is abstained with a note to the author.
+    """
     topic = topic.strip().rstrip("?.")
-    language = detect_language(topic).language
+    ctx = _gate(assistant, topic, filters)
+    language = ctx.language
     texts = Texts(language)
     # The section questions are English; a topic in another language enters them as the
     # English terms its glossary recognises (rag/glossary.py), else as it is.
-    subject = english_keywords(topic, language) or topic
+    subject = english_keywords(ctx.question, language) or ctx.question
+    plans = {plan.key: plan for plan in PLANS}
+    drafted: dict[str, SectionDraft] = {}
+    # A topic not in English without glossary terms has no English words to check.
+    covered = language != "en" or not unknown_terms(subject, assistant.index)
+    if covered and not ctx.done and not ctx.individual_case:
+        composer = SectionComposer(assistant, assistant.verifiers.english)
+        vector = assistant.embedder.embed_query(subject)
+        candidates = ctx.candidates if language == "en" else []
+        about = Topic(subject, vector, QueryTerms.of(subject, assistant.index), candidates)
+        used: set[tuple[str, int]] = set()
+        # Body first (each excludes what the others used), then key messages over them all.
+        for key in ("background", "main_findings", "policy_implications", "key_messages"):
+            plan = plans[key]
+            if key == "key_messages":
+                plan = replace(plan, max_sentences=max_key_messages)
+            exclude = set() if key == "key_messages" else used
+            drafted[key] = composer.draft(plan, about, filters, exclude)
+            if key != "key_messages":
+                used |= drafted[key].used
+    decline = ctx.answer if ctx.behaviour == "declined" else ""
+    if ctx.individual_case:
+        decline = guards.decline_message("individual", language)
+    base = public_base(assistant.settings)
     citations: list[Citation] = []
     by_chunk: dict[str, int] = {}
-    used: set[str] = set()
     sections: list[InformSection] = []
-    trace_ids: list[str] = []
-    versions = None
-    for section, template in SECTIONS:
-        heading = texts.inform(section)
-        answer: Answer = assistant.ask(template.format(topic=subject), filters=filters)
-        trace_ids.append(answer.trace_id)
-        versions = versions or answer.versions
-        if answer.behaviour != "answered":
-            sections.append(InformSection(heading=heading, text="", behaviour=answer.behaviour))
-            continue
-        local = {c.marker: c for c in answer.citations}
-        kept: list[str] = []
-        for sentence in _sentences(answer.answer):
-            key = _MARKER.sub("", sentence).strip()
-            if key in used:
-                continue
-            if section != "key_messages":
-                # Key messages sum up the body: they may repeat its strongest sentences,
-                # while the body sections do not repeat each other.
-                used.add(key)
-
-            def renumber(match: re.Match[str], local: dict[int, Citation] = local) -> str:
-                cite = local[int(match.group(1))]
-                if cite.chunk_id not in by_chunk:
-                    by_chunk[cite.chunk_id] = len(citations) + 1
-                    citations.append(cite.model_copy(update={"marker": len(citations) + 1}))
-                return f"[{by_chunk[cite.chunk_id]}]"
-
-            kept.append(_MARKER.sub(renumber, sentence))
-        if section == "key_messages":
-            text = "\n".join(f"- {s}" for s in kept[:max_key_messages])
+    secrets = [assistant.settings.llm_api_key.get_secret_value()]
+    for plan in PLANS:
+        heading = texts.inform(plan.key)
+        section = drafted.get(plan.key)
+        text_ = ""
+        if section is not None and section.verified.kept:
+            text_ = _renumber(section, citations, by_chunk, base)
+            if any(v.verdict == "block" for v in guards.check_answer(text_, secrets)):
+                text_ = ""  # as the pipeline's output guard: nothing blocked leaves
+        if text_:
+            sections.append(InformSection(heading=heading, text=text_, behaviour="answered"))
+        elif decline:
+            sections.append(
+                InformSection(heading=heading, text="", behaviour="declined", note=decline)
+            )
         else:
-            text = " ".join(kept)
-        sections.append(
-            InformSection(heading=heading, text=text, behaviour="answered" if kept else "abstained")
-        )
-    behaviour = "answered" if any(s.text for s in sections) else "abstained"
+            note = texts.inform("section_not_covered", heading=heading)
+            sections.append(
+                InformSection(heading=heading, text="", behaviour="abstained", note=note)
+            )
+    behaviour = (
+        "answered" if any(s.text for s in sections) else ("declined" if decline else "abstained")
+    )
     draft = InformDraft(
         title=f"EMN inform (draft): {topic[:1].upper()}{topic[1:]}",
         topic=topic,
         sections=sections,
         citations=citations,
         behaviour=behaviour,
-        versions=versions,
-        section_trace_ids=trace_ids,
+        versions=assistant.versions("extractive", "none"),
+        section_trace_ids=[new_trace_id() for _ in sections],
         language=language,
         disclosure=disclosure(language),
     )

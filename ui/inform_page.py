@@ -76,7 +76,9 @@ def editor(draft: dict[str, Any], api_url: str) -> None:
         st.subheader(heading)
         value = str(section.get("text", ""))
         if not value and section.get("behaviour") != "answered":
-            st.caption(f"The documents do not cover this section ({section.get('behaviour')}).")
+            # For the author only: an empty section is left out of the exports.
+            note = section.get("note") or "The documents do not cover this section."
+            st.caption(f"{md.escape_md(note)} Left out of the export unless you write it.")
         text = st.text_area(
             heading,
             value=value,
