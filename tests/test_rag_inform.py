@@ -21,7 +21,7 @@ from rag.inform import InformDraft, draft_inform
 from rag.pipeline import Assistant
 from rag.retrieval import Candidate
 from rag.verify import LEXICAL_SUPPORT, Verifier, split_answer
-from ui.export import to_docx, to_markdown
+from ui.export import flagged_sentences, to_docx, to_markdown
 
 RETURN = "return and readmission cooperation with third countries"
 STRATEGY = "com-2026-45-migration-strategy"
@@ -114,7 +114,8 @@ def test_a_topic_the_documents_do_not_cover_gives_notes_and_no_export_sections(
         assert f"## {section.heading}" not in markdown
         assert section.heading not in paragraphs
         assert section.note not in markdown and section.note not in " ".join(paragraphs)
-    assert "do not cover" not in markdown
+    # One note to the author says which sections were left out (ui/export.py).
+    assert "left out because the documents do not cover them" in markdown
 
 
 def test_the_export_keeps_the_covered_sections_and_leaves_out_the_others(
@@ -128,7 +129,9 @@ def test_the_export_keeps_the_covered_sections_and_leaves_out_the_others(
     for heading in ("Key messages", "Background", "Policy implications"):
         assert f"## {heading}" in markdown and heading in paragraphs
     assert "## Main findings" not in markdown and "Main findings" not in paragraphs
-    assert "do not cover" not in markdown
+    assert "The documents do not cover “Main findings”" not in markdown  # the page's note
+    assert "do not cover them: Main findings." in markdown  # the export's note to the author
+    assert not flagged_sentences(exported), flagged_sentences(exported)
 
 
 def test_the_notes_are_in_the_topics_language(assistant: Assistant) -> None:

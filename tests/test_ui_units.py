@@ -325,3 +325,17 @@ def test_client_reads_the_event_stream_and_detects_a_missing_one() -> None:
 def test_parse_sse_lines_joins_data_lines() -> None:
     lines = ["event: x", "data: a", "data: b", "", ": comment", "data: c", ""]
     assert list(parse_sse_lines(iter(lines))) == [("x", "a\nb"), ("message", "c")]
+
+
+def test_an_abbreviation_ends_no_sentence_so_a_cited_quote_is_not_flagged() -> None:
+    # A real inform sentence: '(e.g.' split it in two and the export flagged both halves.
+    text = (
+        "Readmission is an obligation under customary international law (e.g. Partnership "
+        "and Cooperation Agreements) with third countries [1]. See Art. 5 on the rest [2]."
+    )
+    assert md.split_sentences(text) == [
+        "Readmission is an obligation under customary international law (e.g. Partnership "
+        "and Cooperation Agreements) with third countries [1].",
+        "See Art. 5 on the rest [2].",
+    ]
+    assert md.uncited_sentences(text, {1, 2}) == []

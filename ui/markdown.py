@@ -7,6 +7,8 @@ import re
 from typing import Any
 from urllib.parse import urlencode
 
+from common.sentences import ABBREVIATIONS
+
 MARKER = re.compile(r"\[(\d+)\]")
 _SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$])")
 _LIST_START = re.compile(r"^(\s*)([-+*]|\d+[.)])(\s)", re.MULTILINE)
@@ -114,7 +116,17 @@ def quote_md(text: str) -> str:
 def split_sentences(line: str) -> list[str]:
     """One line of a section (a paragraph or a bullet, without its dash) as sentences; an
     [n] marker stays with the sentence it ends ('… readmission [1]. The EU …')."""
-    return [s.strip() for s in _SENTENCE_END.split(line.strip()) if s.strip()]
+    out: list[str] = []
+    for piece in (s.strip() for s in _SENTENCE_END.split(line.strip())):
+        if not piece:
+            continue
+        # '(e.g. Partnership …', 'Art. 5': a dot after an abbreviation ends no sentence.
+        last = out[-1].split()[-1].lstrip("(").rstrip(".").lower() if out else ""
+        if out and out[-1].endswith(".") and last in ABBREVIATIONS:
+            out[-1] = f"{out[-1]} {piece}"
+        else:
+            out.append(piece)
+    return out
 
 
 def is_cited(sentence: str, known: set[int] | None = None) -> bool:
