@@ -35,6 +35,7 @@ router = APIRouter(tags=["saved work"])
 
 T = TypeVar("T")
 NOT_FOUND = {404: error_doc("No such conversation for this browser session or API key.")}
+CREATED = {201: {"model": ConversationSummary, "description": "Created."}}
 LIMITS = {
     413: error_doc("The conversation would exceed EMN_CONVERSATION_MAX_BYTES."),
     422: error_doc("Invalid request, or more than EMN_CONVERSATION_MAX_MESSAGES messages."),
@@ -92,7 +93,7 @@ async def get_conversation(
     response_model=ConversationSummary,
     summary="Save a conversation whole",
     description="Creates it (201) or replaces its messages and title (200).",
-    responses=ERROR_RESPONSES | LIMITS,
+    responses=ERROR_RESPONSES | CREATED | LIMITS,
 )
 async def put_conversation(
     conversation_id: ItemId, body: ConversationPut, owner: Owner, service: ServiceDep
@@ -110,7 +111,7 @@ async def put_conversation(
     summary="Add messages to a conversation",
     description="Appends (usually a question and its answer record) as soon as the answer "
     "arrives; creates the conversation (201) when it does not exist yet.",
-    responses=ERROR_RESPONSES | LIMITS,
+    responses=ERROR_RESPONSES | CREATED | LIMITS,
 )
 async def append_messages(
     conversation_id: ItemId, body: ConversationAppend, owner: Owner, service: ServiceDep

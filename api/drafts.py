@@ -56,7 +56,7 @@ async def get_draft(draft_id: ItemId, owner: Owner, service: ServiceDep) -> JSON
     response_model=Draft,
     summary="Save an inform draft",
     description="Creates it (201) or replaces the draft and its edits (200).",
-    responses=ERROR_RESPONSES | TOO_LARGE,
+    responses=ERROR_RESPONSES | {201: {"model": Draft, "description": "Created."}} | TOO_LARGE,
 )
 async def put_draft(
     draft_id: ItemId, body: DraftPut, owner: Owner, service: ServiceDep

@@ -82,8 +82,7 @@ TAGS = [
     {"name": "openai-compatible", "description": "For OpenAI clients and chat front ends."},
     {"name": "transparency", "description": "Model card and provenance checks (Art. 13, 50)."},
     {"name": "review", "description": "Human review of flagged answers (Art. 14)."},
-    {"name": "saved work", "description": "Your conversations and inform drafts, kept per "
-     "browser session (X-EMN-Session) and API key."},
+    {"name": "saved work", "description": "Your conversations and drafts, per session or key."},
     {"name": "admin", "description": "Human oversight controls."},
     {"name": "operations", "description": "Health, readiness and metrics."},
 ]
