@@ -122,8 +122,8 @@ def page() -> None:
             return
         state.load_catalog(client)
         persistence.restore(client)
+        persistence.save_pending(client)  # before the sidebar lists what is saved
         mode = sidebar(client)
-        persistence.save_pending(client)
         persistence.status()
         if st.session_state.catalog_error and render.api_error(
             st.session_state.catalog_error, retry_key="retry_catalog"
