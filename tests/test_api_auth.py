@@ -152,6 +152,8 @@ def call(
 ) -> httpx.Response:
     method, path, body, _ = route
     owned = {"conversation_id": "auth-check", "draft_id": "auth-check", "feedback_id": 1}
+    if path.startswith(("/v1/conversations", "/v1/drafts")):  # saved work: per browser session
+        headers = {**headers, "X-EMN-Session": "auth-check-session-0001"}
     if (method, path) in SETUP:
         setup_method, setup_path, setup_body = SETUP[(method, path)]
         setup_body = json.loads(json.dumps(setup_body).replace("{trace_id}", ids["trace_id"]))
