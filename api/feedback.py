@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -52,3 +54,46 @@ async def feedback(
         created_at=row["created_at"],
     )
     return JSONResponse(receipt.model_dump(mode="json"), status_code=201)
+
+
+@router.put(
+    "/v1/feedback/{feedback_id}",
+    response_model=FeedbackReceipt,
+    summary="Change a rating already given",
+    description="Replaces the rating, comment and report flag of the feedback `feedback_id` "
+    "(from the receipt of `POST /v1/feedback`): a thumb is recorded on click, the comment "
+    "added to it later is the same feedback, not a second rating. The body's `trace_id` must "
+    "be the rated answer's, and the same API key (if any) must send it.",
+    responses=ERROR_RESPONSES | {404: error_doc("No such feedback for this answer and key.")},
+)
+async def update_feedback(
+    feedback_id: Annotated[int, Path(ge=1, description="The receipt's id.")],
+    body: FeedbackRequest,
+    principal: FeedbackCaller,
+    service: ServiceDep,
+) -> JSONResponse:
+    row = await run_in_threadpool(
+        service.feedback.update,
+        feedback_id,
+        body.trace_id,
+        body.rating,
+        body.comment,
+        principal.key_id,
+        body.report,
+    )
+    if row is None:
+        raise ApiError(
+            404,
+            "feedback_not_found",
+            f"No feedback {feedback_id} on the answer {body.trace_id!r} from this caller.",
+        )
+    if body.report:
+        service.metrics.feedback.labels("report").inc()
+    receipt = FeedbackReceipt(
+        id=row["id"],
+        trace_id=row["trace_id"],
+        rating=row["rating"],
+        report=row["report"],
+        created_at=row["created_at"],
+    )
+    return JSONResponse(receipt.model_dump(mode="json"))

@@ -85,6 +85,30 @@ class FeedbackStore:
             row["id"] = int(result.inserted_primary_key[0])
         return row
 
+    def update(
+        self,
+        feedback_id: int,
+        trace_id: str,
+        rating: str,
+        comment: str,
+        key_id: str | None,
+        report: bool = False,
+    ) -> dict | None:
+        """Change a rating already given (the page records a thumb on click, then adds the
+        comment to it): only with its trace id and by the same key; None when no such row."""
+        t = feedback_table
+        same_key = t.c.key_id.is_(None) if key_id is None else t.c.key_id == key_id
+        values = {"rating": rating, "comment": redact(comment), "report": bool(report)}
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(t).where(t.c.id == feedback_id, t.c.trace_id == trace_id, same_key)
+                .values(**values)
+            )  # fmt: skip
+            if not result.rowcount:
+                return None
+            row = conn.execute(select(t).where(t.c.id == feedback_id)).first()
+        return dict(row._mapping) if row is not None else None
+
     def for_trace(self, trace_id: str) -> list[dict]:
         with self.engine.connect() as conn:
             rows = conn.execute(

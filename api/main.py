@@ -20,7 +20,9 @@ from starlette.concurrency import run_in_threadpool
 from api import (
     admin,
     ask,
+    conversations,
     documents,
+    drafts,
     feedback,
     health,
     inform,
@@ -42,6 +44,7 @@ from api.middleware import (
     RequestContextMiddleware,
     returns_generated_content,
 )
+from api.owner import SESSION_HEADER
 from api.state import Service
 from common.settings import Settings, load_settings
 from rag.answer import DISCLOSURE
@@ -79,6 +82,7 @@ TAGS = [
     {"name": "openai-compatible", "description": "For OpenAI clients and chat front ends."},
     {"name": "transparency", "description": "Model card and provenance checks (Art. 13, 50)."},
     {"name": "review", "description": "Human review of flagged answers (Art. 14)."},
+    {"name": "saved work", "description": "Your conversations and drafts, per session or key."},
     {"name": "admin", "description": "Human oversight controls."},
     {"name": "operations", "description": "Health, readiness and metrics."},
 ]
@@ -133,7 +137,7 @@ def create_app(settings: Settings | None = None, *, process_settings: bool = Fal
     install_error_handlers(app)
     app.state.failures = failures
     modules = (ask, inform, search, documents, feedback, openai_compat, model_card_provenance,
-               review, admin, health)  # fmt: skip
+               review, admin, health, conversations, drafts)  # fmt: skip
     routers = [m.router for m in modules]
     for router in routers:
         app.include_router(router)
@@ -155,8 +159,8 @@ def create_app(settings: Settings | None = None, *, process_settings: bool = Fal
         app.add_middleware(
             JsonCorsMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "PUT"],
-            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type", SESSION_HEADER],
             expose_headers=["X-Request-ID", "Retry-After", AI_GENERATED_HEADER],
         )
     app.add_middleware(HeaderLimitMiddleware, max_bytes=settings.max_header_bytes)
@@ -171,6 +175,10 @@ async def _purge(service: Service) -> None:
         await run_in_threadpool(service.purge_audit)
     except Exception:  # the next run retries; answering does not depend on it
         log.exception("audit retention purge failed")
+    try:
+        await run_in_threadpool(service.purge_saved_work)
+    except Exception:
+        log.exception("saved conversations and drafts: retention purge failed")
 
 
 async def _retention_loop(service: Service, every_s: float) -> None:

@@ -18,6 +18,7 @@ from fastapi import Depends, Request
 
 from api.audit_chain import AuditLog
 from api.auth_throttle import AuthThrottle
+from api.conversation_store import ConversationStore, Limits
 from api.feedback_store import FeedbackStore
 from api.keys import KeyStore
 from api.kill_switch import SWITCH_FILE, SharedSwitch
@@ -42,6 +43,7 @@ class Service:
     limiter: RateLimiter
     metrics: Metrics
     reviews: ReviewStore = None  # type: ignore[assignment]  # built in __post_init__
+    conversations: ConversationStore = None  # type: ignore[assignment]  # __post_init__
     switch: SharedSwitch | None = None  # None: the assistant's own flag, this process only
     throttle: AuthThrottle = None  # type: ignore[assignment]  # in memory unless given
     started_at: float = field(default_factory=time.time)
@@ -49,6 +51,11 @@ class Service:
     def __post_init__(self) -> None:
         if self.reviews is None:
             self.reviews = ReviewStore(self.audit.engine)
+        if self.conversations is None:
+            limits = Limits(
+                self.settings.conversation_max_messages, self.settings.conversation_max_bytes
+            )
+            self.conversations = ConversationStore(self.audit.engine, limits)
         if self.throttle is None:
             s = self.settings
             self.throttle = AuthThrottle(s.auth_failure_limit, s.auth_failure_window_s)
@@ -130,6 +137,15 @@ class Service:
         done = self.audit.purge(timedelta(days=self.settings.audit_retention_days))
         if done.purged:
             log.info("audit log: purged %d records created before %s", done.purged, done.cutoff)
+
+    def purge_saved_work(self) -> None:
+        """Retention of saved conversations and drafts (as long as the audit log's unless
+        EMN_CONVERSATION_RETENTION_DAYS says otherwise): delete those not updated since."""
+        days = self.settings.resolved_conversation_retention_days
+        done = self.conversations.purge(timedelta(days=days))
+        if done.conversations or done.drafts:
+            log.info("saved work: purged %d conversations and %d drafts not updated since %s",
+                     done.conversations, done.drafts, done.cutoff)  # fmt: skip
 
 
 def server_workers(settings: Settings) -> int:

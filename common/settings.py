@@ -335,6 +335,26 @@ class Settings(BaseSettings):
         "startup and then every this many hours; 0: only `python -m api.audit purge` does.",
     )
 
+    # --- saved conversations and drafts (api/conversation_store.py) ------------------
+    conversation_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        description="Saved conversations and inform drafts not updated for this many days "
+        "are purged (with the audit purge, EMN_AUDIT_PURGE_INTERVAL_HOURS); default: "
+        "EMN_AUDIT_RETENTION_DAYS.",
+    )
+    conversation_max_messages: int = Field(
+        default=200,
+        ge=2,
+        description="Most messages (questions and answers) one saved conversation holds "
+        "(422 beyond: start a new conversation).",
+    )
+    conversation_max_bytes: int = Field(
+        default=2_000_000,
+        ge=10_000,
+        description="Largest saved conversation or draft, in bytes of JSON (413 beyond).",
+    )
+
     # --- chat page (ui/) ----------------------------------------------------------------
     api_url: str = Field(
         default="http://127.0.0.1:8000",
@@ -424,6 +444,11 @@ class Settings(BaseSettings):
         if self.torch_threads == "auto":
             return max(1, usable_cores() // max(1, workers))
         return int(self.torch_threads)
+
+    @property
+    def resolved_conversation_retention_days(self) -> int:
+        """Saved conversations and drafts follow the audit log's retention unless set."""
+        return self.conversation_retention_days or self.audit_retention_days
 
 
 def default_checkpoint_path(db_url: str, data_dir: Path) -> Path:

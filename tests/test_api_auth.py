@@ -118,14 +118,49 @@ ROUTES = [
     ("GET", "/metrics", None, "admin"),
     ("GET", "/v1/admin/generation", None, "admin"),
     ("PUT", "/v1/admin/generation", {"enabled": True}, "admin"),
+    ("PUT", "/v1/feedback/{feedback_id}", {"trace_id": "{trace_id}", "rating": "down"},
+     "feedback"),
+    ("GET", "/v1/conversations", None, "ask"),
+    ("GET", "/v1/conversations/{conversation_id}", None, "ask"),
+    ("PUT", "/v1/conversations/{conversation_id}", {"messages": []}, "ask"),
+    ("POST", "/v1/conversations/{conversation_id}/messages",
+     {"messages": [{"role": "user", "content": "q"}]}, "ask"),
+    ("DELETE", "/v1/conversations/{conversation_id}", None, "ask"),
+    ("GET", "/v1/drafts", None, "ask"),
+    ("GET", "/v1/drafts/{draft_id}", None, "ask"),
+    ("PUT", "/v1/drafts/{draft_id}", {"topic": "t", "draft": {}}, "ask"),
+    ("PUT", "/v1/drafts/{draft_id}/edits", {"title": "T"}, "ask"),
+    ("DELETE", "/v1/drafts/{draft_id}", None, "ask"),
 ]  # fmt: skip
+
+# Routes on something the caller owns: created first, with the same credentials.
+_CONVERSATION = ("PUT", "/v1/conversations/auth-check", {"messages": []})
+_DRAFT = ("PUT", "/v1/drafts/auth-check", {"topic": "t", "draft": {}})
+SETUP = {
+    ("PUT", "/v1/feedback/{feedback_id}"): ("POST", "/v1/feedback",
+                                            {"trace_id": "{trace_id}", "rating": "up"}),
+    ("GET", "/v1/conversations/{conversation_id}"): _CONVERSATION,
+    ("DELETE", "/v1/conversations/{conversation_id}"): _CONVERSATION,
+    ("GET", "/v1/drafts/{draft_id}"): _DRAFT,
+    ("PUT", "/v1/drafts/{draft_id}/edits"): _DRAFT,
+    ("DELETE", "/v1/drafts/{draft_id}"): _DRAFT,
+}  # fmt: skip
 
 
 def call(
     http: httpx.Client, route: tuple, ids: dict[str, str], headers: dict[str, str]
 ) -> httpx.Response:
     method, path, body, _ = route
-    path = path.format(**ids)
+    owned = {"conversation_id": "auth-check", "draft_id": "auth-check", "feedback_id": 1}
+    if path.startswith(("/v1/conversations", "/v1/drafts")):  # saved work: per browser session
+        headers = {**headers, "X-EMN-Session": "auth-check-session-0001"}
+    if (method, path) in SETUP:
+        setup_method, setup_path, setup_body = SETUP[(method, path)]
+        setup_body = json.loads(json.dumps(setup_body).replace("{trace_id}", ids["trace_id"]))
+        made = http.request(setup_method, setup_path, json=setup_body, headers=headers)
+        if made.status_code == 201 and "id" in made.json():
+            owned["feedback_id"] = made.json()["id"]
+    path = path.format(**ids, **owned)
     if body is not None:
         body = json.loads(json.dumps(body).replace("{trace_id}", ids["trace_id"]))
     return http.request(method, path, json=body, headers=headers)

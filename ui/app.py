@@ -17,7 +17,17 @@ if __package__ in (None, ""):  # run as a script: make the project's packages im
 import streamlit as st
 
 from common.settings import load_settings
-from ui import chat, document_view, i18n, inform_page, model_card, render, review_page, state
+from ui import (
+    chat,
+    document_view,
+    i18n,
+    inform_page,
+    model_card,
+    persistence,
+    render,
+    review_page,
+    state,
+)
 from ui import markdown as md
 from ui.client import ApiClient
 
@@ -67,7 +77,9 @@ def sidebar(client: ApiClient) -> str:
         new = i18n.t("new_conversation")
         if mode == ASK and st.button(new, icon="🗑️", key="new_conversation"):
             state.new_conversation()
+            persistence.forget_conversation()
             st.rerun()
+        persistence.sidebar(client)
         st.divider()
         st.markdown(f"[:material/menu_book: {i18n.t('model_card_link')}]({render.MODEL_CARD_LINK})")
         st.markdown(f"[:material/fact_check: {i18n.t('review_link')}]({REVIEW_LINK})")
@@ -96,6 +108,7 @@ def page() -> None:
     state.init()
     i18n.init()
     with ApiClient.from_settings(settings) as client:
+        persistence.attach(client)
         doc_id = st.query_params.get("doc")
         if doc_id:
             document_view.show(client, doc_id, st.query_params.get("chunk"))
@@ -108,7 +121,10 @@ def page() -> None:
             review_page.show(client)
             return
         state.load_catalog(client)
+        persistence.restore(client)
+        persistence.save_pending(client)  # before the sidebar lists what is saved
         mode = sidebar(client)
+        persistence.status()
         if st.session_state.catalog_error and render.api_error(
             st.session_state.catalog_error, retry_key="retry_catalog"
         ):
@@ -119,6 +135,7 @@ def page() -> None:
             inform_page.show(client, settings.api_public_url)
         else:
             chat.show(client, stream=settings.ui_stream)
+        persistence.finish()
 
 
 main()

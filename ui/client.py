@@ -352,3 +352,51 @@ class ApiClient:
             json_body=body,
             timeout=self.timeout_s * INFORM_TIMEOUT_FACTOR,
         )
+
+    # --- saved work: conversations, drafts, a thumb changed in place -----------------------
+    # The browser session id (X-EMN-Session) names whose work it is; ui/persistence.py sets it.
+    def use_session(self, session_id: str) -> None:
+        self._http.headers["X-EMN-Session"] = session_id
+
+    def conversations(self) -> list[dict[str, Any]]:
+        """This browser's saved conversations, newest first (titles and times)."""
+        return list(self._request("GET", "/v1/conversations")["conversations"])
+
+    def conversation(self, conversation_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/v1/conversations/{conversation_id}")
+
+    def append_messages(
+        self, conversation_id: str, messages: list[dict[str, Any]], title: str = ""
+    ) -> dict[str, Any]:
+        body = {"messages": messages, "title": title}
+        return self._request(
+            "POST", f"/v1/conversations/{conversation_id}/messages", json_body=body
+        )
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        self._request("DELETE", f"/v1/conversations/{conversation_id}", ok=(204,), text=True)
+
+    def drafts(self) -> list[dict[str, Any]]:
+        return list(self._request("GET", "/v1/drafts")["drafts"])
+
+    def draft(self, draft_id: str) -> dict[str, Any]:
+        return self._request("GET", f"/v1/drafts/{draft_id}")
+
+    def save_draft(
+        self, draft_id: str, topic: str, draft: dict[str, Any], edits: dict[str, Any]
+    ) -> dict[str, Any]:
+        body = {"topic": topic, "draft": draft, "edits": edits}
+        return self._request("PUT", f"/v1/drafts/{draft_id}", json_body=body)
+
+    def save_draft_edits(self, draft_id: str, edits: dict[str, Any]) -> dict[str, Any]:
+        return self._request("PUT", f"/v1/drafts/{draft_id}/edits", json_body=edits)
+
+    def delete_draft(self, draft_id: str) -> None:
+        self._request("DELETE", f"/v1/drafts/{draft_id}", ok=(204,), text=True)
+
+    def update_feedback(
+        self, feedback_id: int, trace_id: str, rating: str, comment: str = ""
+    ) -> dict[str, Any]:
+        """Change the rating given on click (POST /v1/feedback's receipt id): add the comment."""
+        body = {"trace_id": trace_id, "rating": rating, "comment": comment}
+        return self._request("PUT", f"/v1/feedback/{feedback_id}", json_body=body)

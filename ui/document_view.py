@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from ui import i18n, render
+from ui import i18n, persistence, render
 from ui import markdown as md
 from ui.client import ApiClient, ApiError
 
@@ -28,7 +28,7 @@ def _load(client: ApiClient, doc_id: str) -> dict[str, Any] | None:
 
 def back_button(key: str = "doc_back") -> None:
     if st.button("Back to the chat", icon="⬅️", key=key):
-        st.query_params.clear()
+        persistence.back_to_chat()  # the conversation and draft it was opened from
         st.rerun()
 
 

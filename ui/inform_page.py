@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from ui import export, render, state
+from ui import export, persistence, render, state
 from ui import markdown as md
 from ui.client import ApiClient, ApiError
 
@@ -69,7 +69,14 @@ def editor(draft: dict[str, Any], api_url: str) -> None:
             "the documents with citations; try another wording or fewer filters.",
             icon="🔎",
         )
-    title = st.text_input("Title", value=draft.get("title", ""), key=f"inf_title_{trace}")
+    title_key = f"inf_title_{trace}"
+    title = st.text_input(
+        "Title",
+        value=persistence.draft_text("title", draft.get("title", "")),
+        key=title_key,
+        on_change=persistence.keep_edit,  # kept and saved: survives mode switches and reloads
+        args=(title_key, "title"),
+    )
     texts: list[str] = []
     for i, section in enumerate(draft.get("sections", [])):
         heading = str(section.get("heading", f"Section {i + 1}"))
@@ -81,8 +88,10 @@ def editor(draft: dict[str, Any], api_url: str) -> None:
             st.caption(f"{md.escape_md(note)} Left out of the export unless you write it.")
         text = st.text_area(
             heading,
-            value=value,
+            value=persistence.draft_text(i, value),
             key=f"inf_{trace}_{i}",
+            on_change=persistence.keep_edit,
+            args=(f"inf_{trace}_{i}", i),
             height=max(120, min(420, 24 * (len(value) // 80 + value.count("\n") + 2))),
             label_visibility="collapsed",
             help="Keep the [n] markers: every sentence must cite a source.",
@@ -97,7 +106,7 @@ def editor(draft: dict[str, Any], api_url: str) -> None:
             )
         if text.strip():
             with st.expander("Preview with clickable citations"):
-                st.markdown(md.link_markers(text, citations))
+                st.markdown(md.link_markers(text, citations, persistence.link_params()))
         texts.append(text)
 
     st.subheader("Sources")

@@ -27,12 +27,14 @@ def _escape_list(mark: str) -> str:
     return "\\" + mark if mark in "-+*" else mark[:-1] + "\\" + mark[-1]
 
 
-def doc_link(doc_id: str, chunk_id: str | None = None) -> str:
-    """The page's own route to a document's passages, the cited one highlighted."""
+def doc_link(doc_id: str, chunk_id: str | None = None, keep: dict[str, str] | None = None) -> str:
+    """The page's own route to a document's passages, the cited one highlighted; `keep`:
+    where the user is (conversation, draft), so the document's "Back to the chat" returns
+    there even from a new tab."""
     params = {"doc": doc_id}
     if chunk_id:
         params["chunk"] = chunk_id
-    return "?" + urlencode(params)
+    return "?" + urlencode({**params, **(keep or {})})
 
 
 def _title_attr(text: str) -> str:
@@ -87,7 +89,9 @@ def citation_location(citation: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def link_markers(text: str, citations: list[dict[str, Any]]) -> str:
+def link_markers(
+    text: str, citations: list[dict[str, Any]], keep: dict[str, str] | None = None
+) -> str:
     """Answer text as Markdown: escaped, each [n] a link that opens the cited passage in its
     document (in a new tab), with the document title and reference as the link's tooltip."""
     by_marker = {int(c["marker"]): c for c in citations if "marker" in c}
@@ -100,7 +104,7 @@ def link_markers(text: str, citations: list[dict[str, Any]]) -> str:
             out.append(escape_md(match.group(0)))
         else:
             tip = _title_attr(citation_label(cite))
-            href = doc_link(cite["doc_id"], cite.get("chunk_id"))
+            href = doc_link(cite["doc_id"], cite.get("chunk_id"), keep)
             out.append(f'[\\[{match.group(1)}\\]]({href} "{tip}")')
         last = match.end()
     out.append(escape_md(text[last:]))

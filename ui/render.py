@@ -8,7 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from ui import i18n
+from ui import i18n, persistence
 from ui import markdown as md
 from ui.client import ApiClient, ApiError
 
@@ -50,7 +50,8 @@ def sources_list(catalog: list[dict[str, Any]] | None) -> None:
         )
         if md.is_unverified(doc):
             extra = ", ".join(x for x in (extra, f"⚠ {i18n.t('unverified_mark')}") if x)
-        link = f"[{md.escape_md(doc.get('title') or doc['id'])}]({md.doc_link(doc['id'])})"
+        href = md.doc_link(doc["id"], keep=persistence.link_params())
+        link = f"[{md.escape_md(doc.get('title') or doc['id'])}]({href})"
         lines.append(f"- {link}" + (f" — {md.escape_md(extra)}" if extra else ""))
     st.markdown("\n".join(lines))
 
@@ -82,21 +83,22 @@ def answer(answer_data: dict[str, Any], client: ApiClient | None = None) -> None
     citations = answer_data.get("citations") or []
     reason = str(answer_data.get("reason", "")).strip()
     why = f" **{i18n.t('why')}** {md.escape_md(reason)}." if reason else ""
+    linked = md.link_markers(text, citations, persistence.link_params())
     if behaviour == "abstained":
         st.info(
-            f"**{i18n.t('not_covered')}**{why}\n\n{md.link_markers(text, citations)}",
+            f"**{i18n.t('not_covered')}**{why}\n\n{linked}",
             icon="🔎",
         )
     elif behaviour == "declined":
         st.warning(
-            f"**{i18n.t('declined')}**{why}\n\n{md.link_markers(text, citations)}",
+            f"**{i18n.t('declined')}**{why}\n\n{linked}",
             icon="🚫",
         )
     else:
         note = str(answer_data.get("language_note") or "")
         if note:
             st.caption(f":material/translate: {md.escape_md(note)}")
-        st.markdown(md.link_markers(text, citations))
+        st.markdown(linked)
     caption = [f":material/smart_toy: {i18n.t('ai_label')}"]
     if behaviour == "answered":
         caption.append(
@@ -134,7 +136,7 @@ def cite(citation: dict[str, Any]) -> None:
         if location:
             st.caption(md.escape_md(location))
         st.markdown(md.quote_md(str(citation.get("quote", ""))))
-        href = md.doc_link(citation["doc_id"], citation.get("chunk_id"))
+        href = md.doc_link(citation["doc_id"], citation.get("chunk_id"), persistence.link_params())
         st.markdown(f"[📑 {i18n.t('open_document')}]({href})")
 
 
@@ -157,6 +159,11 @@ def rating_form(client: ApiClient, trace_id: str) -> None:
     if rating is None:
         return
     value = "up" if rating == 1 else "down"
+    failed = persistence.record_rating(client, trace_id, value)  # recorded on click
+    if failed:
+        st.error(i18n.t("feedback_failed", error=md.escape_md(failed)), icon="⚠️")
+        return
+    st.caption(i18n.t("feedback_thanks", rating="👍" if value == "up" else "👎"))
     comment = st.text_input(
         i18n.t("feedback_comment"),
         key=f"fbc_{trace_id}",
@@ -165,7 +172,7 @@ def rating_form(client: ApiClient, trace_id: str) -> None:
     )
     if st.button(i18n.t("feedback_send"), key=f"fbs_{trace_id}", icon="📨"):
         try:
-            client.feedback(trace_id, value, comment.strip())
+            persistence.send_comment(client, trace_id, value, comment.strip())
         except ApiError as exc:
             st.error(i18n.t("feedback_failed", error=md.escape_md(exc.message)), icon="⚠️")
             return
