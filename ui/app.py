@@ -17,7 +17,18 @@ if __package__ in (None, ""):  # run as a script: make the project's packages im
 import streamlit as st
 
 from common.settings import load_settings
-from ui import chat, document_view, i18n, inform_page, model_card, render, review_page, state
+from ui import (
+    availability,
+    chat,
+    document_view,
+    i18n,
+    inform_page,
+    model_card,
+    page_style,
+    render,
+    review_page,
+    state,
+)
 from ui import markdown as md
 from ui.client import ApiClient
 
@@ -95,6 +106,7 @@ def page() -> None:
     settings = load_settings()
     state.init()
     i18n.init()
+    page_style.apply()
     with ApiClient.from_settings(settings) as client:
         doc_id = st.query_params.get("doc")
         if doc_id:
@@ -108,9 +120,14 @@ def page() -> None:
             review_page.show(client)
             return
         state.load_catalog(client)
+        catalog_error = st.session_state.catalog_error
+        availability.note(catalog_error)
         mode = sidebar(client)
-        if st.session_state.catalog_error and render.api_error(
-            st.session_state.catalog_error, retry_key="retry_catalog"
+        availability.banner(settings)  # the API is down: says so and retries by itself
+        if (
+            catalog_error
+            and not availability.unreachable(catalog_error)
+            and render.api_error(catalog_error, retry_key="retry_catalog")
         ):
             state.load_catalog(client, force=True)
             st.rerun()
