@@ -151,7 +151,7 @@ def test_phone_layout_then_the_api_dies_and_comes_back(launched: Launched, tmp_p
             summary = page.locator("summary[title^='[1] Commission Implementing Decision']")
             summary.wait_for()
             title = summary.get_attribute("title") or ""
-            assert "C(2026) 36 final" in title and " · p. " in title
+            assert title.endswith("— C(2026) 36 final · Article 2 Union contribution"), title
             label = summary.locator("[data-testid='stMarkdownContainer'] p")
             assert label.text_content() == title
             height, line, cut = label.evaluate(
@@ -171,6 +171,7 @@ def test_phone_layout_then_the_api_dies_and_comes_back(launched: Launched, tmp_p
             page.get_by_text(RETRYING).first.wait_for()
             waiting = page.locator("[data-testid='stChatMessage']").nth(2)
             assert BUDGET_QUESTION in waiting.inner_text()  # the question is kept
+            assert in_first_viewport(page, waiting)  # brought into view when it was asked
             assert no_dialog(page)
             fresh = context.new_page()  # opened while the API is down
             fresh.set_default_timeout(TIMEOUT_MS)
@@ -183,9 +184,10 @@ def test_phone_layout_then_the_api_dies_and_comes_back(launched: Launched, tmp_p
             # waiting question is answered.
             page.get_by_text(RETRYING).first.wait_for(state="detached", timeout=API_BACK_MS)
             fresh.get_by_text(RETRYING).first.wait_for(state="detached", timeout=TIMEOUT_MS)
-            page.get_by_text("AI-generated ·").nth(1).wait_for()
-            answers = page.locator("[data-testid='stChatMessage']")
-            assert BUDGET_FIGURE in answers.last.inner_text()
+            messages = page.locator("[data-testid='stChatMessage']")
+            messages.filter(has_text=BUDGET_FIGURE).nth(1).wait_for()  # the second answer
+            page.get_by_text("Searching the documents").wait_for(state="detached")
+            assert messages.count() == 4 and BUDGET_FIGURE in messages.last.inner_text()
             assert no_dialog(page) and no_dialog(fresh)
         finally:
             browser.close()

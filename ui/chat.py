@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from ui import availability, i18n, render, state
+from ui import availability, i18n, page_style, render, state
 from ui import markdown as md
 from ui.client import ApiClient, ApiError, StreamUnavailable
 
@@ -70,8 +70,10 @@ def ask(client: ApiClient, question: str, *, stream: bool) -> None:
     resent = bool(ss.pending and ss.pending.get("resent") and ss.pending["question"] == question)
     ss.pending = None
     history, filters = state.history(), state.filters()
-    with st.chat_message("user", avatar=USER_AVATAR):
+    asked = f"asked_{len(ss.messages)}"
+    with st.container(key=asked), st.chat_message("user", avatar=USER_AVATAR):
         st.markdown(md.escape_md(question))
+    page_style.reveal(asked)  # the page no longer follows the conversation by itself
     with st.chat_message("assistant", avatar=ASSISTANT_AVATAR):
         placeholder = st.empty()
         try:
