@@ -13,6 +13,7 @@ from ui.client import ApiClient, ApiError, StreamUnavailable
 
 MAX_QUESTION_CHARS = 2000
 USER_AVATAR, ASSISTANT_AVATAR = ":material/person:", ":material/smart_toy:"
+PENDING_KEY = "pending_question"
 
 
 def show(client: ApiClient, *, stream: bool) -> None:
@@ -50,8 +51,9 @@ def pending_question(pending: dict[str, Any] | None) -> str | None:
         return str(pending["question"])  # the API is back
     box = st.empty()  # cleared on Retry, so the question is not shown twice meanwhile
     with box.container():
-        with st.chat_message("user", avatar=USER_AVATAR):
+        with st.container(key=PENDING_KEY), st.chat_message("user", avatar=USER_AVATAR):
             st.markdown(md.escape_md(pending["question"]))
+        page_style.reveal(PENDING_KEY)  # e.g. the 'retrying' message above moved it down
         with st.chat_message("assistant", avatar=ASSISTANT_AVATAR):
             if waiting and availability.down():
                 st.caption(f":material/sync_problem: {i18n.t('api_retrying')}")
