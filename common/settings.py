@@ -385,6 +385,30 @@ class Settings(BaseSettings):
         default=True,
         description="Stream answers (server-sent events); falls back to one JSON response.",
     )
+    ui_api_retry_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="While the API cannot be reached, the chat page says so and checks again "
+        "this often (seconds); the message goes away by itself when the API is back.",
+    )
+
+    # --- launcher (`make run`, `python -m ui.launch`) -------------------------------------
+    launch_max_restarts: int = Field(
+        default=5,
+        ge=0,
+        description="Restarts of the API (or of the chat page) within "
+        "EMN_LAUNCH_RESTART_WINDOW_S after it exits unexpectedly; one more exit and the "
+        "launcher stops both and exits with status 1.",
+    )
+    launch_restart_window_s: float = Field(
+        default=60.0, gt=0, description="The window (seconds) in which restarts are counted."
+    )
+    launch_restart_backoff_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="Wait before the first restart (seconds); doubled for each further restart "
+        "in the window, up to 30 s.",
+    )
 
     @field_validator("api_workers", "torch_threads")
     @classmethod

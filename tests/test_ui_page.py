@@ -311,28 +311,39 @@ def test_inform_draft_is_editable_and_exported_with_the_marking(
 # --- robustness --------------------------------------------------------------------------
 
 
-def test_api_down_gives_a_clear_message_and_retry_then_recovers(
+def test_api_down_says_retrying_keeps_the_question_and_recovers_by_itself(
     monkeypatch: pytest.MonkeyPatch, api_url: str
 ) -> None:
+    """No raw error while the API cannot be reached: the page's own message (in the page's
+    language), the question asked meanwhile kept under it; once the API answers again (the
+    page's periodic check, one run here), the message goes and the question is answered."""
     down = f"http://127.0.0.1:{free_port()}"
     at = page(monkeypatch, down, ui_retries="0")
-    errors = texts(at.error)
-    assert "cannot be reached" in errors and down in errors and "Traceback" not in errors
+    retrying = Texts("en").ui("api_retrying")
+    assert retrying == "The API is unavailable; retrying…"
+    assert retrying in texts(at.warning)
+    assert not at.error and not [b for b in at.button if b.key == "retry_catalog"]
     assert "You are using an AI system" in texts(at.markdown)  # the notice still comes first
-    at.button(key="retry_catalog").click().run()
-    assert not at.exception and "cannot be reached" in texts(at.error)
 
     at.chat_input[0].set_value(BUDGET_QUESTION).run()
     assert not at.exception
     assert at.session_state["pending"]["question"] == BUDGET_QUESTION
-    assert "cannot be reached" in texts(at.chat_message[-1].error)
+    assert BUDGET_QUESTION in texts(at.chat_message[-2].markdown)  # the question stays
+    assert retrying in texts(at.chat_message[-1].caption) and not at.error
 
-    # The API is back: Retry sends the same question again.
+    # The API is back: the check finds it, the message goes, the question is sent by itself.
     monkeypatch.setenv("EMN_API_URL", api_url)
-    at.button(key="retry_ask").click().run()
+    at.run()
     assert not at.exception and at.session_state["pending"] is None
     assert BUDGET_FIGURE in at.session_state["messages"][-1]["content"]
-    assert not at.error and at.session_state["catalog"]  # sources and index line are back
+    assert retrying not in texts(at.warning) and not at.error
+    assert at.session_state["catalog"]  # sources and index line are back
+
+    french = AppTest.from_file(APP, default_timeout=90)
+    french.query_params["lang"] = "fr"
+    monkeypatch.setenv("EMN_API_URL", down)
+    french.run()
+    assert Texts("fr").ui("api_retrying") in texts(french.warning)
 
 
 @pytest.fixture

@@ -18,11 +18,13 @@ import streamlit as st
 
 from common.settings import load_settings
 from ui import (
+    availability,
     chat,
     document_view,
     i18n,
     inform_page,
     model_card,
+    page_style,
     persistence,
     render,
     review_page,
@@ -107,6 +109,7 @@ def page() -> None:
     settings = load_settings()
     state.init()
     i18n.init()
+    page_style.apply()
     with ApiClient.from_settings(settings) as client:
         persistence.attach(client)
         doc_id = st.query_params.get("doc")
@@ -121,12 +124,17 @@ def page() -> None:
             review_page.show(client)
             return
         state.load_catalog(client)
+        catalog_error = st.session_state.catalog_error
+        availability.note(catalog_error)
         persistence.restore(client)
         persistence.save_pending(client)  # before the sidebar lists what is saved
         mode = sidebar(client)
+        availability.banner(settings)  # the API is down: says so and retries by itself
         persistence.status()
-        if st.session_state.catalog_error and render.api_error(
-            st.session_state.catalog_error, retry_key="retry_catalog"
+        if (
+            catalog_error
+            and not availability.unreachable(catalog_error)
+            and render.api_error(catalog_error, retry_key="retry_catalog")
         ):
             state.load_catalog(client, force=True)
             st.rerun()

@@ -230,6 +230,13 @@ class ApiClient:
             raise error_from_response(response)
 
     # --- endpoints ------------------------------------------------------------------------
+    def reachable(self) -> bool:
+        """Whether /healthz answers 200 now (one try, no retries: the page polls it)."""
+        try:
+            return self._http.get("/healthz").status_code == 200
+        except httpx.HTTPError:
+            return False
+
     def readiness(self) -> dict[str, Any]:
         """/readyz: the manifest (corpus hash, model, counts); its body also when not ready."""
         return self._request("GET", "/readyz", ok=(200, 503))

@@ -1,6 +1,8 @@
 """`python -m ui.launch` (what `make run` runs after ingesting): the API and the chat page
-together, their addresses printed, both stopped on Ctrl-C (or SIGTERM), and both stopped when
-either one exits.
+together, their addresses printed, both stopped on Ctrl-C (or SIGTERM). Either one that exits
+unexpectedly is restarted (ui/supervisor.py: a back-off, at most EMN_LAUNCH_MAX_RESTARTS
+within EMN_LAUNCH_RESTART_WINDOW_S); meanwhile the page stays up and says the API is
+unavailable. Past the limit the launcher stops both and exits with status 1.
 
 The API listens on EMN_API_HOST:EMN_API_PORT, the page on EMN_UI_HOST:EMN_UI_PORT; the page
 talks to EMN_API_URL when it is set, otherwise to the API started here.
@@ -10,14 +12,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from types import FrameType
 
-from common.local_servers import stop_process, wait_http_ok
-from common.settings import load_settings
+from common.local_servers import wait_http_ok
+from common.settings import Settings, load_settings
+from ui.supervisor import GaveUp, RestartPolicy, Supervised, supervise
 
 APP = Path(__file__).resolve().parent / "app.py"
 START_TIMEOUT_S = 180.0
@@ -47,21 +48,31 @@ def page_command(host: str, port: int) -> list[str]:
     ]  # fmt: skip
 
 
+def restart_policy(settings: Settings) -> RestartPolicy:
+    return RestartPolicy(
+        max_restarts=settings.launch_max_restarts,
+        window_s=settings.launch_restart_window_s,
+        backoff_s=settings.launch_restart_backoff_s,
+    )
+
+
 def main() -> int:
     settings = load_settings()
     api_base = f"http://{local_address(settings.api_host)}:{settings.api_port}"
     api_url = os.environ.get("EMN_API_URL") or api_base
     page_url = f"http://{local_address(settings.ui_host)}:{settings.ui_port}"
     env = {**os.environ, "EMN_API_URL": api_url}
+    policy = restart_policy(settings)
+    api = Supervised("The API", [sys.executable, "-m", "api"], env=env, policy=policy)
+    page = Supervised(
+        "The chat page", page_command(settings.ui_host, settings.ui_port), env=env, policy=policy
+    )
     signal.signal(signal.SIGTERM, _terminate)
     # Ctrl-C even when started with SIGINT ignored (e.g. in the background by a shell).
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    api = page = None
     try:
-        api = subprocess.Popen([sys.executable, "-m", "api"], env=env)
-        wait_http_ok(f"{api_base}/healthz", api, START_TIMEOUT_S, "The API")
-        page = subprocess.Popen(page_command(settings.ui_host, settings.ui_port), env=env)
-        wait_http_ok(f"{page_url}/_stcore/health", page, START_TIMEOUT_S, "The chat page")
+        wait_http_ok(f"{api_base}/healthz", api.start(), START_TIMEOUT_S, "The API")
+        wait_http_ok(f"{page_url}/_stcore/health", page.start(), START_TIMEOUT_S, "The chat page")
         print(
             "\nEMN policy assistant is running:\n"
             f"  API:       {api_base}  (docs {api_base}/docs)\n"
@@ -69,10 +80,9 @@ def main() -> int:
             "Press Ctrl-C to stop both.\n",
             flush=True,
         )
-        while api.poll() is None and page.poll() is None:
-            time.sleep(0.5)
-        which = "The API" if api.poll() is not None else "The chat page"
-        print(f"{which} stopped; stopping the other.", file=sys.stderr, flush=True)
+        supervise([api, page])
+    except GaveUp as exc:
+        print(f"{exc} Stopping the chat page and the API.", file=sys.stderr, flush=True)
         return 1
     except (KeyboardInterrupt, Stop):
         print("\nStopping the chat page and the API…", flush=True)
@@ -82,8 +92,8 @@ def main() -> int:
         return 1
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stop_process(page)
-        stop_process(api)
+        page.stop()
+        api.stop()
 
 
 if __name__ == "__main__":
