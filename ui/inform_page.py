@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from ui import export, persistence, render, state
+from ui import availability, export, persistence, render, state
 from ui import markdown as md
 from ui.client import ApiClient, ApiError
 
@@ -51,6 +51,7 @@ def _draft(client: ApiClient, topic: str) -> None:
         ss.inform_error = None
     except ApiError as exc:
         ss.inform_error = {"topic": topic, "error": exc.to_dict()}
+        availability.note(exc.to_dict())  # the API is down: the page's banner says so
     st.rerun()
 
 
