@@ -5,13 +5,18 @@
                                             tampering when the chain is broken, or when it no
                                             longer holds what a checkpoint saw
     python -m api.audit checkpoint          write a signed checkpoint of the head now
-    python -m api.audit purge --older-than 183d
+    python -m api.audit purge --older-than 183d [--saved-older-than 90d]
+                                            also deletes saved conversations and drafts not
+                                            updated within their retention (default
+                                            EMN_CONVERSATION_RETENTION_DAYS, else the audit's)
     python -m api.audit export --since 2026-01-01 --until 2026-06-30 [--out FILE]
                                             records of those days (UTC) as JSON Lines, with the
                                             chain fields, for an authority or an archive
     python -m api.audit erase --key-id KEY_ID
                                             blank the personal fields (question, answer, notes)
-                                            of that key's records, feedback and review notes
+                                            of that key's records, feedback and review notes,
+                                            and delete the saved conversations and drafts of
+                                            every browser session under that key
     python -m api.audit head                the head hash, to anchor outside the database
 
 Purges and erasures are records in the chain themselves, so `verify` still passes after them.
@@ -27,11 +32,14 @@ import re
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from api.audit_chain import TIME_FORMAT, AuditLog, EraseResult
 from api.db import checkpoint
-from common.settings import load_settings
+from common.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from api.conversation_store import Purged
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -96,15 +104,34 @@ def export(log: AuditLog, out: TextIO, since: date | None, until: date | None) -
 
 def erase_key(log: AuditLog, key_id: str) -> EraseResult:
     """A data subject's erasure: audit payloads, feedback comments and review notes written
-    with this key (same database)."""
+    with this key, and the saved work of all its browser sessions (same database)."""
+    from api.conversation_store import ConversationStore
     from api.feedback_store import FeedbackStore
+    from api.owner import key_owner_prefix
     from api.review_store import ReviewStore
 
     done = log.erase(key_id)
     done.feedback = FeedbackStore(log.engine).erase_key(key_id)
     done.reviews = ReviewStore(log.engine).erase_key(key_id)
+    saved = ConversationStore(log.engine).delete_owners(key_owner_prefix(key_id))
+    done.conversations, done.drafts = saved.conversations, saved.drafts
     checkpoint(log.engine)
     return done
+
+
+def saved_work_age(settings: Settings, audit_age: timedelta) -> timedelta:
+    """How old unchanged saved work may get: EMN_CONVERSATION_RETENTION_DAYS when set, else
+    the audit log's retention of this purge (the service's rule, Settings.
+    resolved_conversation_retention_days)."""
+    days = settings.conversation_retention_days
+    return timedelta(days=days) if days else audit_age
+
+
+def purge_saved_work(log: AuditLog, older_than: timedelta) -> Purged:
+    """Saved conversations and drafts not updated for `older_than`: deleted."""
+    from api.conversation_store import ConversationStore
+
+    return ConversationStore(log.engine).purge(older_than)
 
 
 def report_verify(log: AuditLog, *, allow_missing_checkpoint: bool) -> int:
@@ -148,11 +175,21 @@ def main(argv: list[str] | None = None) -> int:
         "database without its checkpoint file); truncation then goes undetected",
     )
     sub.add_parser("checkpoint", help="write a signed checkpoint of the head now")
-    purge = sub.add_parser("purge", help="delete records older than the retention period")
+    purge = sub.add_parser(
+        "purge",
+        help="delete records older than the retention period, and saved conversations and "
+        "drafts not updated within theirs",
+    )
     purge.add_argument(
         "--older-than",
         type=parse_duration,
         help="e.g. 183d (default: EMN_AUDIT_RETENTION_DAYS days)",
+    )
+    purge.add_argument(
+        "--saved-older-than",
+        type=parse_duration,
+        help="saved conversations and drafts, e.g. 90d (default: "
+        "EMN_CONVERSATION_RETENTION_DAYS days when set, else the audit records' age)",
     )
     exp = sub.add_parser("export", help="records of a date range as JSON Lines")
     exp.add_argument("--since", type=parse_day, help="first day, YYYY-MM-DD (UTC, inclusive)")
@@ -177,9 +214,17 @@ def main(argv: list[str] | None = None) -> int:
               f"{point.count} records, anchor {point.anchor_seq}")  # fmt: skip
         return 0
     if args.command == "purge":
-        older = args.older_than or timedelta(days=settings.audit_retention_days)
+        older = args.older_than  # 0s is a valid age (purge everything), not "not given"
+        if older is None:
+            older = timedelta(days=settings.audit_retention_days)
         done = log.purge(older)
         print(f"purged {done.purged} records created before {done.cutoff}")
+        saved_age = args.saved_older_than
+        if saved_age is None:
+            saved_age = saved_work_age(settings, older)
+        saved = purge_saved_work(log, saved_age)
+        print(f"purged {saved.conversations} saved conversations and {saved.drafts} drafts "
+              f"not updated since {saved.cutoff}")  # fmt: skip
         return 0
     if args.command == "export":
         if args.since and args.until and args.since > args.until:
@@ -197,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         result = erase_key(log, args.key_id)
         print(
             f"erased key {args.key_id}: {result.records} audit records, {result.feedback} "
-            f"feedback comments, {result.reviews} review notes"
+            f"feedback comments, {result.reviews} review notes, {result.conversations} saved "
+            f"conversations, {result.drafts} saved drafts"
             + (f" (erasure record {result.erasure_seq})" if result.erasure_seq else "")
         )
         return 0

@@ -149,6 +149,8 @@ class EraseResult:
     records: int
     feedback: int = 0
     reviews: int = 0
+    conversations: int = 0  # saved conversations and drafts deleted (api/conversation_store)
+    drafts: int = 0
     erasure_seq: int | None = None
 
 

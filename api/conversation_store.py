@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
+    func,
     insert,
     select,
     update,
@@ -79,6 +80,12 @@ class Purged:
     conversations: int
     drafts: int
     cutoff: str
+
+
+@dataclass(frozen=True)
+class Erased:
+    conversations: int
+    drafts: int
 
 
 def now() -> str:
@@ -304,6 +311,21 @@ class ConversationStore:
         if gone:
             checkpoint(self.engine)  # the deleted text must not linger in the write-ahead log
         return gone > 0
+
+    def delete_owners(self, prefix: str) -> Erased:
+        """Delete every conversation and draft whose owner starts with `prefix` (exactly:
+        case-sensitive, no LIKE wildcards), e.g. all the sessions of one API key."""
+        if not prefix:
+            raise ValueError("an empty prefix would delete everyone's saved work")
+        counts = []
+        with writing(self.engine) as conn:
+            for t in (conversations_table, drafts_table):
+                mine = func.substr(t.c.owner, 1, len(prefix)) == prefix
+                counts.append(int(conn.execute(delete(t).where(mine)).rowcount or 0))
+        done = Erased(*counts)
+        if done.conversations or done.drafts:
+            checkpoint(self.engine)  # the deleted text must not linger in the write-ahead log
+        return done
 
     def purge(self, older_than: timedelta) -> Purged:
         """Delete conversations and drafts not updated for `older_than`."""

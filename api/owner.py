@@ -21,7 +21,13 @@ SESSION_PATTERN = r"^[A-Za-z0-9_-]{16,128}$"
 
 def owner_of(key_id: str | None, session: str) -> str:
     """'key:ID/session:SID', or 'session:SID' without a key."""
-    return f"key:{key_id}/session:{session}" if key_id else f"session:{session}"
+    return f"{key_owner_prefix(key_id)}{session}" if key_id else f"session:{session}"
+
+
+def key_owner_prefix(key_id: str) -> str:
+    """What every owner under this key starts with, whatever the session: a data subject's
+    erasure (`python -m api.audit erase --key-id`) deletes the saved work of all of them."""
+    return f"key:{key_id}/session:"
 
 
 async def _owner(

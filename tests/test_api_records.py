@@ -1,6 +1,7 @@
 """Record-keeping (AI Act Art. 12/19) beyond the chain itself: `python -m api.audit export`
 (JSON Lines of a date range, chain fields included), `python -m api.audit erase --key-id`
-(personal fields blanked, the chain still verifies, the text gone from the database files)
+(personal fields blanked, the saved work of the key's sessions deleted, the chain still
+verifies, the text gone from the database files), `python -m api.audit purge` over saved work,
 and the six-month retention applied by the service at startup."""
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from fastapi.testclient import TestClient
 from api.answer_record import answer_record
 from api.audit import main as audit_main
 from api.audit_chain import AuditLog, canonical_json
+from api.conversation_store import ConversationStore
 from api.db import make_engine
 from api.feedback_store import FeedbackStore
 from api.main import create_app
+from api.owner import owner_of
 from api.review_store import ReviewStore
 from api.state import Service
 from common.settings import Settings
@@ -136,6 +139,76 @@ def test_erase_blanks_a_keys_personal_data_and_the_chain_still_verifies(tmp_path
     # Erasing again finds nothing; the chain still verifies.
     again = run_audit(path, "erase", "--key-id", "subject")
     assert "0 audit records" in again.stdout and run_audit(path, "verify").returncode == 0
+
+
+def save_work(store: ConversationStore, owner: str, text: str) -> None:
+    """A saved conversation and a saved draft of `owner`, each holding `text`."""
+    store.append_messages(owner, "c1", [{"role": "user", "content": text}])
+    store.put_draft(owner, "d1", text, {"title": text, "sections": []}, {"title": None})
+
+
+def test_erase_deletes_the_saved_work_of_every_session_of_the_key(tmp_path: Path) -> None:
+    path = tmp_path / "audit.sqlite"
+    store = ConversationStore(make_engine(db_url(path)))
+    mine = [
+        owner_of("subject", "browser-one-0123456789"),
+        owner_of("subject", "browser-two-x0123456789"),
+    ]
+    for n, owner in enumerate(mine):
+        save_work(store, owner, f"the subject's saved question number {n}")
+    kept = {  # another key, a key whose id merely starts alike or differs in case, no key
+        owner_of("someone-else", "browser-one-0123456789"): "another key's saved question",
+        owner_of("subject2", "browser-one-0123456789"): "a longer key id's saved question",
+        owner_of("SUBJECT", "browser-one-0123456789"): "an upper-case key id's saved question",
+        owner_of(None, "browser-one-0123456789"): "a keyless session's saved question",
+    }
+    for owner, text in kept.items():
+        save_work(store, owner, text)
+    store.engine.dispose()
+
+    result = run_audit(path, "erase", "--key-id", "subject", process=True)
+    assert result.returncode == 0, result.stderr
+    assert "2 saved conversations, 2 saved drafts" in result.stdout
+    store = ConversationStore(make_engine(db_url(path)))
+    for owner in mine:
+        assert not store.list_conversations(owner) and not store.list_drafts(owner)
+    for owner, text in kept.items():
+        assert store.get_conversation(owner, "c1")["messages"][0]["content"] == text  # type: ignore[index]
+        assert store.get_draft(owner, "d1")["topic"] == text  # type: ignore[index]
+    store.engine.dispose()
+    for file in tmp_path.glob("audit.sqlite*"):  # gone from the files, not only the rows
+        assert b"the subject's saved question" not in file.read_bytes(), file.name
+    assert run_audit(path, "verify").returncode == 0
+    again = run_audit(path, "erase", "--key-id", "subject")
+    assert "0 saved conversations, 0 saved drafts" in again.stdout
+
+
+def test_purge_deletes_saved_work_past_its_retention(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("EMN_CONVERSATION_RETENTION_DAYS", raising=False)
+    path = tmp_path / "audit.sqlite"
+    store = ConversationStore(make_engine(db_url(path)))
+    old, recent = owner_of(None, "old-browser-0123456789"), owner_of(None, "new-browser-0123456789")
+    save_work(store, old, "a question saved long ago")
+    save_work(store, recent, "a question saved today")
+    store.engine.dispose()
+    with sqlite3.connect(str(path)) as conn:  # last updated long past the retention
+        for table in ("conversations", "inform_drafts"):
+            conn.execute(f"UPDATE {table} SET updated_at = '2000-01-01T00:00:00.000000Z' "
+                         "WHERE owner = ?", (old,))  # fmt: skip
+    conn.close()
+
+    result = run_audit(path, "purge", "--older-than", "183d")
+    assert result.returncode == 0, result.stderr
+    assert "purged 1 saved conversations and 1 drafts not updated since" in result.stdout
+    store = ConversationStore(make_engine(db_url(path)))
+    assert not store.list_conversations(old) and not store.list_drafts(old)
+    assert store.get_conversation(recent, "c1") and store.get_draft(recent, "d1")
+    store.engine.dispose()
+    # Its own retention, when given, is applied instead of the audit records' age.
+    shorter = run_audit(path, "purge", "--older-than", "183d", "--saved-older-than", "0s")
+    assert "purged 1 saved conversations and 1 drafts" in shorter.stdout
 
 
 def test_erasure_does_not_open_a_door_to_tampering(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 `api_server`): an exchange is saved as soon as its answer arrives and reopened from the
 address (`?c=`) by the same browser, also behind a document's "Back to the chat"; draft edits
 survive a mode switch and are saved; a thumb is recorded on click and its comment joins it; a
-refused save is said on the page; a saved conversation is deleted after a confirmation.
+refused save is said on the page; a saved conversation is deleted after a confirmation; the
+saved-work list speaks the page's language.
 (The real cookie, reloads and new tabs: tests/test_ui_persistence_browser.py.)"""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from test_ui_page import APP, WORK_PROGRAMME, ask, page, texts
 
 from api.db import make_engine
 from api.feedback_store import feedback_table
+from common.texts import Texts
 
 pytestmark = pytest.mark.slow
 
@@ -161,3 +163,28 @@ def test_a_saved_conversation_is_deleted_after_a_confirmation(
     assert not at.exception and not at.error
     assert saved(api_server, browser, f"/v1/conversations/{conversation}").status_code == 404
     assert not at.chat_message and not at.query_params.get("c")
+
+
+def test_the_saved_work_is_listed_in_the_page_language(
+    monkeypatch: pytest.MonkeyPatch, api_server: ApiServer
+) -> None:
+    browser = secrets.token_urlsafe(24)
+    conversation = secrets.token_urlsafe(9)
+    stored = httpx.post(
+        api_server.url(f"/v1/conversations/{conversation}/messages"),
+        headers={"X-EMN-Session": browser},
+        json={"messages": [{"role": "user", "content": BUDGET_QUESTION}]},
+    )
+    assert stored.status_code in (200, 201), stored.text
+    at = same_browser(monkeypatch, api_server.base_url, browser, lang="de")
+    german = Texts("de")
+    labels = [e.label for e in at.sidebar.expander]
+    assert german.ui("saved_conversations", count=1) in labels  # "Ihre Unterhaltungen (1)"
+    assert german.ui("saved_drafts", count=0) in labels
+    assert german.ui("saved_drafts_empty") in texts(at.sidebar.caption)
+    opener = at.button(key=f"open_conversation_{conversation}")
+    assert opener.label == BUDGET_QUESTION and "gespeichert" in opener.help
+    at.button(key=f"del_conversation_{conversation}").click().run()
+    assert f"„{BUDGET_QUESTION}“ endgültig löschen?" in texts(at.sidebar.warning)
+    assert at.button(key=f"del_yes_conversation_{conversation}").label == "Löschen"
+    assert "Your conversations" not in "\n".join(labels)

@@ -23,6 +23,7 @@ import streamlit as st
 
 from ui import markdown as md
 from ui.client import ApiClient, ApiError
+from ui.i18n import t
 
 SESSION_COOKIE = "emn_session"
 COOKIE_DAYS = 400  # browsers cap cookie lifetimes at about 400 days
@@ -178,10 +179,7 @@ def _open(client: ApiClient, what: str, item_id: str) -> dict[str, Any] | None:
         return client.conversation(item_id) if what == "conversation" else client.draft(item_id)
     except ApiError as exc:
         if exc.status == 404:
-            ss.persist_notice = (
-                f"The {what} in this address is not saved for this browser (deleted, kept "
-                "past the retention period, or saved in another browser)."
-            )
+            ss.persist_notice = t(f"saved_{what}_not_found")
             del st.query_params[param]
         else:
             ss.persist_error = {"what": what, "error": exc.to_dict(), "reopen": True}
@@ -304,15 +302,10 @@ def status() -> None:
     failed = ss.persist_error
     if not failed:
         return
-    error = failed["error"]
+    error = md.escape_md(str(failed["error"].get("message", "")))
     verb = "reopened" if failed.get("reopen") else "saved"
-    kept = "" if failed.get("reopen") else " It stays on this page; it is saved on the next try."
-    st.warning(
-        f"**This {failed['what']} could not be {verb}:** "
-        f"{md.escape_md(str(error.get('message', '')))}{kept}",
-        icon="💾",
-    )
-    if st.button("Try again", key="persist_retry", icon="🔄"):
+    st.warning(t(f"saved_{failed['what']}_not_{verb}", error=error), icon="💾")
+    if st.button(t("retry"), key="persist_retry", icon="🔄"):
         ss.persist_error = None
         st.rerun()
 
@@ -342,16 +335,16 @@ def sidebar(client: ApiClient) -> None:
     _delete_confirmed(client)
     lists = _lists(client)
     if lists is None:
-        st.caption(f"💾 Your saved conversations cannot be listed now: {ss.saved_lists_error}")
+        error = md.escape_md(str(ss.saved_lists_error))
+        st.caption(f"💾 {t('saved_lists_unavailable', error=error)}")
         return
     for what, items, current in (
         ("conversation", lists["conversations"], ss.conversation_id),
         ("draft", lists["drafts"], ss.draft_id),
     ):
-        label = "Your conversations" if what == "conversation" else "Your drafts"
-        with st.expander(f"{label} ({len(items)})", icon="🗂️"):
+        with st.expander(t(f"saved_{what}s", count=len(items)), icon="🗂️"):
             if not items:
-                st.caption("Nothing saved yet." if what == "conversation" else "No drafts yet.")
+                st.caption(t(f"saved_{what}s_empty"))
             for item in items:
                 _item(what, item, current)
 
@@ -359,14 +352,14 @@ def sidebar(client: ApiClient) -> None:
 def _item(what: str, item: dict[str, Any], current: str | None) -> None:
     ss = st.session_state
     item_id = str(item["id"])
-    title = str(item.get("title") or item.get("topic") or "(untitled)")
+    title = str(item.get("title") or item.get("topic") or t("saved_untitled"))
     when = str(item.get("updated_at", ""))[:16].replace("T", " ")
     if ss.confirm_delete == (what, item_id):
-        st.warning(f"Delete “{md.escape_md(title)}” for good?", icon="🗑️")
+        st.warning(t("saved_delete_confirm", title=md.escape_md(title)), icon="🗑️")
         left, right = st.columns(2)
-        left.button("Delete", key=f"del_yes_{what}_{item_id}", type="primary",
+        left.button(t("saved_delete_yes"), key=f"del_yes_{what}_{item_id}", type="primary",
                     on_click=_confirm, args=(what, item_id, True))  # fmt: skip
-        right.button("Cancel", key=f"del_no_{what}_{item_id}", on_click=_confirm,
+        right.button(t("saved_delete_no"), key=f"del_no_{what}_{item_id}", on_click=_confirm,
                      args=(what, item_id, False))  # fmt: skip
         return
     left, right = st.columns([5, 1])
@@ -374,12 +367,12 @@ def _item(what: str, item: dict[str, Any], current: str | None) -> None:
     left.button(
         f"{marker}{title}",
         key=f"open_{what}_{item_id}",
-        help=f"{title} · saved {when} UTC",
+        help=t("saved_item_help", title=title, when=when),
         on_click=open_item,
         args=(what, item_id),
         use_container_width=True,
     )
-    right.button("🗑️", key=f"del_{what}_{item_id}", help=f"Delete this {what}",
+    right.button("🗑️", key=f"del_{what}_{item_id}", help=t(f"saved_delete_{what}_help"),
                  on_click=_ask_delete, args=(what, item_id))  # fmt: skip
 
 
@@ -408,7 +401,7 @@ def _delete_confirmed(client: ApiClient) -> None:
             client.delete_draft(item_id)
     except ApiError as exc:
         if exc.status != 404:
-            st.error(f"The {what} was not deleted: {md.escape_md(exc.message)}", icon="⚠️")
+            st.error(t(f"saved_{what}_not_deleted", error=md.escape_md(exc.message)), icon="⚠️")
             return
     ss.saved_lists_at = 0.0
     if what == "conversation" and item_id == ss.conversation_id:
@@ -419,7 +412,7 @@ def _delete_confirmed(client: ApiClient) -> None:
         ss.inform_draft, ss.draft_trace = None, None
         if "d" in st.query_params:
             del st.query_params["d"]
-    st.toast(f"The {what} was deleted.", icon="🗑️")
+    st.toast(t(f"saved_{what}_deleted"), icon="🗑️")
 
 
 # --- thumbs: recorded on click ----------------------------------------------------------
