@@ -3,7 +3,8 @@ only drives it): `python -m ui.launch` (what `make run` runs) starts the API ove
 session index and the chat page on free loopback ports; the browser asks a question from the
 default corpus, sees the cited answer, opens the citation's passage, follows the [n] marker to
 the whole document, and saves screenshots under the test's folder (with
-EMN_UPDATE_SCREENSHOT=1 also docs/screenshot-chat.png, README's picture).
+EMN_UPDATE_SCREENSHOT=1 also docs/screenshot-chat.png, -inform.png and -export.png, README's
+pictures).
 Ctrl-C (SIGINT) to the launcher then stops both servers."""
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from conftest import PYTHON, child_env, copy_index, free_port, settings_env
 from docx import Document
 
 from common.settings import PROJECT_ROOT, Settings
+from ui import export_preview
 
 pytestmark = pytest.mark.slow
 
@@ -33,6 +35,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]  # fmt: skip
 README_SCREENSHOT = PROJECT_ROOT / "docs" / "screenshot-chat.png"
+README_INFORM = PROJECT_ROOT / "docs" / "screenshot-inform.png"
+README_EXPORT = PROJECT_ROOT / "docs" / "screenshot-export.png"
 TIMEOUT_MS = 60_000
 
 
@@ -171,9 +175,19 @@ def test_ask_open_a_citation_and_stop_with_ctrl_c(launched: Launched, tmp_path: 
                 word.click()
             saved = tmp_path / download.value.suggested_filename
             download.value.save_as(saved)
+            page.get_by_role("heading", name="Key messages").first.scroll_into_view_if_needed()
             page.screenshot(path=str(tmp_path / "inform.png"))
         finally:
             browser.close()
+    # The downloaded Word file's first page, laid out in its house styles (README's picture).
+    export_shot = tmp_path / "export.png"
+    export_preview.screenshot(
+        export_preview.docx_html(saved.read_bytes()), export_shot, str(CHROMIUM)
+    )
+    assert export_shot.stat().st_size > 10_000, "the export preview is empty"
+    if os.environ.get("EMN_UPDATE_SCREENSHOT") == "1":
+        shutil.copyfile(tmp_path / "inform.png", README_INFORM)
+        shutil.copyfile(export_shot, README_EXPORT)
     assert saved.name == "emn-inform-draft-return-and-readmission.docx"
     exported = Document(str(saved))
     assert exported.paragraphs[0].text == "EMN inform (draft): Return and readmission"
