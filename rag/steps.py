@@ -47,6 +47,8 @@ class Context:
     multilingual: bool = False  # query and sentence vectors from the multilingual model
     keywords: str = ""  # a question not in English as English keywords (rag/glossary.py)
     query: str = ""
+    # The earlier question a follow-up was rewritten from: the scope guard reads it too.
+    followup_of: str = ""
     individual_case: bool = False
     query_vector: np.ndarray | None = None
     terms: QueryTerms | None = None
@@ -151,6 +153,7 @@ class Rewrite(Step):
         ctx.query = rewrite_followup(question, ctx.history)
         if ctx.query == question:
             return
+        ctx.followup_of = next((t.content for t in reversed(ctx.history) if t.role == "user"), "")
         ctx.notes.append(f"follow-up rewritten as: {ctx.query}")
         kind = guards.check_rewritten(ctx.query, ctx.language)
         if kind:
@@ -250,8 +253,10 @@ class Scope(Step):
         )
         language = ctx.language
         # A question not in English is also read through its English keywords: its words
-        # for the EMN or a procedure are in the glossary when the rules miss them.
-        text_ = f"{ctx.query} {ctx.keywords}"
+        # for the EMN or a procedure are in the glossary when the rules miss them. A
+        # follow-up ("and how is it split?") is judged with the question it follows: the
+        # rewrite keeps only part of it (the history passed the attack guards already).
+        text_ = f"{ctx.query} {ctx.keywords} {ctx.followup_of}"
         if not (
             guards.in_domain(text_, language)
             or (guards.about_eu_policy(text_, language) and evidence)
