@@ -50,6 +50,7 @@ class Context:
     # The earlier question a follow-up was rewritten from: the scope guard reads it too.
     followup_of: str = ""
     individual_case: bool = False
+    uncovered: list[str] = field(default_factory=list)  # asked for, not in the passages
     query_vector: np.ndarray | None = None
     terms: QueryTerms | None = None
     candidates: list[Candidate] = field(default_factory=list)
@@ -440,6 +441,7 @@ class Verify(Step):
             ctx.finish("declined", guards.decline_message("individual", ctx.language) + general,
                        "individual case: no personal advice")  # fmt: skip
             return
+        ctx.uncovered = uncovered
         if not verified.kept or raw < self.threshold or uncovered:
             why = (
                 f"the documents do not mention {', '.join(uncovered)}"
