@@ -215,13 +215,13 @@ def install_error_handlers(app: FastAPI) -> None:
             message = f"The body is not valid JSON: {json_error_where(invalid, exc.body)}."
             return error_response(request, 400, "invalid_json", message)
         content_type = request.headers.get("content-type", "")
-        if content_type and not is_json_type(content_type) and body_errors(raw):
-            # FastAPI reads such a body as bytes and reports "Input should be a valid
-            # dictionary": the real problem is the header (curl -d sends a form).
+        if not is_json_type(content_type) and body_errors(raw):
+            # FastAPI reads such a body as bytes (without a content type too: strict content
+            # types) and reports "Input should be a valid dictionary": the real problem is
+            # the header (curl -d sends a form).
             sent = printable(content_type.split(";")[0].strip())[:100]
-            message = (
-                "Send the body as JSON with the header Content-Type: application/json "
-                f"(it was sent as {sent})."
+            message = "Send the body as JSON with the header Content-Type: application/json " + (
+                f"(it was sent as {sent})." if sent else "(it was sent without one)."
             )
             return error_response(request, 415, "unsupported_media_type", message)
         details = _clean_validation_errors(raw)
