@@ -8,7 +8,6 @@ from __future__ import annotations
 from api.documents import loaded_index
 from api.errors import ApiError
 from api.state import Service
-from common.hygiene import printable
 from index.reader import IndexReader
 from index.schema import Filters
 
@@ -37,15 +36,15 @@ def unknown_values(
 
 
 def unknown_error(found: list[tuple[str, int, str, list[str]]]) -> ApiError:
-    """'Unknown kind 'strateg' in filters.kinds; the kinds are: ...' (the first field at
-    fault), with one detail per value."""
+    """'filters.kinds[0] is not an indexed kind; the kinds are: ...' (the first field at
+    fault), with one detail per value. The values themselves are not echoed: like every
+    field error, they may hold personal data (a document id can be anything a user typed)."""
     field, _, _, valid = found[0]
     one, many = _WHAT[field]
-    values = [repr(printable(v)[:100]) for f, _, v, _ in found if f == field]
-    if len(values) > 1:
-        one = many
+    where = [f"filters.{field}[{i}]" for f, i, _, _ in found if f == field]
+    verb = f"is not an indexed {one}" if len(where) == 1 else f"are not indexed {many}"
     listed = ", ".join(repr(v) for v in valid[:MAX_LISTED])
-    message = f"Unknown {one} {', '.join(values)} in filters.{field}; the {many} are: {listed}."
+    message = f"{', '.join(where)} {verb}; the {many} are: {listed}."
     details = [
         {
             "loc": ["body", "filters", f, i],

@@ -98,7 +98,13 @@ def test_unknown_filter_values_list_the_valid_ones() -> None:
     error = unknown_error(found)
     assert error.status == 422 and error.code == "unknown_filter_value"
     assert error.message == (
-        "Unknown kinds 'strateg', 'Study' in filters.kinds; the kinds are: 'strategy', 'web page'."
+        "filters.kinds[1], filters.kinds[2] are not indexed kinds; the kinds are: 'strategy', "
+        "'web page'."
+    )
+    assert "strateg'" not in error.message, "the values are not echoed (personal data)"
+    (one,) = unknown_values(Filters(doc_ids=["zoe@example.com"]), ["wp"], [])
+    assert unknown_error([one]).message == (
+        "filters.doc_ids[0] is not an indexed document id; the document ids are: 'wp'."
     )
     assert error.details is not None and len(error.details) == 3
     assert error.details[2]["valid"] == ["strategy-doc", "wp"]
