@@ -11,7 +11,9 @@ from fastapi.responses import JSONResponse
 
 from api import answer_service
 from api.auth import AskCaller
-from api.errors import ERROR_RESPONSES, error_body, error_for, request_trace_id
+from api.errors import ERROR_RESPONSES, error_body, error_doc, error_for, request_trace_id
+from api.filters import check_filters
+from api.model_check import require_model
 from api.schemas import AskRequest
 from api.sse import EventStreamResponse, sse_event, sse_response_doc
 from api.state import ServiceDep
@@ -37,6 +39,10 @@ STREAM_EXAMPLE = (
     "`citations`, then `answer` with the full record (an `error` event if it fails midway).",
     responses={
         **ERROR_RESPONSES,
+        400: error_doc(
+            "Malformed JSON, or composer 'llm' without a reachable generative model "
+            "(`model_unavailable`)."
+        ),
         200: sse_response_doc(
             "The answer.", STREAM_EXAMPLE, ["delta", "citations", "answer", "error"]
         ),
@@ -49,6 +55,8 @@ async def ask(
     service: ServiceDep,
     stream: Annotated[bool, Query(description="Stream as server-sent events.")] = False,
 ) -> JSONResponse | EventStreamResponse:
+    await check_filters(service, body.filters)
+    await require_model(service, body.composer, "The composer 'llm'")
     if not stream:
         result = await answer_service.answer(
             service, principal, body.question, body.history, body.filters, body.composer, "ask"

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.validation_messages import plain_message
 from common.embedding import EmbeddingModelError
 from common.hygiene import printable
 from index.chroma import ChromaUnavailableError
@@ -160,6 +161,32 @@ def _clean_validation_errors(errors: Any) -> list[dict[str, Any]]:
     return out
 
 
+def is_json_type(content_type: str) -> bool:
+    """application/json, or any application/...+json (as FastAPI reads them)."""
+    media = content_type.split(";")[0].strip().lower()
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+
+
+def body_errors(errors: list[Any]) -> bool:
+    return any(tuple(e.get("loc", ()))[:1] == ("body",) for e in errors)
+
+
+def json_error_where(error: Any, body: Any) -> str:
+    """'Expecting value (line 1, column 14)': the decoder's reason and where it stopped."""
+    reason = printable(str((error.get("ctx") or {}).get("error", "cannot be decoded")))[:200]
+    loc = tuple(error.get("loc", ()))
+    pos = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+    if pos is None:
+        return reason
+    if isinstance(body, str):
+        line = body.count("\n", 0, pos) + 1
+        column = pos - (body.rfind("\n", 0, pos) + 1) + 1
+        return f"{reason} (line {line}, column {column})"
+    return f"{reason} (at character {pos + 1})"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     async def api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
@@ -182,14 +209,29 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def validation_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        details = _clean_validation_errors(exc.errors())
-        if any(d["type"] == "json_invalid" for d in details):
-            return error_response(
-                request, 400, "invalid_json", "The request body is not valid JSON."
+        raw = list(exc.errors())
+        invalid = next((e for e in raw if e.get("type") == "json_invalid"), None)
+        if invalid is not None:
+            message = f"The body is not valid JSON: {json_error_where(invalid, exc.body)}."
+            return error_response(request, 400, "invalid_json", message)
+        content_type = request.headers.get("content-type", "")
+        if not is_json_type(content_type) and body_errors(raw):
+            # FastAPI reads such a body as bytes (without a content type too: strict content
+            # types) and reports "Input should be a valid dictionary": the real problem is
+            # the header (curl -d sends a form).
+            sent = printable(content_type.split(";")[0].strip())[:100]
+            message = "Send the body as JSON with the header Content-Type: application/json " + (
+                f"(it was sent as {sent})." if sent else "(it was sent without one)."
             )
-        first = details[0] if details else {"loc": [], "msg": "invalid request"}
-        where = ".".join(p for p in first["loc"] if p != "body") or "request"
-        message = f"Invalid request: {where}: {first['msg']}"
+            return error_response(request, 415, "unsupported_media_type", message)
+        details = _clean_validation_errors(raw)
+        plain = [plain_message(e) for e in raw]
+        for detail, text in zip(details, plain, strict=True):
+            detail["msg"] = text
+        distinct = list(dict.fromkeys(plain))
+        message = " ".join(distinct[:3]) or "Invalid request."
+        if len(distinct) > 3:
+            message += f" ({len(distinct) - 3} more in details)"
         return error_response(request, 422, "validation_error", message, details=details)
 
     async def outage(request: Request, exc: Exception) -> JSONResponse:
@@ -237,7 +279,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         403: "The API key lacks the scope this route needs.",
         408: "The request body did not arrive in time; the connection is closed.",
         413: "Request body too large.",
-        422: "Invalid request.",
+        415: "The body was not sent as JSON (Content-Type: application/json).",
+        422: "Invalid request: a field is missing, empty, too long or not one of the allowed "
+        "values (the message says which; for filters, it lists the valid kinds and document "
+        "ids).",
         429: "Rate limit exceeded, or too many failed authentications from this address; "
         "see Retry-After.",
         431: "Request line and headers too large.",

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from api.answer_service import record_draft
 from api.auth import AskCaller
 from api.errors import ERROR_RESPONSES
+from api.filters import check_filters
 from api.schemas import TextQuery
 from api.state import ServiceDep
 from index.schema import Filters
@@ -67,6 +68,7 @@ class InformRequest(BaseModel):
     responses=ERROR_RESPONSES,
 )
 async def inform(body: InformRequest, principal: AskCaller, service: ServiceDep) -> JSONResponse:
+    await check_filters(service, body.filters)
     started = time.perf_counter()
     draft = await run_in_threadpool(
         draft_inform, service.assistant, body.topic, body.filters or None

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from api import (
@@ -127,7 +128,9 @@ def create_app(settings: Settings | None = None, *, process_settings: bool = Fal
         await run_in_threadpool(service.audit.checkpoint_quietly)
         service.close()
 
-    app = FastAPI(
+    # /docs (Swagger UI) and /redoc load their scripts and styles from the fastapi-offline
+    # package (under /static-offline-docs), never from a CDN: the docs work offline.
+    app = FastAPIOffline(
         title="EMN policy assistant API",
         version=APP_VERSION,
         description=DESCRIPTION,
@@ -142,7 +145,7 @@ def create_app(settings: Settings | None = None, *, process_settings: bool = Fal
     for router in routers:
         app.include_router(router)
     app.state.route_methods = [
-        (route.path_regex, route.methods or set())
+        (route.path_regex, getattr(route, "methods", None) or set())
         for route in [*app.routes, *(r for router in routers for r in router.routes)]
         if getattr(route, "path_regex", None) is not None
     ]

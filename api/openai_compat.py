@@ -4,10 +4,11 @@ the assistant: `POST /v1/chat/completions` (non-streaming, and streaming as
 
 The last user message is the question and earlier user/assistant messages are the history
 (system prompts are ignored: the assistant's behaviour is not configurable by the caller).
-The model name selects the composer. Citations travel twice: as footnotes appended to the
-message content ("[1] Title — reference, section, p. N"), for front ends that only show text,
-and as the extra top-level fields `citations` and `emn_answer` (behaviour, trace id,
-disclosure, versions), for clients that read JSON.
+The model name selects the composer (`emn-llm` without a reachable model: 400
+`model_unavailable`, never a silent extractive answer). Citations travel twice: as footnotes
+appended to the message content ("[1] Title — reference, section, p. N"), for front ends that
+only show text, and as the extra top-level fields `citations` and `emn_answer` (behaviour,
+trace id, disclosure, versions), for clients that read JSON.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from api import answer_service
 from api.auth import AskCaller
 from api.errors import ERROR_RESPONSES, ApiError, error_body, error_doc, error_for
+from api.filters import check_filters
+from api.model_check import require_model
 from api.schemas import MAX_HISTORY_ITEMS
 from api.sse import EventStreamResponse, sse_event, sse_response_doc
 from api.state import ServiceDep
@@ -43,7 +46,8 @@ MODELS: dict[str, tuple[str, str]] = {
     "emn-llm": (
         "llm",
         "Writes with the configured chat model from numbered sources; every sentence is "
-        "verified against its citation; falls back to extractive.",
+        "verified against its citation. 400 model_unavailable when no model answers; falls "
+        "back to extractive (and says so) when the model fails on a request.",
     ),
 }
 _FOOTNOTES = re.compile(r"\n\n\[1\] .*\Z", re.DOTALL)
@@ -193,7 +197,7 @@ def conversation(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
         raise ApiError(422, "no_user_message", "The messages contain no user message.")
     question = messages[last_user].text().strip()
     if not question:
-        raise ApiError(422, "empty_question", "The last user message is empty.")
+        raise ApiError(422, "empty_question", "The question (the last user message) is empty.")
     if len(question) > MAX_QUESTION_CHARS:
         raise ApiError(
             422,
@@ -284,6 +288,10 @@ async def list_models(_: AskCaller, service: ServiceDep) -> ModelList:
     "with `data: [DONE]`; the final chunk carries `citations` and `emn_answer`.",
     responses={
         **ERROR_RESPONSES,
+        400: error_doc(
+            "Malformed JSON, or emn-llm without a reachable generative model "
+            "(`model_unavailable`: use emn-extractive)."
+        ),
         404: error_doc("Unknown model."),
         200: sse_response_doc("The completion.", CHUNK_EXAMPLE),
     },
@@ -296,6 +304,8 @@ async def chat_completions(
 ) -> JSONResponse | EventStreamResponse:
     composer = composer_for(body.model)
     question, history = conversation(body.messages)
+    await check_filters(service, body.filters)
+    await require_model(service, composer, "emn-llm")
     created = int(time.time())
     manifest = service.assistant.index.manifest
     fingerprint = f"emn-{manifest.manifest_hash}" if manifest is not None else "emn"

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import SearchCaller
 from api.errors import ERROR_RESPONSES
+from api.filters import check_filters
 from api.schemas import SearchHit, SearchRequest, SearchResponse
 from api.state import ServiceDep
 from rag.citation import passage_fields, public_base
@@ -29,6 +30,7 @@ async def search(
     _: SearchCaller,
     service: ServiceDep,
 ) -> SearchResponse:
+    await check_filters(service, body.filters)
     started = time.perf_counter()
     candidates = await run_in_threadpool(service.assistant.search, body.query, body.filters, body.k)
     base = public_base(service.settings)

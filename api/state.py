@@ -23,6 +23,7 @@ from api.feedback_store import FeedbackStore
 from api.keys import KeyStore
 from api.kill_switch import SWITCH_FILE, SharedSwitch
 from api.metrics import Metrics
+from api.model_check import ModelCheck
 from api.ratelimit import RateLimiter
 from api.review_store import ReviewStore
 from common.settings import Settings
@@ -47,6 +48,7 @@ class Service:
     switch: SharedSwitch | None = None  # None: the assistant's own flag, this process only
     throttle: AuthThrottle = None  # type: ignore[assignment]  # in memory unless given
     started_at: float = field(default_factory=time.time)
+    model_check: ModelCheck = None  # type: ignore[assignment]  # built in __post_init__
 
     def __post_init__(self) -> None:
         if self.reviews is None:
@@ -56,6 +58,8 @@ class Service:
                 self.settings.conversation_max_messages, self.settings.conversation_max_bytes
             )
             self.conversations = ConversationStore(self.audit.engine, limits)
+        if self.model_check is None:
+            self.model_check = ModelCheck(self.settings)
         if self.throttle is None:
             s = self.settings
             self.throttle = AuthThrottle(s.auth_failure_limit, s.auth_failure_window_s)

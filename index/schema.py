@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from common.hygiene import CleanStr
 
@@ -96,7 +96,10 @@ class Chunk(BaseModel):
 
 
 class Filters(BaseModel):
-    """Restrict retrieval to some documents, kinds or a date range (ISO dates, inclusive)."""
+    """Restrict retrieval to some documents, kinds or a date range (ISO dates, inclusive).
+    An unknown key is refused: a misspelt filter ignored would silently search everything."""
+
+    model_config = ConfigDict(extra="forbid")
 
     doc_ids: list[CleanStr] = Field(default_factory=list, max_length=200)
     kinds: list[CleanStr] = Field(default_factory=list, max_length=50)

@@ -32,6 +32,7 @@ from rag.citation import citation, public_base
 from rag.composers.base import Composer
 from rag.composers.extractive import ExtractiveComposer
 from rag.composers.llm import LLMComposer
+from rag.filter_hint import FilterHint
 from rag.guard_text import guard_clean
 from rag.provenance import Provenance, load_or_create_key, sign_output
 from rag.retrieval import (
@@ -120,6 +121,7 @@ class Assistant:
             Rerank(self.settings.retrieval_k),
             Compose(self.composers, self.generation, self.verifiers),
             Verify(self.verifiers, self.settings.abstain_threshold, self.composers["extractive"]),
+            FilterHint(self.retriever),
             GuardOut([self.settings.llm_api_key.get_secret_value()]),
         ]
 

@@ -23,6 +23,11 @@ _QUESTION_START = re.compile(
     r"(?i)^\s*(who|what|when|where|why|how|which|is|are|was|were|does|do|did|can|will|has|have)\b"
 )
 _PRONOUN = re.compile(r"(?i)\b(it|they|them|its|their)\b")
+# "What is the EMN budget for 2026-2027?" -> "the EMN budget for 2026-2027": the question's
+# subject once its question word and verb are dropped.
+_QUESTION_HEAD = re.compile(
+    r"(?i)^\s*(?:what|which|who|how\s+much|how\s+many)\s+(?:is|are|was|were|will\s+be)\s+"
+)
 
 
 def _content_words(text: str) -> list[str]:
@@ -76,8 +81,17 @@ def rewrite_followup(question: str, history: list[Turn]) -> str:
 
 
 def _topic(question: str) -> str:
+    """What a pronoun in the follow-up stands for: what the previous question was about;
+    when that is only a year or period ("... budget for 2026-2027"), the whole subject
+    ("the EMN budget for 2026-2027"), not the year."""
     match = _ABOUT.match(question)
     if match:
-        return match.group(2).rstrip("?")
+        about = match.group(2).rstrip("?")
+        if _content_words(YEAR_OR_PERIOD.sub("", about)):
+            return about
+        head = _QUESTION_HEAD.match(question)
+        if head:
+            return question[head.end() :].strip().rstrip("?").strip()
+        return about
     words = _content_words(question)
     return " ".join(words[-4:]) if words else "it"

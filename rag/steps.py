@@ -47,7 +47,10 @@ class Context:
     multilingual: bool = False  # query and sentence vectors from the multilingual model
     keywords: str = ""  # a question not in English as English keywords (rag/glossary.py)
     query: str = ""
+    # The earlier question a follow-up was rewritten from: the scope guard reads it too.
+    followup_of: str = ""
     individual_case: bool = False
+    uncovered: list[str] = field(default_factory=list)  # asked for, not in the passages
     query_vector: np.ndarray | None = None
     terms: QueryTerms | None = None
     candidates: list[Candidate] = field(default_factory=list)
@@ -151,6 +154,7 @@ class Rewrite(Step):
         ctx.query = rewrite_followup(question, ctx.history)
         if ctx.query == question:
             return
+        ctx.followup_of = next((t.content for t in reversed(ctx.history) if t.role == "user"), "")
         ctx.notes.append(f"follow-up rewritten as: {ctx.query}")
         kind = guards.check_rewritten(ctx.query, ctx.language)
         if kind:
@@ -250,8 +254,10 @@ class Scope(Step):
         )
         language = ctx.language
         # A question not in English is also read through its English keywords: its words
-        # for the EMN or a procedure are in the glossary when the rules miss them.
-        text_ = f"{ctx.query} {ctx.keywords}"
+        # for the EMN or a procedure are in the glossary when the rules miss them. A
+        # follow-up ("and how is it split?") is judged with the question it follows: the
+        # rewrite keeps only part of it (the history passed the attack guards already).
+        text_ = f"{ctx.query} {ctx.keywords} {ctx.followup_of}"
         if not (
             guards.in_domain(text_, language)
             or (guards.about_eu_policy(text_, language) and evidence)
@@ -435,6 +441,7 @@ class Verify(Step):
             ctx.finish("declined", guards.decline_message("individual", ctx.language) + general,
                        "individual case: no personal advice")  # fmt: skip
             return
+        ctx.uncovered = uncovered
         if not verified.kept or raw < self.threshold or uncovered:
             why = (
                 f"the documents do not mention {', '.join(uncovered)}"

@@ -115,10 +115,15 @@ def test_search_returns_scored_passages_and_honours_filters(client: httpx.Client
         json={"query": "budget", "filters": {"kinds": ["work programme"]}, "k": 3},
     ).json()["results"]
     assert filtered and {h["doc_id"] for h in filtered} == {"emn-work-programme-2026-2027"}
+    # A filter that can match nothing is an error naming the valid ids, not an empty list.
     none = client.post(
         "/v1/search", json={"query": "budget", "filters": {"doc_ids": ["no-such-doc"]}}
     )
-    assert none.status_code == 200 and none.json()["results"] == []
+    assert_error(none, 422, "unknown_filter_value")
+    nothing_dated = client.post(
+        "/v1/search", json={"query": "budget", "filters": {"date_to": "1999-12-31"}}
+    )
+    assert nothing_dated.status_code == 200 and nothing_dated.json()["results"] == []
 
 
 def test_documents_catalog_one_document_and_its_passages_in_order(client: httpx.Client) -> None:

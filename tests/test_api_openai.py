@@ -8,7 +8,7 @@ import pytest
 from api_helpers import BUDGET_FIGURE, BUDGET_QUESTION, assert_error, parse_sse
 from conftest import ApiServer
 from langchain_openai import ChatOpenAI
-from openai import NotFoundError, OpenAI
+from openai import BadRequestError, NotFoundError, OpenAI
 
 from api.openai_compat import footnotes, strip_footnotes
 from rag.answer import Citation
@@ -67,12 +67,18 @@ def test_openai_client_streams_chunks_ending_with_citations(openai_client: OpenA
 
 def test_the_model_name_selects_the_composer(openai_client: OpenAI) -> None:
     completion = openai_client.chat.completions.create(
-        model="emn-llm", messages=[{"role": "user", "content": BUDGET_QUESTION}]
+        model="emn-extractive", messages=[{"role": "user", "content": BUDGET_QUESTION}]
     )
     info = (completion.model_extra or {})["emn_answer"]
-    # No chat model is reachable in the tests: the llm composer falls back, and says so.
-    assert info["fallback"] is True and info["versions"]["composer"] == "extractive"
-    assert BUDGET_FIGURE in (completion.choices[0].message.content or "")
+    assert info["fallback"] is False and info["versions"]["composer"] == "extractive"
+    # No chat model is reachable in the tests: emn-llm is a clear error, not an extractive
+    # answer that says so only in emn_answer.reason (tests/test_api_traps.py).
+    with pytest.raises(BadRequestError) as raised:
+        openai_client.chat.completions.create(
+            model="emn-llm", messages=[{"role": "user", "content": BUDGET_QUESTION}]
+        )
+    assert raised.value.status_code == 400
+    assert (raised.value.body or {})["code"] == "model_unavailable"  # type: ignore[index]
 
 
 def test_the_stream_ends_with_done(api_server: ApiServer) -> None:

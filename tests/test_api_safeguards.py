@@ -435,9 +435,16 @@ def test_seeded_pii_is_stored_nowhere(svc: Safeguarded) -> None:
         ]},
     )  # fmt: skip
     assert chat.status_code == 200, chat.text
+    # A document id that is not indexed is refused (422, the value not echoed back)...
+    refused = http.post("/v1/ask", json={
+        "question": "What is the EMN? Reach me at filter.person@example.com",
+        "filters": {"doc_ids": ["emn-work-programme-2026-2027", "zoe.filter@example.com"]},
+    })  # fmt: skip
+    assert refused.status_code == 422 and "zoe.filter" not in refused.text, refused.text
+    assert refused.json()["error"]["code"] == "unknown_filter_value"
     filtered = ask(
         http, "What is the EMN? Reach me at filter.person@example.com",
-        filters={"doc_ids": ["emn-work-programme-2026-2027", "zoe.filter@example.com"]},
+        filters={"doc_ids": ["emn-work-programme-2026-2027"]},
     )  # fmt: skip
     assert filtered.status_code == 200
     seeded += ["filter.person@example.com", "zoe.filter@example.com"]

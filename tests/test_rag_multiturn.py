@@ -61,6 +61,30 @@ def test_follow_up_without_history_is_left_alone(assistant: Assistant) -> None:
     assert answer.behaviour != "answered" or answer.citations
 
 
+def test_the_budget_split_follow_up_is_answered(assistant: Assistant) -> None:
+    """The follow-up of the API's OpenAPI example: answered with both years' figures."""
+    history = [Turn(role="user", content="What is the EMN budget for 2026-2027?"),
+               Turn(role="assistant", content="EUR 28 200 000 [1].")]  # fmt: skip
+    answer = assistant.ask("And how is it split between the two years?", history=history)
+    assert_answered(answer)
+    assert has_figure(answer.answer, "25 450 000") and has_figure(answer.answer, "2 750 000")
+
+
+def test_a_follow_up_is_judged_in_scope_with_the_question_it_follows(
+    assistant: Assistant,
+) -> None:
+    """'how is funding for 2026 split?' alone has no word of the domain; after a question on
+    the work programme it is in scope (it was declined as out of scope)."""
+    history = [
+        Turn(role="user", content="What does the work programme say about funding for 2026?"),
+        Turn(role="assistant", content="EUR 25 450 000 [1]."),
+    ]
+    answer = assistant.ask("And how is it split?", history=history)
+    assert answer.behaviour != "declined", describe(answer)
+    alone = assistant.ask("how is funding for 2026 split?")
+    assert alone.behaviour == "declined" and alone.reason == "out of scope", describe(alone)
+
+
 def test_stand_alone_question_in_a_conversation_is_not_rewritten(assistant: Assistant) -> None:
     _, second = conversation(
         assistant,
@@ -108,6 +132,13 @@ def test_stand_alone_question_in_a_conversation_is_not_rewritten(assistant: Assi
             "What is the EMN budget for 2026?",
             "how many NCPs are there?",
             "how many NCPs are there?",
+        ),
+        # "it" is the budget, not the period the previous question was "for" (the API's
+        # own example follow-up was rewritten into "how is 2026-2027 split ...?").
+        (
+            "What is the EMN budget for 2026-2027?",
+            "And how is it split between the two years?",
+            "how is the EMN budget for 2026-2027 split between the two years?",
         ),
     ],
 )
