@@ -19,6 +19,7 @@ ItemId = Annotated[
         pattern=ITEM_ID,
         description="Chosen by the client (1-64 characters from A-Z a-z 0-9 _ -), e.g. a "
         "random token, so the page can put it in its address before the first save.",
+        examples=["budget-2026-2027"],
     ),
 ]
 MAX_MESSAGE_CHARS = 20_000
@@ -113,7 +114,22 @@ class DraftEdits(BaseModel):
 
 
 class DraftPut(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "topic": "return and readmission",
+                    "draft": {
+                        "title": "EMN inform (draft): Return and readmission",
+                        "sections": [
+                            {"heading": "Key messages", "text": "…", "behaviour": "answered"}
+                        ],
+                    },
+                }
+            ]
+        },
+    )
 
     topic: CleanStr = Field(max_length=400)
     draft: dict[str, Any] = Field(description="The draft as /v1/inform returned it.")

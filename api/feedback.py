@@ -67,7 +67,7 @@ async def feedback(
     responses=ERROR_RESPONSES | {404: error_doc("No such feedback for this answer and key.")},
 )
 async def update_feedback(
-    feedback_id: Annotated[int, Path(ge=1, description="The receipt's id.")],
+    feedback_id: Annotated[int, Path(ge=1, description="The receipt's id.", examples=[1])],
     body: FeedbackRequest,
     principal: FeedbackCaller,
     service: ServiceDep,

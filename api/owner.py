@@ -41,6 +41,7 @@ async def _owner(
             pattern=SESSION_PATTERN,
             description="The browser session whose saved work this is: a random id of 16-128 "
             "characters from A-Z a-z 0-9 _ - (the chat page keeps one per browser).",
+            examples=["my-browser-session-0001"],
         ),
     ],
 ) -> str:

@@ -2,9 +2,10 @@
 default corpus: each operation's request-body examples and query-parameter examples are sent
 as they are, and each must succeed (2xx); an example that asks a question must be answered.
 
-The one substitution: an example's `trace_id` (in the body or the path) is a placeholder for
-"the trace id of an answer you received", so it is replaced by the trace id of the answer to
-the first /v1/ask example (run first)."""
+Path and header parameters take their documented example. The substitutions: an example's
+`trace_id` (in the body or the path) is a placeholder for "the trace id of an answer you
+received", so it is replaced by the trace id of the answer to the first /v1/ask example (run
+first); a `feedback_id` likewise by the id of the first /v1/feedback receipt."""
 
 from __future__ import annotations
 
@@ -60,6 +61,21 @@ def query_examples(schema: dict[str, Any], operation: dict[str, Any]) -> list[di
     return found
 
 
+def parameter_examples(schema: dict[str, Any], operation: dict[str, Any], where: str) -> dict:
+    """The first documented example of each path or header parameter."""
+    found = {}
+    for param in operation.get("parameters", []):
+        param = resolve(schema, param)
+        if param.get("in") != where:
+            continue
+        values = param.get("schema", {}).get("examples", []) + (
+            [param["example"]] if "example" in param else []
+        )
+        if values:
+            found[param["name"]] = str(values[0])
+    return found
+
+
 def all_examples(schema: dict[str, Any]) -> list[tuple[str, str, Any, dict[str, Any]]]:
     """(method, path, body or None, query) for every example, FIRST paths first."""
     cases = []
@@ -102,17 +118,25 @@ def test_every_openapi_request_example_works_as_shown(api_server: ApiServer) -> 
     schema = httpx.get(api_server.url("/openapi.json"), timeout=30).json()
     cases = all_examples(schema)
     documented = {path for _, path, _, _ in cases}
-    assert {"/v1/ask", "/v1/search", "/v1/inform", "/v1/chat/completions",
-            "/v1/feedback"} <= documented, documented  # fmt: skip
-    trace_id = ""
+    expected = {
+        "/v1/ask", "/v1/search", "/v1/inform", "/v1/chat/completions", "/v1/feedback",
+        "/v1/feedback/{feedback_id}", "/v1/conversations/{conversation_id}",
+        "/v1/drafts/{draft_id}", "/v1/drafts/{draft_id}/edits",
+    }  # fmt: skip
+    assert expected <= documented, expected - documented
+    trace_id = feedback_id = ""
     failures = []
     with httpx.Client(base_url=api_server.base_url, timeout=300) as http:
         for method, path, body, query in cases:
             if "{trace_id}" in path or (body and "trace_id" in json.dumps(body)):
                 assert trace_id, f"{path}: no answer to refer to yet"
                 body = with_trace_id(body, trace_id)
-            url = path.replace("{trace_id}", trace_id)
-            response = http.request(method, url, json=body, params=query)
+            operation = schema["paths"][path][method.lower()]
+            url = path.replace("{trace_id}", trace_id).replace("{feedback_id}", feedback_id)
+            for name, value in parameter_examples(schema, operation, "path").items():
+                url = url.replace("{" + name + "}", value)
+            headers = parameter_examples(schema, operation, "header")
+            response = http.request(method, url, json=body, params=query, headers=headers)
             shown = f"{method} {path} {json.dumps(body)[:160]} {query}"
             if not 200 <= response.status_code < 300:
                 failures.append(f"{shown}: {response.status_code} {response.text[:300]}")
@@ -123,5 +147,7 @@ def test_every_openapi_request_example_works_as_shown(api_server: ApiServer) -> 
                     failures.append(f"{shown}: {behaviour}: {response.text[:300]}")
             if path == "/v1/ask" and not trace_id:
                 trace_id = response.json()["trace_id"]
+            if path == "/v1/feedback" and not feedback_id:
+                feedback_id = str(response.json()["id"])
     assert not failures, "examples that do not work as shown:\n" + "\n".join(failures)
     assert len(cases) >= 10, cases
