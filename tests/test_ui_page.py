@@ -261,6 +261,9 @@ def test_inform_draft_is_editable_and_exported_with_the_marking(
         "Key messages", "Background", "Main findings", "Policy implications",
     ]  # fmt: skip
     assert MARKING in texts(at.warning)
+    # The page says what a draft is, not what an answer is (the export uses the same note).
+    assert "Drafted with the EMN policy assistant" in texts(at.warning)
+    assert "This answer was generated" not in texts(at.warning)
     key_messages = draft["sections"][0]["text"].splitlines()
     assert 1 <= len(key_messages) <= 5 and all(line.startswith("- ") for line in key_messages)
     # The API kept an audit record of the draft.

@@ -61,7 +61,7 @@ def editor(draft: dict[str, Any], api_url: str) -> None:
     citations = draft.get("citations") or []
     st.divider()
     st.warning(
-        f"**{md.escape_md(export.marking(draft))}.** {md.escape_md(draft.get('disclosure', ''))}",
+        f"**{md.escape_md(export.marking(draft))}.** {md.escape_md(export.draft_note(draft))}",
         icon="⚠️",
     )
     if draft.get("behaviour") != "answered":
