@@ -5,23 +5,17 @@ every request to a host other than 127.0.0.1 aborted, and must still show the op
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from browser_helpers import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, require_chromium
 from conftest import ApiServer
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
-TIMEOUT_MS = 60_000
 LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
 URL = re.compile(r"""https?://([^/\s"'<>:]+)""")
 
@@ -47,10 +41,7 @@ def test_the_docs_pages_name_no_other_host(api_server: ApiServer, path: str) -> 
 def test_the_docs_render_with_the_network_blocked(
     api_server: ApiServer, path: str, texts: list[str], tmp_path: Path
 ) -> None:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("Debian's chromium is missing: `make install` installs it")
-        pytest.skip("Debian's chromium is not installed (make install installs it)")
+    require_chromium()
     from playwright.sync_api import Route, sync_playwright
 
     blocked: list[str] = []

@@ -13,15 +13,19 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from api_helpers import BUDGET_FIGURE, BUDGET_QUESTION
-from conftest import PYTHON, child_env, copy_index, free_port, settings_env
+from browser_helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    TIMEOUT_MS,
+    Launched,
+    launcher,
+    require_chromium,
+)
 from docx import Document
 
 from common.settings import PROJECT_ROOT, Settings
@@ -29,30 +33,9 @@ from ui import export_preview
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
 README_SCREENSHOT = PROJECT_ROOT / "docs" / "screenshot-chat.png"
 README_INFORM = PROJECT_ROOT / "docs" / "screenshot-inform.png"
 README_EXPORT = PROJECT_ROOT / "docs" / "screenshot-export.png"
-TIMEOUT_MS = 60_000
-
-
-@dataclass
-class Launched:
-    proc: subprocess.Popen
-    api_port: int
-    ui_port: int
-    log: Path
-
-    @property
-    def page_url(self) -> str:
-        return f"http://127.0.0.1:{self.ui_port}/"
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
 
 
 def port_open(port: int) -> bool:
@@ -63,46 +46,9 @@ def port_open(port: int) -> bool:
 
 @pytest.fixture
 def launched(default_index_settings: Settings, tmp_path: Path) -> Iterator[Launched]:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("Debian's chromium is missing: `make install` installs it")
-        pytest.skip("Debian's chromium is not installed (make install installs it)")
-    settings = copy_index(default_index_settings, tmp_path / "index")
-    data = tmp_path / "data"
-    api_port, ui_port = free_port(), free_port()
-    env = child_env(
-        {
-            **settings_env(settings),
-            "EMN_DATA_DIR": str(data),
-            "EMN_AUDIT_DB_URL": f"sqlite:///{data / 'audit.sqlite'}",
-            "EMN_API_HOST": "127.0.0.1",
-            "EMN_API_PORT": str(api_port),
-            "EMN_UI_HOST": "127.0.0.1",
-            "EMN_UI_PORT": str(ui_port),
-            "EMN_API_WORKERS": "1",  # one API process is enough here (each holds a model)
-        }
-    )
-    log = tmp_path / "launch.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [PYTHON, "-m", "ui.launch"], cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    running = Launched(proc, api_port, ui_port, log)
-    try:
-        deadline = time.monotonic() + 180
-        while "Chat page:" not in running.output():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the launcher did not start both servers:\n{running.output()[-4000:]}")
-            time.sleep(0.2)
+    require_chromium()
+    with launcher(default_index_settings, tmp_path) as running:
         yield running
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=15)
 
 
 def test_ask_open_a_citation_and_stop_with_ctrl_c(launched: Launched, tmp_path: Path) -> None:

@@ -13,9 +13,10 @@ from typing import Any
 import httpx
 import pytest
 from api_helpers import BUDGET_FIGURE, BUDGET_QUESTION
+from browser_helpers import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Launched
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 from sqlalchemy import select
-from test_ui_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, Launched, launched  # noqa: F401
+from test_ui_browser import launched  # noqa: F401  (the fixture)
 
 from api.db import make_engine
 from api.feedback_store import feedback_table

@@ -12,98 +12,41 @@ the session index:
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
 import pytest
 from api_helpers import BUDGET_FIGURE, BUDGET_QUESTION
-from conftest import PYTHON, child_env, copy_index, free_port, settings_env
+from browser_helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    TIMEOUT_MS,
+    Launched,
+    launcher,
+    require_chromium,
+)
 
 from common.settings import Settings
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
 PHONE = {"width": 390, "height": 844}
-TIMEOUT_MS = 60_000
 API_BACK_MS = 240_000  # the restarted API loads its model again (slow on a busy CI machine)
 RETRYING = "The API is unavailable; retrying…"
 NOT_RESPONDING = ("not responding", "Connection error")  # Streamlit's own dialog
 
 
-@dataclass
-class Launched:
-    proc: subprocess.Popen
-    ui_port: int
-    log: Path
-
-    @property
-    def page_url(self) -> str:
-        return f"http://127.0.0.1:{self.ui_port}/"
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def api_child(self) -> psutil.Process:
-        children = psutil.Process(self.proc.pid).children()
-        return next(c for c in children if c.cmdline()[1:3] == ["-m", "api"])
-
-
 @pytest.fixture
 def launched(default_index_settings: Settings, tmp_path: Path) -> Iterator[Launched]:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail("Debian's chromium is missing: `make install` installs it")
-        pytest.skip("Debian's chromium is not installed (make install installs it)")
-    settings = copy_index(default_index_settings, tmp_path / "index")
-    data = tmp_path / "data"
-    ui_port = free_port()
-    env = child_env(
-        {
-            **settings_env(settings),
-            "EMN_DATA_DIR": str(data),
-            "EMN_AUDIT_DB_URL": f"sqlite:///{data / 'audit.sqlite'}",
-            "EMN_API_HOST": "127.0.0.1",
-            "EMN_API_PORT": str(free_port()),
-            "EMN_UI_HOST": "127.0.0.1",
-            "EMN_UI_PORT": str(ui_port),
-            "EMN_API_WORKERS": "1",
-            "EMN_UI_API_RETRY_S": "1",
-            # Long enough for the page to see the API gone before it is back.
-            "EMN_LAUNCH_RESTART_BACKOFF_S": "8",
-        }
-    )
-    log = tmp_path / "launch.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [PYTHON, "-m", "ui.launch"], cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    running = Launched(proc, ui_port, log)
-    try:
-        deadline = time.monotonic() + 180
-        while "Chat page:" not in running.output():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the launcher did not start both servers:\n{running.output()[-4000:]}")
-            time.sleep(0.2)
+    require_chromium()
+    extra = {
+        "EMN_UI_API_RETRY_S": "1",
+        # Long enough for the page to see the API gone before it is back.
+        "EMN_LAUNCH_RESTART_BACKOFF_S": "8",
+    }
+    with launcher(default_index_settings, tmp_path, extra) as running:
         yield running
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=15)
 
 
 def in_first_viewport(page, locator) -> bool:  # type: ignore[no-untyped-def]

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import io
 import signal
-import subprocess
 import time
 import urllib.request
 from pathlib import Path
 
 import psutil
 import pytest
-from conftest import PYTHON, child_env, copy_index, free_port, settings_env
+from browser_helpers import launcher
+from conftest import PYTHON
 
 from common.settings import Settings
 from ui.supervisor import GaveUp, RestartPolicy, Supervised, supervise
@@ -121,36 +121,12 @@ def http_ok(url: str) -> bool:
 def test_the_launcher_restarts_a_killed_api_and_the_page_stays_up(
     default_index_settings: Settings, tmp_path: Path
 ) -> None:
-    settings = copy_index(default_index_settings, tmp_path / "index")
-    data = tmp_path / "data"
-    api_port, ui_port = free_port(), free_port()
-    env = child_env(
-        {
-            **settings_env(settings),
-            "EMN_DATA_DIR": str(data),
-            "EMN_AUDIT_DB_URL": f"sqlite:///{data / 'audit.sqlite'}",
-            "EMN_API_HOST": "127.0.0.1",
-            "EMN_API_PORT": str(api_port),
-            "EMN_UI_HOST": "127.0.0.1",
-            "EMN_UI_PORT": str(ui_port),
-            "EMN_API_WORKERS": "1",
-            "EMN_LAUNCH_RESTART_BACKOFF_S": "0.5",
-        }
-    )
-    log = tmp_path / "launch.log"
-    health = f"http://127.0.0.1:{api_port}/healthz"
-    page_health = f"http://127.0.0.1:{ui_port}/_stcore/health"
-    with log.open("wb") as out:
-        launcher = subprocess.Popen(
-            [PYTHON, "-m", "ui.launch"], cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + 180
-        while "Chat page:" not in log.read_text(errors="replace"):
-            assert launcher.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
-        children = psutil.Process(launcher.pid).children()
-        api = next(c for c in children if c.cmdline()[1:3] == ["-m", "api"])
+    extra = {"EMN_LAUNCH_RESTART_BACKOFF_S": "0.5"}
+    with launcher(default_index_settings, tmp_path, extra) as running:
+        health = f"http://127.0.0.1:{running.api_port}/healthz"
+        page_health = f"http://127.0.0.1:{running.ui_port}/_stcore/health"
+        api = running.api_child()
+        children = psutil.Process(running.proc.pid).children()
         page = next(c for c in children if "streamlit" in c.cmdline())
         api.send_signal(signal.SIGKILL)
         api.wait(timeout=30)
@@ -159,22 +135,16 @@ def test_the_launcher_restarts_a_killed_api_and_the_page_stays_up(
         deadline = time.monotonic() + 180
         while not http_ok(health):  # the API comes back on its port
             assert http_ok(page_health), "the chat page went down with the API"
-            assert launcher.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
+            assert running.proc.poll() is None, running.output()
+            assert time.monotonic() < deadline, running.output()
             time.sleep(0.5)
         assert http_ok(page_health) and page.is_running()  # the same page process throughout
-        output = log.read_text(errors="replace")
+        output = running.output()
         assert (
             "The API exited unexpectedly with status -9; restarting in 0.5 s "
             "(restart 1 of at most 5 within 60 s)."
         ) in output
         assert "The API restarted (process " in output
-    finally:
-        launcher.send_signal(signal.SIGTERM)
-        try:
-            launcher.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            launcher.kill()
-            launcher.wait(timeout=15)
-    assert launcher.returncode == 0, log.read_text()
+        running.proc.send_signal(signal.SIGTERM)
+        assert running.proc.wait(timeout=60) == 0, running.output()
     assert not http_ok(health) and not http_ok(page_health)
