@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
@@ -46,14 +46,7 @@ async def feedback(
     service.metrics.feedback.labels(body.rating).inc()
     if body.report:
         service.metrics.feedback.labels("report").inc()
-    receipt = FeedbackReceipt(
-        id=row["id"],
-        trace_id=row["trace_id"],
-        rating=row["rating"],
-        report=row["report"],
-        created_at=row["created_at"],
-    )
-    return JSONResponse(receipt.model_dump(mode="json"), status_code=201)
+    return JSONResponse(_receipt(row), status_code=201)
 
 
 @router.put(
@@ -89,6 +82,11 @@ async def update_feedback(
         )
     if body.report:
         service.metrics.feedback.labels("report").inc()
+    return JSONResponse(_receipt(row))
+
+
+def _receipt(row: dict[str, Any]) -> dict[str, Any]:
+    """What both routes answer: the stored feedback's receipt, as JSON."""
     receipt = FeedbackReceipt(
         id=row["id"],
         trace_id=row["trace_id"],
@@ -96,4 +94,4 @@ async def update_feedback(
         report=row["report"],
         created_at=row["created_at"],
     )
-    return JSONResponse(receipt.model_dump(mode="json"))
+    return receipt.model_dump(mode="json")
