@@ -66,7 +66,8 @@ _BOUNDARY = re.compile(r"[.!?;](?:[\"'”’)\]]*)\s+")
 _NEXT_STARTS_SENTENCE = re.compile(r"[\"'“‘(\[]?[A-Z0-9•\-–*]")
 
 
-def _is_abbreviation(text: str, dot_index: int) -> bool:
+def is_abbreviation(text: str, dot_index: int) -> bool:
+    """Whether the dot at `dot_index` ends an abbreviation or an initial, not a sentence."""
     start = dot_index
     while start > 0 and (text[start - 1].isalpha() or text[start - 1] == "."):
         start -= 1
@@ -92,7 +93,7 @@ def split_sentences(text: str, min_chars: int = 2) -> list[tuple[int, int]]:
             nxt = line[match.end() : match.end() + 2]
             if not _NEXT_STARTS_SENTENCE.match(nxt):
                 continue
-            if line[punct] == "." and _is_abbreviation(line, punct):
+            if line[punct] == "." and is_abbreviation(line, punct):
                 continue
             if line[punct] == ";" and not nxt[:1].isupper():
                 continue

@@ -7,7 +7,7 @@ import re
 from typing import Any
 from urllib.parse import urlencode
 
-from common.sentences import ABBREVIATIONS
+from common.sentences import is_abbreviation
 
 MARKER = re.compile(r"\[(\d+)\]")
 _SPECIAL = re.compile(r"([\\`*_\[\]<>#|~$])")
@@ -125,8 +125,7 @@ def split_sentences(line: str) -> list[str]:
         if not piece:
             continue
         # '(e.g. Partnership …', 'Art. 5': a dot after an abbreviation ends no sentence.
-        last = out[-1].split()[-1].lstrip("(").rstrip(".").lower() if out else ""
-        if out and out[-1].endswith(".") and last in ABBREVIATIONS:
+        if out and out[-1].endswith(".") and is_abbreviation(out[-1], len(out[-1]) - 1):
             out[-1] = f"{out[-1]} {piece}"
         else:
             out.append(piece)
