@@ -53,6 +53,8 @@ $(STAMP):
 install: $(STAMP)
 	@# The chat page's browser test drives Debian's Chromium (never a browser downloaded by a tool).
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium chromium-driver fonts-noto-color-emoji)
+	@# The store tests and make bench-cluster run a real PostgreSQL server (Debian's package).
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || (apt-get update && apt-get install -y postgresql)
 
 ingest: install
 	$(PY) -m ingest

@@ -25,6 +25,7 @@ import pytest
 
 from api.protocol import HTTP_PROTOCOL
 from common.local_servers import free_port, stop_process, wait_http_ok
+from common.postgres_server import PostgresNotInstalledError, PostgresServer
 from common.settings import PROJECT_ROOT, Settings
 from index.schema import IndexPaths
 
@@ -254,3 +255,30 @@ def api_server(
     )
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server (Debian's package) on a free loopback port for the session."""
+    try:
+        server = PostgresServer().start()
+    except PostgresNotInstalledError as exc:
+        pytest.fail(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty PostgreSQL database for one test (SQLAlchemy URL)."""
+    return postgres_server.create_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each store test runs twice: on a SQLite file and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite'}"
+    return request.getfixturevalue("postgres_url")
