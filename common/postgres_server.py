@@ -82,8 +82,18 @@ class PostgresServer:
             entry = pwd.getpwnam(self.user)
             os.chown(self.folder, entry.pw_uid, entry.pw_gid)
         subprocess.run(
-            [str(self.bin / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust",
-             "-E", "UTF8", "--locale=C", "--no-sync"],  # fmt: skip
+            [
+                str(self.bin / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
             user=self.user,
             check=True,
             capture_output=True,
@@ -123,9 +133,10 @@ class PostgresServer:
             try:
                 with psycopg.connect(self._dsn("postgres"), connect_timeout=2):
                     return
-            except psycopg.OperationalError:
+            except psycopg.OperationalError as exc:
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"postgres not ready in {timeout:.0f} s: {self.log()}")
+                    message = f"postgres not ready in {timeout:.0f} s: {self.log()}"
+                    raise TimeoutError(message) from exc
                 time.sleep(0.1)
 
     def _dsn(self, database: str) -> str:

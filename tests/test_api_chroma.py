@@ -4,56 +4,29 @@ path, the service answers again by itself, without a restart."""
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import pytest
 from api_helpers import BUDGET_FIGURE, BUDGET_QUESTION, assert_error
 from conftest import (
-    PYTHON,
     ApiServer,
     child_env,
     copy_index,
     free_port,
     settings_env,
     start_api_server,
-    stop_process,
-    wait_http_ok,
 )
 from openai import InternalServerError, OpenAI
 
+from common.chroma_server import ChromaServer
 from common.settings import Settings
 from ingest.pipeline import run_ingest
 
 pytestmark = pytest.mark.slow
-
-CHROMA_CLI = Path(PYTHON).with_name("chroma")
-
-
-@dataclass
-class ChromaServer:
-    path: Path
-    port: int
-    log: Path
-    proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [str(CHROMA_CLI), "run", "--path", str(self.path), "--host", "127.0.0.1",
-                 "--port", str(self.port)],
-                stdout=out, stderr=subprocess.STDOUT, env=child_env({}),
-            )  # fmt: skip
-        wait_http_ok(f"http://127.0.0.1:{self.port}/api/v2/heartbeat", self.proc, 60, "chroma run")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop_process(self.proc)
 
 
 @dataclass
@@ -68,7 +41,9 @@ def stack(
     default_index_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("api-chroma")
-    chroma = ChromaServer(workdir / "chroma-data", free_port(), workdir / "chroma.log")
+    chroma = ChromaServer(
+        workdir / "chroma-data", free_port(), workdir / "chroma.log", env=child_env({})
+    )
     chroma.start()
     api = None
     try:
