@@ -305,7 +305,7 @@ def _verify(data_dir: Path, env: dict[str, str]) -> tuple[int, str]:
     result = subprocess.run(
         [PYTHON, "-m", "api.audit", "--db", url, "verify"],
         cwd=PROJECT_ROOT,
-        env=child_env({**env, "EMN_DATA_DIR": str(data_dir), "EMN_AUDIT_DB_URL": url}),
+        env=child_env({**env, "EMN_DATA_DIR": str(data_dir), "EMN_DATABASE_URL": url}),
         capture_output=True,
         text=True,
         timeout=300,
@@ -384,7 +384,7 @@ def audit_truncation_without_key(work: Path) -> dict[str, Any]:
     subprocess.run(
         [PYTHON, "-c", _BUILD_LOG],
         cwd=PROJECT_ROOT,
-        env=child_env({"EMN_DATA_DIR": str(data), "EMN_AUDIT_DB_URL": url}),
+        env=child_env({"EMN_DATA_DIR": str(data), "EMN_DATABASE_URL": url}),
         check=True,
         capture_output=True,
         timeout=300,

@@ -80,7 +80,7 @@ def start_server(
             "EMN_INDEX_DIR": str(index_dir),
             "EMN_CORPUS_DIR": str(corpus_dir),
             "EMN_DATA_DIR": str(workdir / "data"),
-            "EMN_AUDIT_DB_URL": f"sqlite:///{workdir / 'data' / 'audit.sqlite'}",
+            "EMN_DATABASE_URL": f"sqlite:///{workdir / 'data' / 'audit.sqlite'}",
             "EMN_AUTH_MODE": "open",
             "EMN_COMPOSER": "extractive",
             "EMN_RATE_LIMIT_PER_MINUTE": "1000000000",

@@ -221,10 +221,29 @@ class Settings(BaseSettings):
         description="JSON file of hashed API keys (python -m api.keys); default "
         "data_dir/api-keys.json.",
     )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of all shared state: audit log, feedback, review queue, "
+        "saved conversations and drafts, API keys, rate-limit buckets, kill switch. Default "
+        "a SQLite file data_dir/audit.sqlite (one host); postgresql+psycopg://USER:PASSWORD@"
+        "HOST:5432/DB for several hosts.",
+    )
+    database_migrate: bool = Field(
+        default=True,
+        description="Bring the database schema to the current version (Alembic migrations) "
+        "when the service starts. false: the service only checks it and refuses to start "
+        "when it is behind; run `python -m api.schema_migrations upgrade` as a deploy step.",
+    )
+    database_connect_timeout_s: float = Field(
+        default=5.0,
+        ge=1,
+        le=60,
+        description="PostgreSQL: how long opening a connection may take (whole seconds, "
+        "rounded up) before the request fails with 503 database_unavailable.",
+    )
     audit_db_url: str = Field(
         default="",
-        description="SQLAlchemy URL of the audit log and feedback database; default a SQLite "
-        "file data_dir/audit.sqlite. Use postgresql+psycopg://... for several replicas.",
+        description="Deprecated alias of EMN_DATABASE_URL, used only when that is unset.",
     )
     audit_retention_days: int = Field(
         default=183, ge=1, description="Audit records older than this are purged (six months)."
@@ -257,8 +276,9 @@ class Settings(BaseSettings):
         default=1.0,
         gt=0,
         le=30,
-        description="How long an audit write waits for a database another process holds "
-        "locked before the request fails with 503 audit_unavailable (SQLite busy timeout).",
+        description="How long a database write waits for a lock another process or host "
+        "holds before the request fails with 503 audit_unavailable or database_unavailable "
+        "(SQLite busy timeout; PostgreSQL lock_timeout of the service's connections).",
     )
     max_body_bytes: int = Field(
         default=131072, ge=1024, description="Largest request body accepted (413 beyond)."
@@ -439,10 +459,10 @@ class Settings(BaseSettings):
         data = (self.data_dir or self.index_dir.parent / "data").expanduser().resolve()
         self.data_dir = data
         self.api_keys_file = (self.api_keys_file or data / "api-keys.json").expanduser().resolve()
-        if not self.audit_db_url:
-            self.audit_db_url = f"sqlite:///{data / 'audit.sqlite'}"
+        if not self.database_url:
+            self.database_url = self.audit_db_url or f"sqlite:///{data / 'audit.sqlite'}"
         if self.audit_checkpoint_file is None:
-            self.audit_checkpoint_file = default_checkpoint_path(self.audit_db_url, data)
+            self.audit_checkpoint_file = default_checkpoint_path(self.database_url, data)
         self.audit_checkpoint_file = self.audit_checkpoint_file.expanduser().resolve()
         return self
 

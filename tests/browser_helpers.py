@@ -67,7 +67,7 @@ def launcher(
         {
             **settings_env(settings),
             "EMN_DATA_DIR": str(data),
-            "EMN_AUDIT_DB_URL": f"sqlite:///{data / 'audit.sqlite'}",
+            "EMN_DATABASE_URL": f"sqlite:///{data / 'audit.sqlite'}",
             "EMN_API_HOST": "127.0.0.1",
             "EMN_API_PORT": str(api_port),
             "EMN_UI_HOST": "127.0.0.1",

@@ -174,8 +174,8 @@ class ApiServer:
         return self.base_url + path
 
     @property
-    def audit_db_url(self) -> str:
-        return self.env["EMN_AUDIT_DB_URL"]
+    def database_url(self) -> str:
+        return self.env["EMN_DATABASE_URL"]
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -198,7 +198,7 @@ def start_api_server(
     port = free_port()
     emn = {
         "EMN_DATA_DIR": str(workdir / "data"),
-        "EMN_AUDIT_DB_URL": f"sqlite:///{workdir / 'data' / 'audit.sqlite'}",
+        "EMN_DATABASE_URL": f"sqlite:///{workdir / 'data' / 'audit.sqlite'}",
         "EMN_API_WORKERS": str(workers),
         **emn,
     }

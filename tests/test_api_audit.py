@@ -193,7 +193,7 @@ def test_the_live_servers_log_verifies_and_tampering_is_detected(
 ) -> None:
     response = httpx.post(api_server.url("/v1/ask"), json={"question": BUDGET_QUESTION}, timeout=60)
     trace_id = response.json()["trace_id"]
-    live = Path(api_server.audit_db_url.removeprefix("sqlite:///"))
+    live = Path(api_server.database_url.removeprefix("sqlite:///"))
     copy = tmp_path / "copy.sqlite"
     copy_sqlite(live, copy)
     # The checkpoints travel with the database: the copy's file beside it.

@@ -233,9 +233,9 @@ def test_the_service_writes_a_checkpoint_on_shutdown(
         assert response.status_code == 200, response.text
     finally:
         server.stop()
-    db = Path(server.audit_db_url.removeprefix("sqlite:///"))
+    db = Path(server.database_url.removeprefix("sqlite:///"))
     points = CheckpointFile(db.with_name("audit-checkpoints.jsonl")).read().checkpoints
-    log = AuditLog(make_engine(server.audit_db_url))
+    log = AuditLog(make_engine(server.database_url))
     head = log.head()
     assert head["seq"] >= 1 and log.has_trace(response.json()["trace_id"])
     assert points[0].seq < head["seq"]  # the startup checkpoint came before the answer
@@ -254,7 +254,7 @@ conn.execute("ROLLBACK")
 
 
 def answer_records(server: ApiServer) -> int:
-    db = server.audit_db_url.removeprefix("sqlite:///")
+    db = server.database_url.removeprefix("sqlite:///")
     conn = sqlite3.connect(db, timeout=30)
     try:
         return conn.execute("SELECT count(*) FROM audit_log WHERE kind = 'answer'").fetchone()[0]
@@ -276,7 +276,7 @@ def test_a_locked_audit_database_fails_fast_with_503_and_nothing_unrecorded(
     assert warm.status_code == 200
     before = answer_records(api_server)
     holder = subprocess.Popen(
-        [sys.executable, "-c", LOCK_HOLDER, api_server.audit_db_url.removeprefix("sqlite:///")],
+        [sys.executable, "-c", LOCK_HOLDER, api_server.database_url.removeprefix("sqlite:///")],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
@@ -329,7 +329,7 @@ def test_an_unexpected_audit_failure_is_503_and_one_log_line_each(
     try:
         warm = httpx.post(server.url("/v1/ask"), json={"question": BUDGET_QUESTION}, timeout=60)
         assert warm.status_code == 200, warm.text
-        conn = sqlite3.connect(server.audit_db_url.removeprefix("sqlite:///"), timeout=30)
+        conn = sqlite3.connect(server.database_url.removeprefix("sqlite:///"), timeout=30)
         with conn:  # every later append fails with a constraint error, not a lock
             conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON audit_log "
                          "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")  # fmt: skip

@@ -248,11 +248,11 @@ def test_keys_are_stored_hashed_and_the_audit_log_names_the_key_id(
         "trace_id"
     ]
     key_id = key.split("_")[1]
-    log = AuditLog(make_engine(keys_server.server.audit_db_url))
+    log = AuditLog(make_engine(keys_server.server.database_url))
     record = next(r for r in log.records() if r["trace_id"] == trace_id)
     log.engine.dispose()
     assert record["key_id"] == key_id
-    db_file = Path(keys_server.server.audit_db_url.removeprefix("sqlite:///"))
+    db_file = Path(keys_server.server.database_url.removeprefix("sqlite:///"))
     for path in db_file.parent.glob("audit.sqlite*"):
         assert key.encode() not in path.read_bytes()
 

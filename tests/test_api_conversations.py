@@ -167,7 +167,7 @@ def test_a_thumb_is_changed_in_place_not_counted_twice(
     changed = http.put(f"/v1/feedback/{feedback_id}", json=body)
     assert changed.status_code == 200, changed.text
     assert changed.json()["id"] == feedback_id and changed.json()["rating"] == "down"
-    with make_engine(api_server.audit_db_url).connect() as conn:
+    with make_engine(api_server.database_url).connect() as conn:
         rows = conn.execute(
             select(feedback_table).where(feedback_table.c.trace_id == trace_id)
         ).all()

@@ -343,7 +343,7 @@ def test_flagged_answers_enter_the_review_queue_and_take_a_verdict(svc: Safeguar
     assert_error(http.post(f"/v1/review/{down['trace_id']}", json={"verdict": "maybe"}), 422)
 
     # The verdict is on the audit chain too, and the chain still verifies.
-    log = AuditLog(make_engine(svc.server.audit_db_url))
+    log = AuditLog(make_engine(svc.server.database_url))
     try:
         kinds = [r["kind"] for r in log.records() if r["trace_id"] == down["trace_id"]]
         assert kinds == ["answer", "review"]
@@ -471,7 +471,7 @@ def test_seeded_pii_is_stored_nowhere(svc: Safeguarded) -> None:
             assert value.encode() not in raw, f"{value!r} stored in {path.name}"
             assert value.lower() not in text, f"{value!r} stored in {path.name}"
     # ... while the redacted records are there.
-    log = AuditLog(make_engine(svc.server.audit_db_url))
+    log = AuditLog(make_engine(svc.server.database_url))
     try:
         questions_stored = [
             json.loads(r["payload"]).get("question", "") for r in log.records() if r["payload"]

@@ -43,9 +43,19 @@ def test_service_settings_derive_from_the_index_location(tmp_path: Path) -> None
     settings = Settings(_env_file=None, index_dir=tmp_path / "index")  # type: ignore[call-arg]
     assert settings.data_dir == tmp_path / "data"
     assert settings.api_keys_file == tmp_path / "data" / "api-keys.json"
-    assert settings.audit_db_url == f"sqlite:///{tmp_path / 'data' / 'audit.sqlite'}"
+    assert settings.database_url == f"sqlite:///{tmp_path / 'data' / 'audit.sqlite'}"
     assert settings.auth_mode == "open" and settings.cors_origins == []
     assert settings.audit_retention_days == 183
+
+
+def test_the_old_audit_db_url_is_an_alias_used_only_without_database_url(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    old, new = f"sqlite:///{tmp_path / 'old.sqlite'}", f"sqlite:///{tmp_path / 'new.sqlite'}"
+    monkeypatch.setenv("EMN_AUDIT_DB_URL", old)
+    assert Settings(_env_file=None, index_dir=tmp_path).database_url == old  # type: ignore[call-arg]
+    monkeypatch.setenv("EMN_DATABASE_URL", new)
+    assert Settings(_env_file=None, index_dir=tmp_path).database_url == new  # type: ignore[call-arg]
 
 
 def test_cors_origins_accept_a_comma_list_or_json(monkeypatch: pytest.MonkeyPatch) -> None:

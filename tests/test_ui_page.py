@@ -81,7 +81,7 @@ def api_url(api_server: ApiServer) -> str:
 
 
 def audit_record(api_server: ApiServer, trace_id: str) -> dict:
-    log = AuditLog(make_engine(api_server.audit_db_url))
+    log = AuditLog(make_engine(api_server.database_url))
     record = next(r for r in log.records() if r["trace_id"] == trace_id)
     return {"kind": record["kind"], **json.loads(record["payload"])}
 
@@ -203,7 +203,7 @@ def test_feedback_with_a_comment_reaches_the_api(
     at.button(key=f"fbs_{trace_id}").click().run()
     assert not at.exception and not at.error
     assert "your feedback (👎) was recorded" in texts(at.caption)
-    with make_engine(api_server.audit_db_url).connect() as conn:
+    with make_engine(api_server.database_url).connect() as conn:
         rows = conn.execute(
             select(feedback_table).where(feedback_table.c.trace_id == trace_id)
         ).all()

@@ -119,7 +119,7 @@ def test_a_thumb_is_recorded_on_click_and_the_comment_joins_it(
     trace_id = ask(at, BUDGET_QUESTION)["trace_id"]
 
     def rows() -> list:  # type: ignore[type-arg]
-        with make_engine(api_server.audit_db_url).connect() as conn:
+        with make_engine(api_server.database_url).connect() as conn:
             query = select(feedback_table).where(feedback_table.c.trace_id == trace_id)
             return [(r.id, r.rating, r.comment) for r in conn.execute(query)]
 
