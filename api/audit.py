@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from api.audit_chain import TIME_FORMAT, AuditLog, EraseResult
-from api.db import checkpoint
 from common.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -115,8 +114,7 @@ def erase_key(log: AuditLog, key_id: str) -> EraseResult:
     done.reviews = ReviewStore(log.engine).erase_key(key_id)
     saved = ConversationStore(log.engine).delete_owners(key_owner_prefix(key_id))
     done.conversations, done.drafts = saved.conversations, saved.drafts
-    checkpoint(log.engine)
-    return done
+    return done  # each store scrubbed what it changed (api/db.py `scrub`)
 
 
 def saved_work_age(settings: Settings, audit_age: timedelta) -> timedelta:
@@ -160,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m api.audit", description="Check and maintain the audit log."
     )
-    parser.add_argument("--db", help="SQLAlchemy URL (default: EMN_AUDIT_DB_URL)")
+    parser.add_argument("--db", help="SQLAlchemy URL (default: EMN_DATABASE_URL)")
     parser.add_argument(
         "--checkpoints",
         type=Path,
@@ -200,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("head", help="print the head (sequence number and hash)")
     args = parser.parse_args(argv)
 
-    overrides: dict[str, object] = {"audit_db_url": args.db} if args.db else {}
+    overrides: dict[str, object] = {"database_url": args.db} if args.db else {}
     if args.checkpoints:
         overrides["audit_checkpoint_file"] = args.checkpoints
     settings = load_settings(**overrides)

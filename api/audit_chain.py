@@ -59,7 +59,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from api.answer_record import AnswerRecord
 from api.audit_checkpoints import Checkpoint, CheckpointFile
-from api.db import checkpoint, create_schema, make_engine, metadata, writing
+from api.db import create_schema, make_engine, metadata, scrub, writing
 from common.settings import Settings
 
 log = logging.getLogger("api")
@@ -162,7 +162,8 @@ class AuditLog:
     `checkpoint_every`: write one after every this many records (0: not by count);
     `busy_timeout_s`: an append waits at most this long for the log (this process's other
     writers and another process's database lock together), then raises, so a request fails
-    fast instead of stalling."""
+    fast instead of stalling; `migrate`: bring the schema to the newest version (False: only
+    check it, raising SchemaNotCurrentError when it is behind)."""
 
     def __init__(
         self,
@@ -172,6 +173,7 @@ class AuditLog:
         checkpoints: CheckpointFile | None = None,
         checkpoint_every: int = 0,
         busy_timeout_s: float = 30.0,
+        migrate: bool = True,
     ) -> None:
         self.engine = engine
         self._key = hmac_key
@@ -180,7 +182,12 @@ class AuditLog:
         self._every = checkpoint_every
         self._busy_s = busy_timeout_s
         self._checkpointed_seq: int | None = None
-        create_schema(engine)
+        if migrate:
+            create_schema(engine)
+        else:
+            from api.schema_migrations import require_current
+
+            require_current(engine)
         try:
             with writing(engine) as conn:
                 if conn.execute(select(audit_head.c.id)).first() is None:
@@ -198,11 +205,16 @@ class AuditLog:
         secret = key.get_secret_value().encode() if key is not None else None
         assert settings.audit_checkpoint_file is not None  # resolved by Settings
         return cls(
-            make_engine(settings.audit_db_url, settings.audit_busy_timeout_s),
+            make_engine(
+                settings.database_url,
+                settings.audit_busy_timeout_s,
+                settings.database_connect_timeout_s,
+            ),
             secret,
             checkpoints=CheckpointFile(settings.audit_checkpoint_file, secret),
             checkpoint_every=settings.audit_checkpoint_every,
             busy_timeout_s=settings.audit_busy_timeout_s,
+            migrate=settings.database_migrate,
         )
 
     # --- hashing ------------------------------------------------------------------------
@@ -452,7 +464,7 @@ class AuditLog:
                     None,
                     None,
                 )
-        checkpoint(self.engine)
+        scrub(self.engine, "audit_log")
         if erasure_seq is not None:
             self.checkpoint_quietly()
         return EraseResult(records=len(records), erasure_seq=erasure_seq)
@@ -495,7 +507,7 @@ class AuditLog:
                 None,
                 None,
             )
-        checkpoint(self.engine)
+        scrub(self.engine, "audit_log")
         self.checkpoint_quietly()  # a purge is always covered by a checkpoint at once
         return PurgeResult(int(purged), through, cutoff)
 

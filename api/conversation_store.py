@@ -5,7 +5,8 @@ in the service database beside the audit log, so nothing is lost on a reload or 
 Every row belongs to an owner (api/owner.py: the API key and/or the browser session) and is
 only ever read, changed or deleted together with it: another owner's id is simply not found.
 Deletion really deletes: the row goes, SQLite's secure_delete zeroes its bytes and the
-write-ahead log is checkpointed, so the text is no longer anywhere in the files. Rows not
+write-ahead log is checkpointed, so the text is no longer anywhere in the files (PostgreSQL:
+the tables are vacuumed, so no old row version keeps it; api/db.py `scrub`). Rows not
 updated within the retention period are purged the same way.
 """
 
@@ -30,7 +31,7 @@ from sqlalchemy import (
     update,
 )
 
-from api.db import checkpoint, create_schema, metadata, writing
+from api.db import create_schema, metadata, scrub, writing
 
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 TITLE_CHARS = 120
@@ -59,6 +60,8 @@ drafts_table = Table(
     Column("draft", Text, nullable=False),
     Column("edits", Text, nullable=False, default="{}"),
 )
+
+SAVED_TABLES = ("conversations", "inform_drafts")
 
 
 class TooManyMessages(Exception):
@@ -309,7 +312,7 @@ class ConversationStore:
         with writing(self.engine) as conn:
             gone = int(conn.execute(statement).rowcount or 0)
         if gone:
-            checkpoint(self.engine)  # the deleted text must not linger in the write-ahead log
+            scrub(self.engine, *SAVED_TABLES)  # the deleted text must not linger anywhere
         return gone > 0
 
     def delete_owners(self, prefix: str) -> Erased:
@@ -324,7 +327,7 @@ class ConversationStore:
                 counts.append(int(conn.execute(delete(t).where(mine)).rowcount or 0))
         done = Erased(*counts)
         if done.conversations or done.drafts:
-            checkpoint(self.engine)  # the deleted text must not linger in the write-ahead log
+            scrub(self.engine, *SAVED_TABLES)  # the deleted text must not linger anywhere
         return done
 
     def purge(self, older_than: timedelta) -> Purged:
@@ -339,7 +342,7 @@ class ConversationStore:
             ).rowcount
         done = Purged(int(conversations or 0), int(drafts or 0), cutoff)
         if done.conversations or done.drafts:
-            checkpoint(self.engine)
+            scrub(self.engine, *SAVED_TABLES)
         return done
 
 

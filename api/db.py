@@ -1,11 +1,15 @@
-"""The service database (audit log and feedback) through SQLAlchemy.
+"""The service database (all shared state: audit log, feedback, reviews, saved work) through
+SQLAlchemy.
 
-SQLite by default, so a single-user install needs nothing else; PostgreSQL by URL when several
-replicas share one log. The code path is the same for both.
+SQLite by default, so a single-user install needs nothing else; PostgreSQL by URL
+(EMN_DATABASE_URL) when several hosts share it. The code path is the same for both; the schema
+is versioned (api/schema_migrations.py).
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -15,18 +19,25 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
+log = logging.getLogger("api")
 metadata = MetaData()
 _IMMEDIATE = "emn_sqlite_immediate"
 
 
-def make_engine(url: str, busy_timeout_s: float = 30.0) -> Engine:
+def make_engine(url: str, busy_timeout_s: float = 30.0, connect_timeout_s: float = 5.0) -> Engine:
     """An engine for `url`. SQLite gets its folder created, a busy timeout (how long a
     write waits for another process's lock before failing) and write-ahead
     logging (readers never block the writer), and transactions opened with `writing()` start
     with BEGIN IMMEDIATE, so two processes appending to the audit chain never read the same
-    head: one waits for the other. (PostgreSQL does this with SELECT ... FOR UPDATE.)"""
+    head: one waits for the other. (PostgreSQL does this with SELECT ... FOR UPDATE.)
+    PostgreSQL fails as fast: `busy_timeout_s` is each connection's lock_timeout, and a
+    connection that cannot be opened within `connect_timeout_s` fails, so a held lock or a
+    dead server is an error (503 for a request), never a hang."""
     parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        return _postgres_engine(url, busy_timeout_s, connect_timeout_s)
     if not parsed.drivername.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
@@ -51,6 +62,15 @@ def make_engine(url: str, busy_timeout_s: float = 30.0) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _postgres_engine(url: str, busy_timeout_s: float, connect_timeout_s: float) -> Engine:
+    lock_ms = max(1, int(busy_timeout_s * 1000))
+    connect_args = {
+        "connect_timeout": max(1, math.ceil(connect_timeout_s)),  # libpq: whole seconds
+        "options": f"-c lock_timeout={lock_ms}",
+    }
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 def _use_wal(cursor: Any, timeout: float = 30.0) -> None:
@@ -92,6 +112,14 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def ping(engine: Engine) -> str:
+    """One round trip to the database (readiness); its dialect name. Raises when it is down
+    (after the engine's connect timeout at most)."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SELECT 1")
+    return engine.dialect.name
+
+
 def checkpoint(engine: Engine) -> None:
     """SQLite: move the write-ahead log into the database file and empty it, so content
     that was overwritten (erased, purged) is not left in the log. No-op elsewhere."""
@@ -104,11 +132,31 @@ def checkpoint(engine: Engine) -> None:
         raw.close()
 
 
-def create_schema(engine: Engine) -> None:
-    """Create missing tables (idempotent; the schema only grows). On SQLite under the write
-    lock, so workers starting together do not both find a table missing and both create it."""
-    if not is_sqlite(engine):
-        metadata.create_all(engine)
+def scrub(engine: Engine, *tables: str) -> None:
+    """After deleting or overwriting personal data in `tables`: make the old content
+    unreachable in the database's files. SQLite zeroes it (secure_delete) and empties the
+    write-ahead log (`checkpoint`). PostgreSQL keeps old row versions until VACUUM, so vacuum
+    those tables now (outside a transaction, as VACUUM requires); its write-ahead log,
+    backups and replicas keep the text until they are rotated. Best effort: the data is
+    already deleted for every reader, so a failure (a lock held past the timeout) is logged
+    and autovacuum finishes the job later."""
+    if is_sqlite(engine):
+        checkpoint(engine)
         return
-    with writing(engine) as conn:
-        metadata.create_all(conn)
+    if engine.dialect.name != "postgresql" or not tables:
+        return
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in tables:
+                conn.exec_driver_sql(f'VACUUM "{table}"')
+    except SQLAlchemyError as exc:
+        log.warning("VACUUM of %s not done (autovacuum will): %s", ", ".join(tables), exc)
+
+
+def create_schema(engine: Engine) -> None:
+    """Bring the schema to the current version (api/schema_migrations.py): idempotent, cheap
+    once done, and serialised across processes and hosts, so workers starting together are
+    safe."""
+    from api.schema_migrations import upgrade
+
+    upgrade(engine)

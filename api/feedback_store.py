@@ -4,7 +4,6 @@ redacted before they are stored; 'down' ratings and reports form the review queu
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -18,19 +17,14 @@ from sqlalchemy import (
     false,
     func,
     insert,
-    inspect,
     or_,
     select,
-    text,
     update,
 )
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ColumnElement
 
-from api.db import create_schema, metadata
+from api.db import create_schema, metadata, scrub
 from rag.redaction import redact
-
-log = logging.getLogger("api")
 
 feedback_table = Table(
     "feedback",
@@ -54,20 +48,6 @@ class FeedbackStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         create_schema(engine)
-        self._migrate()
-
-    def _migrate(self) -> None:
-        """Databases created before the 'report' flag get the column (the schema only grows)."""
-        columns = {c["name"] for c in inspect(self.engine).get_columns("feedback")}
-        if "report" in columns:
-            return
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    text("ALTER TABLE feedback ADD COLUMN report BOOLEAN NOT NULL DEFAULT FALSE")
-                )
-        except DBAPIError:  # another replica added it at the same moment
-            log.info("feedback.report column already added")
 
     def add(
         self, trace_id: str, rating: str, comment: str, key_id: str | None, report: bool = False
@@ -138,4 +118,7 @@ class FeedbackStore:
                 .where(feedback_table.c.key_id == key_id, feedback_table.c.comment != "")
                 .values(comment="")
             )
-            return int(result.rowcount or 0)
+            changed = int(result.rowcount or 0)
+        if changed:
+            scrub(self.engine, feedback_table.name)  # no old copy of the text stays in the files
+        return changed

@@ -8,9 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import MetricsCaller, admin_record, bearer_scheme, header_scheme, presented_key
+from api.db import ping
 from api.errors import ERROR_RESPONSES, RETRY_AFTER_OUTAGE_S, request_trace_id
 from api.schemas import Check, Health, Readiness
 from api.state import Service, ServiceDep
@@ -28,9 +30,10 @@ async def healthz(service: ServiceDep) -> Health:
 @router.get(
     "/readyz",
     response_model=Readiness,
-    summary="Readiness: index loaded, Chroma reachable, embedding model loaded",
+    summary="Readiness: index loaded, Chroma reachable, embedding model loaded, database up",
     description="200 when the service can answer; 503 with the same body (and `error.code` "
-    "`index_not_ready`, `chroma_unavailable` or `embedding_model_unavailable`) when not. "
+    "`index_not_ready`, `chroma_unavailable`, `embedding_model_unavailable` or "
+    "`database_unavailable`) when not. "
     "Needs no key; the details (each check's detail, such as counts, paths or the Chroma "
     "host, the index manifest and the auth mode) only with an admin key, or to everyone in "
     "auth mode `open`, where every route, admin ones included, is open.",
@@ -69,6 +72,12 @@ async def readyz(
     checks["embedding_model"] = Check(ok=loaded, detail=embedder.version)
     if not loaded:
         errors.append(("embedding_model_unavailable", "The embedding model is not loaded."))
+    try:
+        dialect = await run_in_threadpool(ping, service.audit.engine)
+        checks["database"] = Check(ok=True, detail=dialect)
+    except SQLAlchemyError as exc:
+        checks["database"] = Check(ok=False, detail=exc.__class__.__name__)
+        errors.append(("database_unavailable", "The service database is unavailable."))
     if not detailed:
         checks = {name: Check(ok=check.ok) for name, check in checks.items()}
     body = Readiness(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Column, Engine, Integer, String, Table, Text, insert, select, update
 
-from api.db import create_schema, metadata
+from api.db import create_schema, metadata, scrub
 from rag.redaction import redact
 
 review_table = Table(
@@ -59,4 +59,7 @@ class ReviewStore:
                 .where(review_table.c.key_id == key_id, review_table.c.note != "")
                 .values(note="")
             )
-            return int(result.rowcount or 0)
+            changed = int(result.rowcount or 0)
+        if changed:
+            scrub(self.engine, review_table.name)  # no old copy of the text stays in the files
+        return changed

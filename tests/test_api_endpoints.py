@@ -167,7 +167,7 @@ def test_feedback_is_stored_redacted_for_a_known_trace_id(
     )
     assert response.status_code == 201, response.text
     assert response.json()["trace_id"] == trace_id
-    engine = make_engine(api_server.audit_db_url)
+    engine = make_engine(api_server.database_url)
     with engine.connect() as conn:
         rows = conn.execute(
             select(feedback_table).where(feedback_table.c.trace_id == trace_id)
@@ -193,7 +193,7 @@ def test_every_answer_writes_an_audit_record(client: httpx.Client, api_server: A
         json={"model": "emn-extractive", "messages": [{"role": "user", "content": question}]},
     ).json()
     traces.append(chat["emn_answer"]["trace_id"])
-    log = AuditLog(make_engine(api_server.audit_db_url))
+    log = AuditLog(make_engine(api_server.database_url))
     records = {r["trace_id"]: r for r in log.records() if r["trace_id"] in traces}
     log.engine.dispose()
     assert set(records) == set(traces)
@@ -223,7 +223,7 @@ def test_health_and_readiness_report_the_manifest(client: httpx.Client) -> None:
     body = ready.json()
     assert body["status"] == "ready"
     assert all(check["ok"] for check in body["checks"].values())
-    assert set(body["checks"]) == {"index", "chroma", "embedding_model"}
+    assert set(body["checks"]) == {"index", "chroma", "embedding_model", "database"}
     manifest = body["manifest"]
     assert manifest["corpus_hash"] and manifest["embedding_model"] and manifest["chunks"] > 0
 

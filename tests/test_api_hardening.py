@@ -380,7 +380,7 @@ def test_readiness_details_only_for_admin_keys(hardened: Hardened) -> None:
         ):
             body = client.get("/readyz", headers=headers).json()
             assert body["status"] == "ready"
-            assert set(body["checks"]) == {"index", "chroma", "embedding_model"}
+            assert set(body["checks"]) == {"index", "chroma", "embedding_model", "database"}
             assert all(c == {"ok": True, "detail": ""} for c in body["checks"].values()), body
             assert body["manifest"] is None and body["auth_mode"] is None
             assert str(hardened.server.workdir) not in json.dumps(body)
