@@ -26,7 +26,7 @@ import pytest
 from api.protocol import HTTP_PROTOCOL
 from common.local_servers import free_port, stop_process, wait_http_ok
 from common.postgres_server import PostgresNotInstalledError, PostgresServer
-from common.settings import PROJECT_ROOT, Settings
+from common.settings import PROJECT_ROOT, Settings, default_checkpoint_path
 from index.schema import IndexPaths
 
 if TYPE_CHECKING:
@@ -282,3 +282,24 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'store.sqlite'}"
     return request.getfixturevalue("postgres_url")
+
+
+@dataclass(frozen=True)
+class AuditDb:
+    """An audit database under test (a SQLite file or a PostgreSQL database) and the signed
+    checkpoint file that goes with it (`python -m api.audit --db URL --checkpoints FILE`)."""
+
+    url: str
+    checkpoints: Path
+
+
+def sqlite_db(path: Path) -> AuditDb:
+    """A SQLite file with its checkpoint file where the service keeps it (beside it)."""
+    url = f"sqlite:///{path}"
+    return AuditDb(url, default_checkpoint_path(url, path.parent))
+
+
+@pytest.fixture
+def audit_db(database_url: str, tmp_path: Path) -> AuditDb:
+    """The audit tests' database: each runs on SQLite and on PostgreSQL."""
+    return AuditDb(database_url, tmp_path / "audit-checkpoints.jsonl")

@@ -5,7 +5,6 @@ writers never fork it; the live server's log verifies and detects tampering."""
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -15,34 +14,30 @@ from pathlib import Path
 import httpx
 import pytest
 from api_helpers import BUDGET_QUESTION
-from conftest import ApiServer, child_env, copy_sqlite
+from conftest import ApiServer, AuditDb, child_env, copy_sqlite, sqlite_db
 
 from api.audit import parse_duration
 from api.audit_chain import AuditLog
 from api.audit_checkpoints import CheckpointFile
 from api.db import make_engine
-from common.settings import default_checkpoint_path
 
 
-def db_url(path: Path) -> str:
-    return f"sqlite:///{path}"
-
-
-def run_audit(path: Path, *args: str, hmac_key: str | None = None) -> subprocess.CompletedProcess:
+def run_audit(db: AuditDb, *args: str, hmac_key: str | None = None) -> subprocess.CompletedProcess:
     env = child_env({"EMN_AUDIT_HMAC_KEY": hmac_key} if hmac_key else {})
+    where = ["--db", db.url, "--checkpoints", str(db.checkpoints)]
     return subprocess.run(
-        [sys.executable, "-m", "api.audit", "--db", db_url(path), *args],
+        [sys.executable, "-m", "api.audit", *where, *args],
         capture_output=True, text=True, env=env, timeout=60,
     )  # fmt: skip
 
 
-def checkpoint_file(path: Path, hmac_key: bytes | None = None) -> CheckpointFile:
-    """The checkpoint file `python -m api.audit --db PATH` uses (beside the database)."""
-    return CheckpointFile(default_checkpoint_path(db_url(path), path.parent), hmac_key)
+def checkpoint_file(db: AuditDb, hmac_key: bytes | None = None) -> CheckpointFile:
+    """The checkpoint file `python -m api.audit` is given for `db`."""
+    return CheckpointFile(db.checkpoints, hmac_key)
 
 
 def build_log(
-    path: Path,
+    db: AuditDb,
     records: int = 6,
     start: datetime | None = None,
     hmac_key: bytes | None = None,
@@ -52,8 +47,8 @@ def build_log(
     """A log of `records` answers with its checkpoint file, as the service leaves it (a
     checkpoint every `checkpoint_every` records and, by default, one at the end, as on
     shutdown)."""
-    log = AuditLog(make_engine(db_url(path)), hmac_key,
-                   checkpoints=checkpoint_file(path, hmac_key),
+    log = AuditLog(make_engine(db.url), hmac_key,
+                   checkpoints=checkpoint_file(db, hmac_key),
                    checkpoint_every=checkpoint_every)  # fmt: skip
     for i in range(records):
         at = start + timedelta(hours=i) if start else None
@@ -64,87 +59,84 @@ def build_log(
     return log
 
 
-def sql(path: Path, statement: str) -> None:
-    conn = sqlite3.connect(str(path))
-    with conn:
-        conn.execute(statement)
-    conn.close()
+def sql(db: AuditDb, statement: str) -> None:
+    """Tamper with the database directly (as someone who can write it would)."""
+    engine = make_engine(db.url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
 
 
-def test_an_intact_chain_verifies(tmp_path: Path) -> None:
-    log = build_log(tmp_path / "audit.sqlite")
+def test_an_intact_chain_verifies(audit_db: AuditDb) -> None:
+    log = build_log(audit_db)
     assert log.verify().ok and log.count() == 6
-    result = run_audit(tmp_path / "audit.sqlite", "verify")
+    result = run_audit(audit_db, "verify")
     assert result.returncode == 0, result.stderr
     assert "audit chain OK: 6 records" in result.stdout
 
 
-def test_a_changed_record_is_detected_and_named(tmp_path: Path) -> None:
-    path = tmp_path / "audit.sqlite"
-    build_log(path)
-    sql(path, "UPDATE audit_log SET payload = replace(payload, 'q2', 'edited') WHERE seq = 3")
-    result = run_audit(path, "verify")
+def test_a_changed_record_is_detected_and_named(audit_db: AuditDb) -> None:
+    build_log(audit_db)
+    sql(audit_db, "UPDATE audit_log SET payload = replace(payload, 'q2', 'edited') WHERE seq = 3")
+    result = run_audit(audit_db, "verify")
     assert result.returncode == 1
     assert "record 3 (trace id t2): content changed" in result.stderr
     assert "broken at record 3" in result.stderr
 
 
-def test_a_record_rewritten_with_a_consistent_digest_is_detected(tmp_path: Path) -> None:
-    path = tmp_path / "audit.sqlite"
-    build_log(path)
+def test_a_record_rewritten_with_a_consistent_digest_is_detected(audit_db: AuditDb) -> None:
+    build_log(audit_db)
     # Change a header field: the stored hash no longer matches, and fixing the hash breaks
     # the next record's link.
-    sql(path, "UPDATE audit_log SET key_id = 'someone-else' WHERE seq = 4")
-    assert "record 4" in run_audit(path, "verify").stderr
+    sql(audit_db, "UPDATE audit_log SET key_id = 'someone-else' WHERE seq = 4")
+    assert "record 4" in run_audit(audit_db, "verify").stderr
     # A different first digit whatever the hash was (an 'f' replaced by 'f' changed nothing).
     sql(
-        path,
+        audit_db,
         "UPDATE audit_log SET hash = CASE WHEN substr(hash, 1, 1) = 'f' THEN 'e' ELSE 'f' END "
         "|| substr(hash, 2) WHERE seq = 4",
     )
-    result = run_audit(path, "verify")
+    result = run_audit(audit_db, "verify")
     assert result.returncode == 1 and "record 5" in result.stderr
 
 
-def test_a_deleted_middle_record_is_detected(tmp_path: Path) -> None:
-    path = tmp_path / "audit.sqlite"
-    build_log(path)
-    sql(path, "DELETE FROM audit_log WHERE seq = 3")
-    result = run_audit(path, "verify")
+def test_a_deleted_middle_record_is_detected(audit_db: AuditDb) -> None:
+    build_log(audit_db)
+    sql(audit_db, "DELETE FROM audit_log WHERE seq = 3")
+    result = run_audit(audit_db, "verify")
     assert result.returncode == 1
     assert "record 3 deleted" in result.stderr
 
 
-def test_a_deleted_newest_record_is_detected(tmp_path: Path) -> None:
-    path = tmp_path / "audit.sqlite"
-    build_log(path)
-    sql(path, "DELETE FROM audit_log WHERE seq = 6")
-    result = run_audit(path, "verify")
+def test_a_deleted_newest_record_is_detected(audit_db: AuditDb) -> None:
+    build_log(audit_db)
+    sql(audit_db, "DELETE FROM audit_log WHERE seq = 6")
+    result = run_audit(audit_db, "verify")
     assert result.returncode == 1 and "record 6 deleted" in result.stderr
 
 
-def test_purge_deletes_old_records_and_the_chain_still_verifies(tmp_path: Path) -> None:
-    path = tmp_path / "audit.sqlite"
+def test_purge_deletes_old_records_and_the_chain_still_verifies(audit_db: AuditDb) -> None:
     old = datetime.now(UTC) - timedelta(days=200)
-    log = build_log(path, records=4, start=old)
+    log = build_log(audit_db, records=4, start=old)
     for i in range(3):
         log.append("answer", {"question": f"new{i}"}, trace_id=f"n{i}", key_id=None)
-    result = run_audit(path, "purge", "--older-than", "183d")
+    result = run_audit(audit_db, "purge", "--older-than", "183d")
     assert result.returncode == 0 and "purged 4 records" in result.stdout
-    assert run_audit(path, "verify").returncode == 0
+    assert run_audit(audit_db, "verify").returncode == 0
     remaining = [r for r in log.records()]
     assert [r["trace_id"] for r in remaining] == ["n0", "n1", "n2", None]
     assert remaining[-1]["kind"] == "purge"
     assert log.head()["anchor_seq"] == 4
     # Purging again finds nothing; a tampered first remaining record is still caught.
-    assert "purged 0 records" in run_audit(path, "purge", "--older-than", "183d").stdout
-    sql(path, "UPDATE audit_log SET payload = replace(payload, 'new0', 'x') WHERE seq = 5")
-    assert run_audit(path, "verify").returncode == 1
+    assert "purged 0 records" in run_audit(audit_db, "purge", "--older-than", "183d").stdout
+    sql(audit_db, "UPDATE audit_log SET payload = replace(payload, 'new0', 'x') WHERE seq = 5")
+    assert run_audit(audit_db, "verify").returncode == 1
 
 
-def test_purging_everything_leaves_a_verifiable_chain(tmp_path: Path) -> None:
-    path = tmp_path / "audit.sqlite"
-    log = build_log(path, records=3)
+def test_purging_everything_leaves_a_verifiable_chain(audit_db: AuditDb) -> None:
+    log = build_log(audit_db, records=3)
     done = log.purge(timedelta(0), now=datetime.now(UTC) + timedelta(seconds=1))
     assert done.purged == 3
     assert log.verify().ok
@@ -152,19 +144,17 @@ def test_purging_everything_leaves_a_verifiable_chain(tmp_path: Path) -> None:
     assert log.verify().ok and log.count() == 2
 
 
-def test_with_an_hmac_key_the_chain_does_not_verify_without_it(tmp_path: Path) -> None:
-    path = tmp_path / "audit.sqlite"
-    build_log(path, hmac_key=b"audit-secret")
-    assert run_audit(path, "verify", hmac_key="audit-secret").returncode == 0
-    assert run_audit(path, "verify", hmac_key="wrong-secret").returncode == 1
-    assert run_audit(path, "verify").returncode == 1
+def test_with_an_hmac_key_the_chain_does_not_verify_without_it(audit_db: AuditDb) -> None:
+    build_log(audit_db, hmac_key=b"audit-secret")
+    assert run_audit(audit_db, "verify", hmac_key="audit-secret").returncode == 0
+    assert run_audit(audit_db, "verify", hmac_key="wrong-secret").returncode == 1
+    assert run_audit(audit_db, "verify").returncode == 1
 
 
-def test_concurrent_writers_never_fork_the_chain(tmp_path: Path) -> None:
-    path = tmp_path / "audit.sqlite"
-    AuditLog(make_engine(db_url(path)))
+def test_concurrent_writers_never_fork_the_chain(audit_db: AuditDb) -> None:
+    AuditLog(make_engine(audit_db.url))
     # Separate engines, as separate replicas would have: only the database serialises them.
-    logs = [AuditLog(make_engine(db_url(path))) for _ in range(4)]
+    logs = [AuditLog(make_engine(audit_db.url)) for _ in range(4)]
 
     def write(log: AuditLog, n: int) -> None:
         for i in range(25):
@@ -194,10 +184,10 @@ def test_the_live_servers_log_verifies_and_tampering_is_detected(
     response = httpx.post(api_server.url("/v1/ask"), json={"question": BUDGET_QUESTION}, timeout=60)
     trace_id = response.json()["trace_id"]
     live = Path(api_server.database_url.removeprefix("sqlite:///"))
-    copy = tmp_path / "copy.sqlite"
-    copy_sqlite(live, copy)
+    copy = sqlite_db(tmp_path / "copy.sqlite")
+    copy_sqlite(live, tmp_path / "copy.sqlite")
     # The checkpoints travel with the database: the copy's file beside it.
-    shutil.copy(live.with_name("audit-checkpoints.jsonl"), tmp_path / "copy-checkpoints.jsonl")
+    shutil.copy(live.with_name("audit-checkpoints.jsonl"), copy.checkpoints)
     assert run_audit(copy, "verify").returncode == 0
     sql(copy, f"UPDATE audit_log SET payload = replace(payload, '\"answered\"', '\"declined\"') "
               f"WHERE trace_id = '{trace_id}'")  # fmt: skip

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 from api_helpers import BUDGET_QUESTION
-from conftest import ApiServer, copy_index, settings_env, start_api_server
+from conftest import ApiServer, AuditDb, copy_index, settings_env, sqlite_db, start_api_server
 from test_api_audit import build_log, checkpoint_file, run_audit, sql
 
 from api.audit_chain import AuditLog
@@ -39,34 +39,33 @@ def key_bytes(key: str | None) -> bytes | None:
     return key.encode() if key else None
 
 
-def rewind_head_to(path: Path, seq: int) -> None:
+def rewind_head_to(db: AuditDb, seq: int) -> None:
     """What the campaign did after deleting the newest records: point the head row at the
     new last record, so the chain is consistent again."""
-    sql(path, f"DELETE FROM audit_log WHERE seq > {seq}")
-    sql(path, f"UPDATE audit_head SET seq = {seq}, "
+    sql(db, f"DELETE FROM audit_log WHERE seq > {seq}")
+    sql(db, f"UPDATE audit_head SET seq = {seq}, "
               f"hash = (SELECT hash FROM audit_log WHERE seq = {seq}) WHERE id = 1")  # fmt: skip
 
 
-def move_anchor_to(path: Path, seq: int) -> None:
+def move_anchor_to(db: AuditDb, seq: int) -> None:
     """Delete the oldest records through `seq` and move the purge anchor, as a purge would,
     but without a purge record."""
     anchor = f"(SELECT hash FROM audit_log WHERE seq = {seq})"
-    sql(path, f"UPDATE audit_head SET anchor_seq = {seq}, anchor_hash = {anchor} WHERE id = 1")
-    sql(path, f"DELETE FROM audit_log WHERE seq <= {seq}")
+    sql(db, f"UPDATE audit_head SET anchor_seq = {seq}, anchor_hash = {anchor} WHERE id = 1")
+    sql(db, f"DELETE FROM audit_log WHERE seq <= {seq}")
 
 
 @pytest.mark.parametrize("key", KEYS)
 def test_deleting_the_newest_records_and_rewinding_the_head_is_detected(
-    tmp_path: Path, key: str | None
+    audit_db: AuditDb, key: str | None
 ) -> None:
-    path = tmp_path / "audit.sqlite"
-    log = build_log(path, records=60, hmac_key=key_bytes(key), checkpoint_every=25)
+    log = build_log(audit_db, records=60, hmac_key=key_bytes(key), checkpoint_every=25)
     log.engine.dispose()
-    assert run_audit(path, "verify", hmac_key=key).returncode == 0
-    rewind_head_to(path, 40)
+    assert run_audit(audit_db, "verify", hmac_key=key).returncode == 0
+    rewind_head_to(audit_db, 40)
     # The chain alone is consistent: this is what passed before the checkpoints.
-    assert AuditLog(make_engine(f"sqlite:///{path}"), key_bytes(key)).verify().ok
-    result = run_audit(path, "verify", hmac_key=key)
+    assert AuditLog(make_engine(audit_db.url), key_bytes(key)).verify().ok
+    result = run_audit(audit_db, "verify", hmac_key=key)
     assert result.returncode == 1
     assert "newest records deleted" in result.stderr and "records 41-60 missing" in result.stderr
     assert "broken at record 41" in result.stderr
@@ -74,125 +73,118 @@ def test_deleting_the_newest_records_and_rewinding_the_head_is_detected(
 
 @pytest.mark.parametrize("key", KEYS)
 def test_truncation_then_new_records_is_detected_as_a_rewritten_chain(
-    tmp_path: Path, key: str | None
+    audit_db: AuditDb, key: str | None
 ) -> None:
-    path = tmp_path / "audit.sqlite"
-    build_log(path, records=30, hmac_key=key_bytes(key)).engine.dispose()
-    rewind_head_to(path, 20)
-    log = AuditLog(make_engine(f"sqlite:///{path}"), key_bytes(key))  # without checkpoints
+    build_log(audit_db, records=30, hmac_key=key_bytes(key)).engine.dispose()
+    rewind_head_to(audit_db, 20)
+    log = AuditLog(make_engine(audit_db.url), key_bytes(key))  # without checkpoints
     for i in range(15):  # the head passes the checkpoint again, with other records
         log.append("answer", {"question": f"new{i}"}, trace_id=f"n{i}", key_id=None)
     log.engine.dispose()
-    result = run_audit(path, "verify", hmac_key=key)
+    result = run_audit(audit_db, "verify", hmac_key=key)
     assert result.returncode == 1
     assert "record 30 differs from the checkpoint" in result.stderr
 
 
 @pytest.mark.parametrize("key", KEYS)
 def test_deleting_the_oldest_records_and_moving_the_anchor_is_detected(
-    tmp_path: Path, key: str | None
+    audit_db: AuditDb, key: str | None
 ) -> None:
-    path = tmp_path / "audit.sqlite"
-    build_log(path, records=100, hmac_key=key_bytes(key)).engine.dispose()
-    move_anchor_to(path, 50)
-    result = run_audit(path, "verify", hmac_key=key)
+    build_log(audit_db, records=100, hmac_key=key_bytes(key)).engine.dispose()
+    move_anchor_to(audit_db, 50)
+    result = run_audit(audit_db, "verify", hmac_key=key)
     assert result.returncode == 1
     assert "oldest records deleted" in result.stderr
     assert "no purge record" in result.stderr
     # Also when the checkpoint file is gone and only the chain is checked.
-    checkpoint_file(path).path.unlink()
-    result = run_audit(path, "verify", "--allow-missing-checkpoint", hmac_key=key)
+    checkpoint_file(audit_db).path.unlink()
+    result = run_audit(audit_db, "verify", "--allow-missing-checkpoint", hmac_key=key)
     assert result.returncode == 1 and "oldest records deleted" in result.stderr
 
 
 @pytest.mark.parametrize("key", KEYS)
 def test_a_real_purge_verifies_and_its_record_names_the_range_and_anchor(
-    tmp_path: Path, key: str | None
+    audit_db: AuditDb, key: str | None
 ) -> None:
-    path = tmp_path / "audit.sqlite"
     old = datetime.now(UTC) - timedelta(days=200)
-    log = build_log(path, records=5, start=old, hmac_key=key_bytes(key))
+    log = build_log(audit_db, records=5, start=old, hmac_key=key_bytes(key))
     for i in range(3):
         log.append("answer", {"question": f"recent{i}"}, trace_id=f"r{i}", key_id=None)
     anchor_hash = next(r["hash"] for r in log.records() if r["seq"] == 5)
     log.engine.dispose()
-    purged = run_audit(path, "purge", "--older-than", "183d", hmac_key=key)
+    purged = run_audit(audit_db, "purge", "--older-than", "183d", hmac_key=key)
     assert purged.returncode == 0 and "purged 5 records" in purged.stdout
-    result = run_audit(path, "verify", hmac_key=key)
+    result = run_audit(audit_db, "verify", hmac_key=key)
     assert result.returncode == 0, result.stderr
-    log = AuditLog(make_engine(f"sqlite:///{path}"), key_bytes(key))
+    log = AuditLog(make_engine(audit_db.url), key_bytes(key))
     purge = [r for r in log.records() if r["kind"] == "purge"][-1]
     assert json.loads(purge["payload"]) | {"cutoff": "-"} == {
         "cutoff": "-", "purged": 5, "from_seq": 1, "through_seq": 5, "anchor_hash": anchor_hash
     }  # fmt: skip
     # The purge was checkpointed at once: the checkpoint file's newest line is past it.
-    points = checkpoint_file(path, key_bytes(key)).read().checkpoints
+    points = checkpoint_file(audit_db, key_bytes(key)).read().checkpoints
     assert max(p.seq for p in points) == purge["seq"] and points[-1].anchor_seq == 5
 
 
-def test_a_forged_purge_record_after_the_last_checkpoint_is_detected(tmp_path: Path) -> None:
+def test_a_forged_purge_record_after_the_last_checkpoint_is_detected(audit_db: AuditDb) -> None:
     """Without the HMAC key anyone who can write the database can compute record hashes, so
     a purge record can be forged; a genuine purge is checkpointed at once, a forged one
     is newer than every checkpoint."""
-    path = tmp_path / "audit.sqlite"
-    build_log(path, records=40).engine.dispose()
-    move_anchor_to(path, 20)
-    forger = AuditLog(make_engine(f"sqlite:///{path}"))  # no checkpoint file
+    build_log(audit_db, records=40).engine.dispose()
+    move_anchor_to(audit_db, 20)
+    forger = AuditLog(make_engine(audit_db.url))  # no checkpoint file
     anchor_hash = forger.head()["anchor_hash"]
     forger.append("purge", {"cutoff": "2026-01-01T00:00:00.000000Z", "purged": 20,
                             "from_seq": 1, "through_seq": 20, "anchor_hash": anchor_hash},
                   trace_id=None, key_id=None)  # fmt: skip
     forger.engine.dispose()
-    result = run_audit(path, "verify")
+    result = run_audit(audit_db, "verify")
     assert result.returncode == 1
     assert "purge record 41 is newer than every checkpoint" in result.stderr
 
 
 @pytest.mark.parametrize("key", KEYS)
 def test_a_deleted_checkpoint_file_fails_verify_unless_allowed(
-    tmp_path: Path, key: str | None
+    audit_db: AuditDb, key: str | None
 ) -> None:
-    path = tmp_path / "audit.sqlite"
-    build_log(path, records=5, hmac_key=key_bytes(key)).engine.dispose()
-    checkpoint_file(path).path.unlink()
-    result = run_audit(path, "verify", hmac_key=key)
+    build_log(audit_db, records=5, hmac_key=key_bytes(key)).engine.dispose()
+    checkpoint_file(audit_db).path.unlink()
+    result = run_audit(audit_db, "verify", hmac_key=key)
     assert result.returncode == 1 and "no checkpoint in" in result.stderr
-    allowed = run_audit(path, "verify", "--allow-missing-checkpoint", hmac_key=key)
+    allowed = run_audit(audit_db, "verify", "--allow-missing-checkpoint", hmac_key=key)
     assert allowed.returncode == 0 and "WARNING: no checkpoint" in allowed.stderr
     # `checkpoint` writes one by hand; verify passes again.
-    written = run_audit(path, "checkpoint", hmac_key=key)
+    written = run_audit(audit_db, "checkpoint", hmac_key=key)
     assert written.returncode == 0 and "record 5" in written.stdout
-    assert run_audit(path, "verify", hmac_key=key).returncode == 0
+    assert run_audit(audit_db, "verify", hmac_key=key).returncode == 0
 
 
-def test_an_altered_or_foreign_checkpoint_line_is_detected(tmp_path: Path) -> None:
-    path = tmp_path / "audit.sqlite"
-    build_log(path, records=8, hmac_key=b"audit-secret").engine.dispose()
-    file = checkpoint_file(path).path
+def test_an_altered_or_foreign_checkpoint_line_is_detected(audit_db: AuditDb) -> None:
+    build_log(audit_db, records=8, hmac_key=b"audit-secret").engine.dispose()
+    file = checkpoint_file(audit_db).path
     line = json.loads(file.read_text().splitlines()[-1])
     # Lowering the checkpointed head (to bless a truncation) breaks the HMAC.
     file.write_text(json.dumps({**line, "seq": 3}) + "\n")
-    result = run_audit(path, "verify", hmac_key="audit-secret")
+    result = run_audit(audit_db, "verify", hmac_key="audit-secret")
     assert result.returncode == 1 and "checkpoint altered (signature mismatch)" in result.stderr
     # A line recomputed without the key (a plain digest) is not accepted when a key is set.
     forged = CheckpointFile(file)
     file.unlink()
     forged.append(Checkpoint(seq=3, hash="0" * 64, count=3, anchor_seq=0,
                              anchor_hash="0" * 64, at="x"))  # fmt: skip
-    result = run_audit(path, "verify", hmac_key="audit-secret")
+    result = run_audit(audit_db, "verify", hmac_key="audit-secret")
     assert result.returncode == 1 and "signed with sha256, expected hmac-sha256" in result.stderr
 
 
-def test_records_after_the_last_checkpoint_rest_on_the_chain_alone(tmp_path: Path) -> None:
+def test_records_after_the_last_checkpoint_rest_on_the_chain_alone(audit_db: AuditDb) -> None:
     """The documented limit: deleting records written after the last checkpoint, with the
     head rewound, is not detected (the next checkpoint, by count, timer or shutdown,
     closes the window)."""
-    path = tmp_path / "audit.sqlite"
-    build_log(path, records=30, checkpoint_every=25, final_checkpoint=False).engine.dispose()
-    rewind_head_to(path, 27)
-    assert run_audit(path, "verify").returncode == 0
-    rewind_head_to(path, 24)
-    assert run_audit(path, "verify").returncode == 1
+    build_log(audit_db, records=30, checkpoint_every=25, final_checkpoint=False).engine.dispose()
+    rewind_head_to(audit_db, 27)
+    assert run_audit(audit_db, "verify").returncode == 0
+    rewind_head_to(audit_db, 24)
+    assert run_audit(audit_db, "verify").returncode == 1
 
 
 def _append_checkpoints(path: str, start: int) -> None:
@@ -240,7 +232,7 @@ def test_the_service_writes_a_checkpoint_on_shutdown(
     assert head["seq"] >= 1 and log.has_trace(response.json()["trace_id"])
     assert points[0].seq < head["seq"]  # the startup checkpoint came before the answer
     assert (points[-1].seq, points[-1].hash) == (head["seq"], head["hash"])  # on shutdown
-    assert run_audit(db, "verify").returncode == 0
+    assert run_audit(sqlite_db(db), "verify").returncode == 0
 
 
 LOCK_HOLDER = """
