@@ -1,16 +1,18 @@
 """The store of saved conversations and drafts (api/conversation_store.py) on a real SQLite
-file: one owner never reaches another's items, deletion leaves no trace of the text in the
-database files, retention purges what was not updated, and the size limits hold."""
+file and a real PostgreSQL database: one owner never reaches another's items, deletion leaves
+no trace of the text in the database (SQLite's files; PostgreSQL's row versions), retention
+purges what was not updated, and the size limits hold."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
+from db_helpers import stored_anywhere
 from sqlalchemy import update
 
 from api.conversation_store import (
+    SAVED_TABLES,
     ConversationStore,
     Limits,
     TooLarge,
@@ -18,7 +20,7 @@ from api.conversation_store import (
     conversations_table,
     drafts_table,
 )
-from api.db import make_engine
+from api.db import checkpoint, make_engine
 
 ALICE, BOB = "session:alice-browser-0000000001", "session:bob-browser-00000000002"
 
@@ -31,18 +33,12 @@ def exchange(question: str, answer: str = "An answer [1].") -> list[dict]:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "service.sqlite"
+def store(database_url: str) -> ConversationStore:
+    return ConversationStore(make_engine(database_url), Limits(max_messages=6))
 
 
-@pytest.fixture
-def store(db: Path) -> ConversationStore:
-    return ConversationStore(make_engine(f"sqlite:///{db}"), Limits(max_messages=6))
-
-
-def file_bytes(db: Path) -> bytes:
-    """Everything SQLite keeps on disk for this database (file and write-ahead log)."""
-    return b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
+def kept(store: ConversationStore, needle: str) -> bool:
+    return stored_anywhere(store.engine, needle, SAVED_TABLES)
 
 
 def test_one_owner_never_reaches_another_owners_items(store: ConversationStore) -> None:
@@ -83,26 +79,22 @@ def test_appends_keep_order_and_lists_are_newest_first(store: ConversationStore)
     assert edited["title"] == "Return: state of play" and edited["draft"] == {"title": "Return"}
 
 
-def test_delete_really_deletes_the_text_from_the_database_files(
-    store: ConversationStore, db: Path
-) -> None:
+def test_delete_really_deletes_the_text_from_the_database(store: ConversationStore) -> None:
     secret = "Zanzibar-quartz-7731 my private question"
     store.append_messages(ALICE, "c1", exchange(secret, answer=f"About {secret}"))
     store.put_draft(ALICE, "d1", "topic", {"title": "T", "note": secret}, {"title": secret})
     store.append_messages(ALICE, "keep", exchange("Another question"))
-    from api.db import checkpoint
-
     checkpoint(store.engine)
-    assert secret.encode() in file_bytes(db)  # it was on disk
+    assert kept(store, secret)  # it was stored
 
     assert store.delete_conversation(ALICE, "c1") and store.delete_draft(ALICE, "d1")
     assert store.get_conversation(ALICE, "c1") is None and store.get_draft(ALICE, "d1") is None
-    assert secret.encode() not in file_bytes(db)
-    assert b"Another question" in file_bytes(db)  # the rest is intact
+    assert not kept(store, secret)
+    assert kept(store, "Another question")  # the rest is intact
     assert not store.delete_conversation(ALICE, "c1")  # gone: a second delete finds nothing
 
 
-def test_retention_purges_what_was_not_updated(store: ConversationStore, db: Path) -> None:
+def test_retention_purges_what_was_not_updated(store: ConversationStore) -> None:
     store.append_messages(ALICE, "stale", exchange("Stale-question-4411"))
     store.append_messages(ALICE, "fresh", exchange("Fresh question"))
     store.put_draft(ALICE, "stale-draft", "topic", {"title": "Stale-draft-5522"}, {})
@@ -117,13 +109,12 @@ def test_retention_purges_what_was_not_updated(store: ConversationStore, db: Pat
     assert (done.conversations, done.drafts) == (1, 1)
     assert [c["id"] for c in store.list_conversations(ALICE)] == ["fresh"]
     assert [d["id"] for d in store.list_drafts(ALICE)] == ["fresh-draft"]
-    on_disk = file_bytes(db)
-    assert b"Stale-question-4411" not in on_disk and b"Stale-draft-5522" not in on_disk
+    assert not kept(store, "Stale-question-4411") and not kept(store, "Stale-draft-5522")
     assert store.purge(timedelta(days=183)).conversations == 0
 
 
-def test_limits_on_messages_and_bytes(db: Path) -> None:
-    store = ConversationStore(make_engine(f"sqlite:///{db}"), Limits(4, 10_000))
+def test_limits_on_messages_and_bytes(database_url: str) -> None:
+    store = ConversationStore(make_engine(database_url), Limits(4, 10_000))
     store.append_messages(ALICE, "c1", exchange("one"))
     store.append_messages(ALICE, "c1", exchange("two"))
     with pytest.raises(TooManyMessages, match="at most 4 messages; start a new conversation"):
