@@ -9,20 +9,21 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import child_env
+import sqlalchemy
+from conftest import AuditDb, child_env
+from db_helpers import stored_anywhere
 from fastapi.testclient import TestClient
 
 from api.answer_record import answer_record
 from api.audit import main as audit_main
 from api.audit_chain import AuditLog, canonical_json
-from api.conversation_store import ConversationStore
+from api.conversation_store import SAVED_TABLES, ConversationStore
 from api.db import make_engine
 from api.feedback_store import FeedbackStore
 from api.main import create_app
@@ -33,13 +34,9 @@ from common.settings import Settings
 from rag.answer import Answer, Citation, Versions
 
 
-def db_url(path: Path) -> str:
-    return f"sqlite:///{path}"
-
-
-def run_audit(path: Path, *args: str, process: bool = False) -> subprocess.CompletedProcess:
-    """`python -m api.audit --db PATH ARGS`: in a child process, or (faster) in this one."""
-    argv = ["--db", db_url(path), *args]
+def run_audit(db: AuditDb, *args: str, process: bool = False) -> subprocess.CompletedProcess:
+    """`python -m api.audit --db URL ARGS`: in a child process, or (faster) in this one."""
+    argv = ["--db", db.url, "--checkpoints", str(db.checkpoints), *args]
     if process:
         return subprocess.run(
             [sys.executable, "-m", "api.audit", *argv],
@@ -54,6 +51,19 @@ def run_audit(path: Path, *args: str, process: bool = False) -> subprocess.Compl
     return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
+def sql(db: AuditDb, statement: str, **params: object) -> None:
+    """Change the database directly (as someone who can write it would)."""
+    engine = make_engine(db.url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sqlalchemy.text(statement), params)
+    finally:
+        engine.dispose()
+
+
+ERASED_TABLES = ("audit_log", "feedback", "review_verdicts")
+
+
 def an_answer(text: str = "The budget is EUR 28 200 000 [1].") -> Answer:
     versions = Versions(app="t", composer="extractive", model="none", embedding_model="m",
                         index_manifest="h", corpus_hash="c", chunker="3")  # fmt: skip
@@ -63,16 +73,16 @@ def an_answer(text: str = "The budget is EUR 28 200 000 [1].") -> Answer:
 
 
 def test_export_writes_the_records_of_a_date_range_with_their_chain_fields(
+    audit_db: AuditDb,
     tmp_path: Path,
 ) -> None:
-    path = tmp_path / "audit.sqlite"
-    log = AuditLog(make_engine(db_url(path)))
+    log = AuditLog(make_engine(audit_db.url))
     days = [datetime(2026, 3, d, 12, 0, tzinfo=UTC) for d in (1, 2, 3, 4, 5)]
     for n, at in enumerate(days):
         log.append("answer", {"question": f"q{n}", "behaviour": "answered"},
                    trace_id=f"t{n}", key_id="k1", at=at)  # fmt: skip
     out = tmp_path / "export" / "march.jsonl"
-    result = run_audit(path, "export", "--since", "2026-03-02", "--until", "2026-03-04",
+    result = run_audit(audit_db, "export", "--since", "2026-03-02", "--until", "2026-03-04",
                        "--out", str(out), process=True)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "exported 3 records" in result.stderr
@@ -86,16 +96,17 @@ def test_export_writes_the_records_of_a_date_range_with_their_chain_fields(
         assert log.record_hash(record) == record["hash"]
     assert [r["prev_hash"] for r in lines[1:]] == [r["hash"] for r in lines[:-1]]
 
-    to_stdout = run_audit(path, "export", "--since", "2026-03-05")
+    to_stdout = run_audit(audit_db, "export", "--since", "2026-03-05")
     assert [json.loads(line)["trace_id"] for line in to_stdout.stdout.splitlines()] == ["t4"]
-    assert run_audit(path, "export", "--since", "March").returncode == 2
-    backwards = run_audit(path, "export", "--since", "2026-03-05", "--until", "2026-03-01")
+    assert run_audit(audit_db, "export", "--since", "March").returncode == 2
+    backwards = run_audit(audit_db, "export", "--since", "2026-03-05", "--until", "2026-03-01")
     assert backwards.returncode == 2
 
 
-def test_erase_blanks_a_keys_personal_data_and_the_chain_still_verifies(tmp_path: Path) -> None:
-    path = tmp_path / "audit.sqlite"
-    engine = make_engine(db_url(path))
+def test_erase_blanks_a_keys_personal_data_and_the_chain_still_verifies(
+    audit_db: AuditDb,
+) -> None:
+    engine = make_engine(audit_db.url)
     log = AuditLog(engine)
     secret_question = "What is the EMN budget? (asked by the subject of the erasure)"
     mine = an_answer("The subject's answer text is EUR 28 200 000 [1].")
@@ -111,13 +122,13 @@ def test_erase_blanks_a_keys_personal_data_and_the_chain_still_verifies(tmp_path
     reviews.add(other.trace_id, "wrong", "the subject's review note", "subject")
     engine.dispose()
 
-    result = run_audit(path, "erase", "--key-id", "subject", process=True)
+    result = run_audit(audit_db, "erase", "--key-id", "subject", process=True)
     assert result.returncode == 0, result.stderr
     assert "2 audit records, 1 feedback comments, 1 review notes" in result.stdout
-    verified = run_audit(path, "verify")
+    verified = run_audit(audit_db, "verify")
     assert verified.returncode == 0, verified.stderr
 
-    log = AuditLog(make_engine(db_url(path)))
+    log = AuditLog(make_engine(audit_db.url))
     rows = {r["trace_id"]: r for r in log.records()}
     erased = json.loads(rows[mine.trace_id]["payload"])
     assert erased["question"] == erased["query"] == erased["answer"] == ""
@@ -131,14 +142,17 @@ def test_erase_blanks_a_keys_personal_data_and_the_chain_still_verifies(tmp_path
     assert FeedbackStore(log.engine).for_trace(mine.trace_id)[0]["comment"] == ""
     assert ReviewStore(log.engine).latest(other.trace_id)["note"] == ""  # type: ignore[index]
     log.engine.dispose()
-    # Gone from the files, not only from the rows (no copy left in free pages or the WAL).
-    for text in (secret_question, "subject's answer text", "inform topic",
+    # Gone from the database, not only from the rows (SQLite: no copy left in free pages or
+    # the WAL; PostgreSQL: no old row version left).
+    engine = make_engine(audit_db.url)
+    for gone in (secret_question, "subject's answer text", "inform topic",
                  "feedback comment", "review note"):  # fmt: skip
-        for file in tmp_path.glob("audit.sqlite*"):
-            assert text.encode() not in file.read_bytes(), (text, file.name)
+        assert not stored_anywhere(engine, gone, ERASED_TABLES), gone
+    assert stored_anywhere(engine, "Another person's question", ERASED_TABLES)
+    engine.dispose()
     # Erasing again finds nothing; the chain still verifies.
-    again = run_audit(path, "erase", "--key-id", "subject")
-    assert "0 audit records" in again.stdout and run_audit(path, "verify").returncode == 0
+    again = run_audit(audit_db, "erase", "--key-id", "subject")
+    assert "0 audit records" in again.stdout and run_audit(audit_db, "verify").returncode == 0
 
 
 def save_work(store: ConversationStore, owner: str, text: str) -> None:
@@ -147,9 +161,10 @@ def save_work(store: ConversationStore, owner: str, text: str) -> None:
     store.put_draft(owner, "d1", text, {"title": text, "sections": []}, {"title": None})
 
 
-def test_erase_deletes_the_saved_work_of_every_session_of_the_key(tmp_path: Path) -> None:
-    path = tmp_path / "audit.sqlite"
-    store = ConversationStore(make_engine(db_url(path)))
+def test_erase_deletes_the_saved_work_of_every_session_of_the_key(
+    audit_db: AuditDb,
+) -> None:
+    store = ConversationStore(make_engine(audit_db.url))
     mine = [
         owner_of("subject", "browser-one-0123456789"),
         owner_of("subject", "browser-two-x0123456789"),
@@ -166,75 +181,72 @@ def test_erase_deletes_the_saved_work_of_every_session_of_the_key(tmp_path: Path
         save_work(store, owner, text)
     store.engine.dispose()
 
-    result = run_audit(path, "erase", "--key-id", "subject", process=True)
+    result = run_audit(audit_db, "erase", "--key-id", "subject", process=True)
     assert result.returncode == 0, result.stderr
     assert "2 saved conversations, 2 saved drafts" in result.stdout
-    store = ConversationStore(make_engine(db_url(path)))
+    store = ConversationStore(make_engine(audit_db.url))
     for owner in mine:
         assert not store.list_conversations(owner) and not store.list_drafts(owner)
     for owner, text in kept.items():
         assert store.get_conversation(owner, "c1")["messages"][0]["content"] == text  # type: ignore[index]
         assert store.get_draft(owner, "d1")["topic"] == text  # type: ignore[index]
     store.engine.dispose()
-    for file in tmp_path.glob("audit.sqlite*"):  # gone from the files, not only the rows
-        assert b"the subject's saved question" not in file.read_bytes(), file.name
-    assert run_audit(path, "verify").returncode == 0
-    again = run_audit(path, "erase", "--key-id", "subject")
+    engine = make_engine(audit_db.url)  # gone from the database, not only from the rows
+    assert not stored_anywhere(engine, "the subject's saved question", SAVED_TABLES)
+    engine.dispose()
+    assert run_audit(audit_db, "verify").returncode == 0
+    again = run_audit(audit_db, "erase", "--key-id", "subject")
     assert "0 saved conversations, 0 saved drafts" in again.stdout
 
 
 def test_purge_deletes_saved_work_past_its_retention(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    audit_db: AuditDb, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("EMN_CONVERSATION_RETENTION_DAYS", raising=False)
-    path = tmp_path / "audit.sqlite"
-    store = ConversationStore(make_engine(db_url(path)))
+    store = ConversationStore(make_engine(audit_db.url))
     old, recent = owner_of(None, "old-browser-0123456789"), owner_of(None, "new-browser-0123456789")
     save_work(store, old, "a question saved long ago")
     save_work(store, recent, "a question saved today")
     store.engine.dispose()
-    with sqlite3.connect(str(path)) as conn:  # last updated long past the retention
-        for table in ("conversations", "inform_drafts"):
-            conn.execute(f"UPDATE {table} SET updated_at = '2000-01-01T00:00:00.000000Z' "
-                         "WHERE owner = ?", (old,))  # fmt: skip
-    conn.close()
+    for table in SAVED_TABLES:  # last updated long past the retention
+        sql(audit_db, f"UPDATE {table} SET updated_at = '2000-01-01T00:00:00.000000Z' "
+                      "WHERE owner = :owner", owner=old)  # fmt: skip
 
-    result = run_audit(path, "purge", "--older-than", "183d")
+    result = run_audit(audit_db, "purge", "--older-than", "183d")
     assert result.returncode == 0, result.stderr
     assert "purged 1 saved conversations and 1 drafts not updated since" in result.stdout
-    store = ConversationStore(make_engine(db_url(path)))
+    store = ConversationStore(make_engine(audit_db.url))
     assert not store.list_conversations(old) and not store.list_drafts(old)
     assert store.get_conversation(recent, "c1") and store.get_draft(recent, "d1")
     store.engine.dispose()
     # Its own retention, when given, is applied instead of the audit records' age.
-    shorter = run_audit(path, "purge", "--older-than", "183d", "--saved-older-than", "0s")
+    shorter = run_audit(audit_db, "purge", "--older-than", "183d", "--saved-older-than", "0s")
     assert "purged 1 saved conversations and 1 drafts" in shorter.stdout
 
 
-def test_erasure_does_not_open_a_door_to_tampering(tmp_path: Path) -> None:
-    path = tmp_path / "audit.sqlite"
-    log = AuditLog(make_engine(db_url(path)))
+def test_erasure_does_not_open_a_door_to_tampering(audit_db: AuditDb) -> None:
+    log = AuditLog(make_engine(audit_db.url))
     for n in range(3):
         log.append("answer", {"question": f"q{n}", "behaviour": "answered"},
                    trace_id=f"t{n}", key_id="subject" if n == 1 else "k")  # fmt: skip
     log.engine.dispose()
-    assert run_audit(path, "erase", "--key-id", "subject").returncode == 0
-
-    def sql(statement: str) -> None:
-        conn = sqlite3.connect(str(path))
-        with conn:
-            conn.execute(statement)
-        conn.close()
+    assert run_audit(audit_db, "erase", "--key-id", "subject").returncode == 0
 
     # An erased payload changed after the erasure no longer matches what the erasure vouched.
-    sql("UPDATE audit_log SET payload = replace(payload, 'answered', 'declined') WHERE seq = 2")
-    result = run_audit(path, "verify")
+    sql(
+        audit_db,
+        "UPDATE audit_log SET payload = replace(payload, 'answered', 'declined') WHERE seq = 2",
+    )
+    result = run_audit(audit_db, "verify")
     assert result.returncode == 1 and "record 2" in result.stderr
     # Nor may a payload be blanked outside an erasure.
-    sql("UPDATE audit_log SET payload = replace(payload, 'declined', 'answered') WHERE seq = 2")
-    assert run_audit(path, "verify").returncode == 0
-    sql("UPDATE audit_log SET payload = NULL WHERE seq = 3")
-    result = run_audit(path, "verify")
+    sql(
+        audit_db,
+        "UPDATE audit_log SET payload = replace(payload, 'declined', 'answered') WHERE seq = 2",
+    )
+    assert run_audit(audit_db, "verify").returncode == 0
+    sql(audit_db, "UPDATE audit_log SET payload = NULL WHERE seq = 3")
+    result = run_audit(audit_db, "verify")
     assert result.returncode == 1 and "record 3" in result.stderr
 
 
