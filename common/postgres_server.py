@@ -68,6 +68,7 @@ class PostgresServer:
         self.durable = durable  # fsync on: for benchmarks; tests don't need crash safety
         self.folder: Path | None = None
         self.proc: subprocess.Popen | None = None
+        self._command: list[str] = []
         self.bin = postgres_bin_dir()
         self.user = _run_as()
 
@@ -108,11 +109,19 @@ class PostgresServer:
             "synchronous_commit=on" if self.durable else "synchronous_commit=off",
             "full_page_writes=on" if self.durable else "full_page_writes=off",
         ]
-        command = [str(self.bin / "postgres"), "-D", str(data)]
+        self._command = [str(self.bin / "postgres"), "-D", str(data)]
         for setting in settings:
-            command += ["-c", setting]
+            self._command += ["-c", setting]
+        self.start_process(timeout)
+        self.create_database("emn")
+        return self
+
+    def start_process(self, timeout: float = 60.0) -> None:
+        """Start the server process on the cluster `start()` made (again, after
+        `stop_process()`): same port, same data; returns when it accepts connections."""
+        assert self.folder is not None and self._command, "start() first"
         self.proc = subprocess.Popen(
-            command,
+            self._command,
             user=self.user,
             cwd=self.folder,
             stdout=subprocess.DEVNULL,
@@ -120,8 +129,18 @@ class PostgresServer:
             start_new_session=True,
         )
         self._wait_ready(timeout)
-        self.create_database("emn")
-        return self
+
+    def stop_process(self) -> None:
+        """Stop the server process (fast shutdown: open transactions are rolled back) and
+        keep its data, to test a database outage; `start_process()` brings it back."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=20)
+        self.proc = None
 
     def _wait_ready(self, timeout: float) -> None:
         import psycopg
@@ -159,14 +178,7 @@ class PostgresServer:
 
     def stop(self) -> None:
         """Fast shutdown (SIGINT: roll back open transactions), then delete the cluster."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=20)
-        self.proc = None
+        self.stop_process()
         if self.folder is not None:
             shutil.rmtree(self.folder, ignore_errors=True)
             self.folder = None
