@@ -79,7 +79,9 @@ def test_appends_keep_order_and_lists_are_newest_first(store: ConversationStore)
     assert edited["title"] == "Return: state of play" and edited["draft"] == {"title": "Return"}
 
 
-def test_delete_really_deletes_the_text_from_the_database(store: ConversationStore) -> None:
+def test_delete_really_deletes_the_text_from_the_database_files(
+    store: ConversationStore,
+) -> None:
     secret = "Zanzibar-quartz-7731 my private question"
     store.append_messages(ALICE, "c1", exchange(secret, answer=f"About {secret}"))
     store.put_draft(ALICE, "d1", "topic", {"title": "T", "note": secret}, {"title": secret})
