@@ -27,9 +27,11 @@ async def get_generation(_: AdminCaller, service: ServiceDep) -> GenerationSwitc
     response_model=GenerationSwitch,
     summary="Turn the generative model on or off",
     description="Off: every answer is search-and-quote (extractive) until it is turned on "
-    "again, effective from the next request in every worker process of this host (the switch "
-    "is a file in the data folder; each host, or each replica with its own data folder, has "
-    "its own). EMN_GENERATION sets the value when the server starts.",
+    "again. With a SQLite service database the switch is a file in the data folder, in force "
+    "from the next request in every worker of this host, and EMN_GENERATION sets it when the "
+    "server starts. With PostgreSQL it is a row in the database, in force at once on the "
+    "worker that answers this request and within EMN_SHARED_STATE_REFRESH_S (0.5 s) on every "
+    "worker of every host; EMN_GENERATION only sets it when the database has none yet.",
     responses=ERROR_RESPONSES,
 )
 async def set_generation(

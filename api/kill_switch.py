@@ -10,6 +10,9 @@ holds for the next request on every worker.
 writes it (the file records which run wrote it), and workers that start later in the same run
 (uvicorn restarts a dead worker) take the value the file holds. A run is the uvicorn process
 that owns the workers: the parent of a `--workers N` worker, or the process itself.
+
+This file switch serves one host (a SQLite service database); with PostgreSQL the service
+uses the row of api/db_switch.py, shared by every host. Both implement `GenerationSwitch`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 try:
     import fcntl
@@ -47,6 +51,22 @@ def server_run_id() -> str:
     parent = multiprocessing.parent_process()
     pid = parent.pid if parent is not None and parent.pid else os.getpid()
     return f"{pid}:{_start_ticks(pid)}"
+
+
+class GenerationSwitch(Protocol):
+    """What api/state.py needs of a kill switch shared by several processes."""
+
+    def start(self) -> bool:
+        """Called once per worker at startup; the value then in force."""
+        ...
+
+    def set(self, enabled: bool) -> bool:
+        """An admin's change, for every process that shares the switch; the value in force."""
+        ...
+
+    def current(self) -> bool:
+        """The value in force now (cheap: called before every request)."""
+        ...
 
 
 class SharedSwitch:

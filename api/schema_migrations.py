@@ -51,7 +51,16 @@ class SchemaNotCurrentError(RuntimeError):
 def schema_metadata() -> MetaData:
     """The metadata with every table of the service database defined (the store modules
     define their tables on api.db.metadata when imported)."""
-    from api import audit_chain, conversation_store, feedback_store, review_store  # noqa: F401
+    from api import (  # noqa: F401
+        audit_chain,
+        conversation_store,
+        db_auth_throttle,
+        db_ratelimit,
+        db_switch,
+        feedback_store,
+        keys,
+        review_store,
+    )
 
     return metadata
 

@@ -1,8 +1,9 @@
 """The service's long-lived parts, built once at startup (in each worker process) and shared
 by every request: the assistant (index and embedding model), the audit log, feedback, reviews,
-keys, rate limiter, failed-authentication throttle, generation switch, metrics. The rate
-limiter, the throttle and the generation switch keep their state in the data folder, so the
-workers of one host share them."""
+keys, rate limiter, failed-authentication throttle, generation switch, metrics. Keys live in
+the service database; the rate limiter, the throttle and the generation switch live in the
+data folder beside a SQLite database (the workers of one host share them) and in the database
+when it is PostgreSQL (every host shares them; api/shared_state.py)."""
 
 from __future__ import annotations
 
@@ -15,17 +16,19 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.audit_chain import AuditLog
 from api.auth_throttle import AuthThrottle
 from api.conversation_store import ConversationStore, Limits
+from api.errors import ApiError
 from api.feedback_store import FeedbackStore
 from api.keys import KeyStore
-from api.kill_switch import SWITCH_FILE, SharedSwitch
+from api.kill_switch import GenerationSwitch
 from api.metrics import Metrics
 from api.model_check import ModelCheck
-from api.ratelimit import RateLimiter
 from api.review_store import ReviewStore
+from api.shared_state import Limiter, Throttle, shared_state
 from common.settings import Settings
 from index.chroma import ChromaUnavailableError
 from index.reader import IndexNotReadyError
@@ -41,12 +44,12 @@ class Service:
     audit: AuditLog
     feedback: FeedbackStore
     keys: KeyStore
-    limiter: RateLimiter
+    limiter: Limiter
     metrics: Metrics
     reviews: ReviewStore = None  # type: ignore[assignment]  # built in __post_init__
     conversations: ConversationStore = None  # type: ignore[assignment]  # __post_init__
-    switch: SharedSwitch | None = None  # None: the assistant's own flag, this process only
-    throttle: AuthThrottle = None  # type: ignore[assignment]  # in memory unless given
+    switch: GenerationSwitch | None = None  # None: the assistant's own flag, this process only
+    throttle: Throttle = None  # type: ignore[assignment]  # in memory unless given
     started_at: float = field(default_factory=time.time)
     model_check: ModelCheck = None  # type: ignore[assignment]  # built in __post_init__
 
@@ -67,28 +70,21 @@ class Service:
     @classmethod
     def build(cls, settings: Settings, metrics: Metrics) -> Service:
         audit = AuditLog.from_settings(settings)
-        assert settings.api_keys_file is not None and settings.data_dir is not None
-        switch = SharedSwitch(settings.data_dir / SWITCH_FILE, settings.generation == "on")
+        shared = shared_state(settings, audit.engine)
+        keys = KeyStore(audit.engine, settings.api_keys_file, settings.shared_state_refresh_s)
+        keys.refresh(force=True)  # the keys file is imported now, not at the first request
         assistant = Assistant(settings)
-        assistant.set_generation(switch.start())
+        assistant.set_generation(shared.switch.start())
         return cls(
             settings=settings,
             assistant=assistant,
             audit=audit,
             feedback=FeedbackStore(audit.engine),
-            keys=KeyStore(settings.api_keys_file),
-            limiter=RateLimiter(
-                settings.rate_limit_per_minute,
-                settings.rate_limit_burst,
-                settings.data_dir / "ratelimit.sqlite",
-            ),
+            keys=keys,
+            limiter=shared.limiter,
             metrics=metrics,
-            switch=switch,
-            throttle=AuthThrottle(
-                settings.auth_failure_limit,
-                settings.auth_failure_window_s,
-                settings.data_dir / "auth-failures.sqlite",
-            ),
+            switch=shared.switch,
+            throttle=shared.throttle,
         )
 
     def use_process_settings(self) -> None:
@@ -107,9 +103,18 @@ class Service:
                 self.assistant.set_generation(enabled)
 
     def set_generation(self, enabled: bool) -> bool:
-        """The kill switch, for every worker on this host; returns the value in force."""
+        """The kill switch, for every worker that shares it (this host's, or every host's
+        with PostgreSQL); returns the value in force."""
         if self.switch is not None:
-            enabled = self.switch.set(enabled)
+            try:
+                enabled = self.switch.set(enabled)
+            except SQLAlchemyError as exc:
+                raise ApiError(
+                    503,
+                    "switch_unavailable",
+                    "The kill switch could not be saved in the service database, so it is "
+                    "unchanged; check the database and try again.",
+                ) from exc
         self.assistant.set_generation(enabled)
         return self.assistant.generation
 

@@ -198,7 +198,8 @@ class Settings(BaseSettings):
         default="auto",
         description="Worker processes of `python -m api` (and `make run`). 'auto': one per "
         f"usable core, at most {MAX_AUTO_WORKERS} (each holds its own model and index, about "
-        "650 MB). The kill switch and the rate limit are shared by the workers of one host.",
+        "650 MB). The kill switch and the rate limit are shared by the workers of one host "
+        "(by every host when the service database is PostgreSQL).",
     )
     api_public_url: str = Field(
         default="",
@@ -218,7 +219,8 @@ class Settings(BaseSettings):
     )
     api_keys_file: Path | None = Field(
         default=None,
-        description="JSON file of hashed API keys (python -m api.keys); default "
+        description="JSON file of hashed API keys, imported into the service database (where "
+        "keys live) at startup, when it changes, and by python -m api.keys; default "
         "data_dir/api-keys.json.",
     )
     database_url: str = Field(
@@ -330,6 +332,14 @@ class Settings(BaseSettings):
         gt=0,
         description="The window of EMN_AUTH_FAILURE_LIMIT, in seconds (the block lifts when "
         "the window that reached the limit ends).",
+    )
+    shared_state_refresh_s: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="Each API worker re-reads the state hosts share through the service "
+        "database (API keys; with PostgreSQL also the kill switch) at most every this many "
+        "seconds, so a change made on one host holds on every host within about this long.",
     )
     traceback_interval_s: float = Field(
         default=60.0,

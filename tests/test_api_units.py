@@ -1,7 +1,8 @@
 """Fast in-process checks of the service's parts: settings (workers and torch threads
 included), keys, the rate limiter and the generation switch (each shared by the workers of a
 host through the data folder), workers starting together on a new data folder, error
-envelope for unexpected exceptions, body limit."""
+envelope for unexpected exceptions, body limit. The versions of these shared by several
+hosts through the service database are tested in test_shared_state.py."""
 
 from __future__ import annotations
 
@@ -66,8 +67,9 @@ def test_cors_origins_accept_a_comma_list_or_json(monkeypatch: pytest.MonkeyPatc
 
 
 def test_key_store_finds_active_keys_and_sees_revocations(tmp_path: Path) -> None:
+    """Keys written to a keys file (the import format) reach the store's database."""
     path = tmp_path / "keys.json"
-    store = KeyStore(path)
+    store = KeyStore(make_engine(f"sqlite:///{tmp_path / 'service.sqlite'}"), path, refresh_s=0)
     assert store.lookup("emn_anything") is None
     key, record = create_key(path, "client", ["search"])
     found = store.lookup(key)
@@ -312,7 +314,7 @@ def fake_service_app(tmp_path: Path, answer: Answer, **overrides: object) -> Fas
         assistant=SlowStreamAssistant(answer),  # type: ignore[arg-type]
         audit=audit,
         feedback=FeedbackStore(audit.engine),
-        keys=KeyStore(tmp_path / "keys.json"),
+        keys=KeyStore(audit.engine, tmp_path / "keys.json"),
         limiter=RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst),
         metrics=Metrics(),
     )
