@@ -392,6 +392,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"revoked key {args.id}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
