@@ -7,29 +7,15 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT_ROOT, child_env
-from prometheus_client.parser import text_string_to_metric_families
+from metrics_helpers import SCRAPER, WORKER, run_python, sample
 
 from api.metrics import Metrics
 from api.metrics_multiprocess import active_dir, drop_dead_gauges
-from api.metrics_run import ENV, LOCK_FILE, RUN_FOLDER, MetricsDirInUseError, start_run
+from api.metrics_run import LOCK_FILE, RUN_FOLDER, MetricsDirInUseError, start_run
 from common.settings import Settings
-
-
-def sample(text: str, name: str, **labels: str) -> float:
-    """The sum of the samples called `name` whose labels include `labels` (0 if none)."""
-    total = 0.0
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
-                total += s.value
-    return total
 
 
 def test_the_metrics_dir_defaults_to_the_data_folder(tmp_path: Path) -> None:
@@ -77,42 +63,6 @@ def test_apps_in_one_process_keep_their_own_counters() -> None:
     text = second.render().decode()
     assert sample(text, "emn_http_requests_total") == 0
     assert sample(first.render().decode(), "emn_http_requests_total") == 1
-
-
-WORKER = """
-import os, signal, sys
-from api.metrics import Metrics
-from api.metrics_multiprocess import active_dir
-metrics = Metrics(active_dir())
-assert metrics.multiprocess_dir is not None
-metrics.worker_started()
-for _ in range({count}):
-    metrics.requests.labels("/v1/models", "GET", "200").inc()
-    metrics.latency.labels("/v1/models", "GET").observe(0.02)
-if {killed}:
-    os.kill(os.getpid(), signal.SIGKILL)
-metrics.worker_stopped()
-"""
-
-SCRAPER = """
-import sys
-from api.metrics import Metrics
-from api.metrics_multiprocess import active_dir
-metrics = Metrics(active_dir())
-metrics.worker_started()
-sys.stdout.write(metrics.render().decode())
-"""
-
-
-def run_python(code: str, folder: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=PROJECT_ROOT,
-        env=child_env({}) | {ENV: str(folder)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_a_scrape_sums_stopped_and_killed_processes(tmp_path: Path) -> None:
