@@ -206,8 +206,10 @@ def test_every_scrape_shows_the_whole_server(server: Server) -> None:
 
 
 def test_a_killed_worker_still_counts_and_its_replacement_adds(server: Server) -> None:
+    first = server.models_counted(server.scrape())
     server.models(8)
-    before = server.settled_count(0)  # everything answered so far
+    before = server.settled_count(first + 8)
+    assert before == first + 8
     old = server.workers()
     victim = min(old)
     started = server.api.log.read_text(errors="replace").count(STARTUP_COMPLETE)
@@ -246,10 +248,20 @@ def test_metrics_keep_their_access_rules(server: Server) -> None:
 
 def test_a_second_server_cannot_take_the_metrics_folder(server: Server) -> None:
     data = Path(server.api.env["EMN_DATA_DIR"])
+    server.models(2)
+    counted = server.settled_count(2)
     emn = {**server.api.env, "EMN_API_PORT": str(free_port())}
-    second = subprocess.run([PYTHON, "-m", "api"], cwd=PROJECT_ROOT, env=child_env(emn),
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    # Its own process group: should it start after all, its workers go with it.
+    second = subprocess.Popen([PYTHON, "-m", "api"], cwd=PROJECT_ROOT, env=child_env(emn),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)  # fmt: skip
+    try:
+        _, stderr = second.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(second.pid, signal.SIGKILL)
+        second.communicate()
+        pytest.fail("a second server started on a metrics folder in use")
     assert second.returncode != 0
-    assert f"pid {server.api.proc.pid}" in second.stderr and "EMN_METRICS_DIR" in second.stderr
+    assert f"pid {server.api.proc.pid}" in stderr and "EMN_METRICS_DIR" in stderr
     assert (data / "metrics" / LOCK_FILE).read_text().strip() == str(server.api.proc.pid)
-    assert server.settled_count(1) >= 1  # the running server's figures are untouched
+    assert server.models_counted(server.scrape()) >= counted  # the live figures are intact
