@@ -34,7 +34,8 @@ def main() -> None:
     print(f"EMN policy assistant API: {url}  (docs {url}/docs, auth mode {settings.auth_mode})")
     print(
         f"{workers} worker process(es) (EMN_API_WORKERS={settings.api_workers}), "
-        f"{threads} torch thread(s) each (EMN_TORCH_THREADS={settings.torch_threads})",
+        f"{threads} torch thread(s) each (EMN_TORCH_THREADS={settings.torch_threads}); "
+        f"their metrics, summed at /metrics: {metrics_run.path} (EMN_METRICS_DIR)",
         flush=True,
     )
     # The import string (not the app object) lets uvicorn start each worker with its own app;

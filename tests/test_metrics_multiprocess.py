@@ -10,6 +10,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from conftest import python_output
 from metrics_helpers import SCRAPER, WORKER, run_python, sample
 
 from api.metrics import Metrics
@@ -80,3 +81,11 @@ def test_a_scrape_sums_stopped_and_killed_processes(tmp_path: Path) -> None:
     # Only the scraping process is alive: the stopped and the killed ones are not counted.
     assert sample(text, "emn_worker_processes") == 1
     assert 'pid="' not in text
+
+
+def test_python_m_api_sets_the_folder_before_prometheus_client_is_imported() -> None:
+    """With one worker, uvicorn serves the app in the `python -m api` process itself: had it
+    imported prometheus_client before setting the folder, that worker would keep its metrics
+    in memory, apart from the run's files."""
+    code = "import sys, api.__main__; print('prometheus_client' in sys.modules)"
+    assert python_output(code).strip() == "False"
