@@ -35,6 +35,7 @@ from api import (
 from api.errors import install_error_handlers
 from api.failures import FailureLog, FailureMiddleware
 from api.metrics import Metrics, MetricsMiddleware
+from api.metrics_multiprocess import active_dir
 from api.middleware import (
     AI_GENERATED_HEADER,
     AIGeneratedHeaderMiddleware,
@@ -94,7 +95,7 @@ def create_app(settings: Settings | None = None, *, process_settings: bool = Fal
     the app owns its process (the one uvicorn serves), so it also applies process-wide
     settings (torch threads); an app built inside another program or a test leaves them."""
     settings = settings or load_settings()
-    metrics = Metrics()
+    metrics = Metrics(active_dir())
     failures = FailureLog(settings.traceback_interval_s)
 
     @asynccontextmanager
@@ -119,8 +120,10 @@ def create_app(settings: Settings | None = None, *, process_settings: bool = Fal
             tasks.append(
                 asyncio.create_task(_checkpoint_loop(service, settings.audit_checkpoint_interval_s))
             )
+        metrics.worker_started()
         log.info("EMN policy assistant API ready (auth mode %s)", settings.auth_mode)
         yield
+        metrics.worker_stopped()
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

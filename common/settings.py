@@ -212,6 +212,13 @@ class Settings(BaseSettings):
         description="Folder of the service's own data (API keys, audit and feedback "
         "database); default: a 'data' folder beside index_dir.",
     )
+    metrics_dir: Path | None = Field(
+        default=None,
+        description="Folder where the worker processes of `python -m api` write their "
+        "Prometheus metrics (multiprocess mode), so each /metrics scrape sums every worker "
+        "of the host, past ones of the same run included; emptied when the server starts, "
+        "so each server on a machine needs its own; default data_dir/metrics.",
+    )
     auth_mode: Literal["open", "keys"] = Field(
         default="open",
         description="'open': no key needed (local single-user default); 'keys': every /v1 "
@@ -469,6 +476,7 @@ class Settings(BaseSettings):
         data = (self.data_dir or self.index_dir.parent / "data").expanduser().resolve()
         self.data_dir = data
         self.api_keys_file = (self.api_keys_file or data / "api-keys.json").expanduser().resolve()
+        self.metrics_dir = (self.metrics_dir or data / "metrics").expanduser().resolve()
         if not self.database_url:
             self.database_url = self.audit_db_url or f"sqlite:///{data / 'audit.sqlite'}"
         if self.audit_checkpoint_file is None:
