@@ -12,7 +12,6 @@ import argparse
 import contextlib
 import json
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from bench.util import (
     PYTHON,
     BenchError,
     child_env,
+    copy_sqlite,
     git_revision,
     load_average,
     log,
@@ -183,22 +183,6 @@ def _questions(dataset: Path, limit: int | None = None) -> list[str]:
 
     items = load_dataset(dataset)
     return [item.question for item in (items[:limit] if limit else items)]
-
-
-def _copy_sqlite(source: Path, target: Path) -> bool:
-    if not source.exists():
-        return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        src, dst = sqlite3.connect(str(source)), sqlite3.connect(str(target))
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-            src.close()
-    except sqlite3.Error:
-        return False
-    return True
 
 
 def noop_reingest_cli(index_dir: Path, corpus_dir: Path) -> float:
@@ -365,7 +349,7 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
             peer_cache = tmp / "peer-embedding-cache.sqlite"
             from evals.baseline import cache_path_for
 
-            _copy_sqlite(cache_path_for(settings), peer_cache) or _copy_sqlite(
+            copy_sqlite(cache_path_for(settings), peer_cache) or copy_sqlite(
                 index_dir / "embedding-cache.sqlite", peer_cache
             )
             try:

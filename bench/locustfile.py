@@ -3,7 +3,9 @@
 Run by `bench.http_bench.load` (headless, loopback only, bounded by `-t`); it reads the
 questions from BENCH_QUESTIONS (a JSON list file) and writes every request's latency and
 status to BENCH_SAMPLES (JSON) when Locust quits, so percentiles are exact rather than
-Locust's rounded buckets.
+Locust's rounded buckets. With BENCH_EVENTS set (the cluster benchmark), it also writes each
+/v1/ask's end time, trace id and the upstream a reverse proxy names in X-Upstream, so answers
+can be matched with audit records and placed on a timeline.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import itertools
 import json
 import os
 import threading
+import time
 from pathlib import Path
 
 from locust import FastHttpUser, constant, events, task
@@ -20,6 +23,9 @@ _QUESTIONS: list[str] = json.loads(Path(os.environ["BENCH_QUESTIONS"]).read_text
 _NEXT = itertools.count()
 _LOCK = threading.Lock()
 _SAMPLES: list[tuple[float, int, bool]] = []  # (ms, status, ok)
+_EVENTS_FILE = os.environ.get("BENCH_EVENTS")
+# (end unix time, ms, status, ok, trace id or "", upstream or "")
+_EVENTS: list[tuple[float, float, int, bool, str, str]] = []
 
 
 @events.request.add_listener
@@ -34,6 +40,15 @@ def _dump(**_: object) -> None:
     target = os.environ.get("BENCH_SAMPLES")
     if target:
         Path(target).write_text(json.dumps(_SAMPLES), encoding="utf-8")
+    if _EVENTS_FILE:
+        Path(_EVENTS_FILE).write_text(json.dumps(_EVENTS), encoding="utf-8")
+
+
+def _trace_id(response: object) -> str:
+    try:
+        return str(response.json().get("trace_id") or "")  # type: ignore[attr-defined]
+    except (ValueError, AttributeError):
+        return ""
 
 
 class AskUser(FastHttpUser):
@@ -42,6 +57,7 @@ class AskUser(FastHttpUser):
     @task
     def ask(self) -> None:
         question = _QUESTIONS[next(_NEXT) % len(_QUESTIONS)]
+        started = time.perf_counter()
         with self.client.post(
             "/v1/ask",
             json={"question": question, "composer": "extractive"},
@@ -54,3 +70,15 @@ class AskUser(FastHttpUser):
                 response.failure("no answer in the response")
             else:
                 response.success()
+            if _EVENTS_FILE:
+                ok = response.status_code == 200 and '"behaviour"' in (response.text or "")
+                event = (
+                    time.time(),
+                    (time.perf_counter() - started) * 1000,
+                    int(response.status_code or 0),
+                    ok,
+                    _trace_id(response) if ok else "",
+                    str(response.headers.get("X-Upstream") or "") if response.headers else "",
+                )
+                with _LOCK:
+                    _EVENTS.append(event)
