@@ -47,6 +47,8 @@ DEV_SET = PROJECT_ROOT / "evals" / "datasets" / "dev.jsonl"
 HMAC_KEY = "bench-cluster-hmac-key-0123456789abcdef"
 PROVENANCE_KEY = "bench-cluster-provenance-key-0123456789abcdef"
 WARM_UP_ASKS = 3
+MAX_RESTART_S = 300.0  # a restarted host not ready by then is a failed run
+RECOVERED_TAIL_S = 10.0  # load kept on after the restarted host is ready
 
 
 class ClusterParams(BaseModel):
@@ -166,17 +168,20 @@ def scaling(
 def failover(
     hosts: list[Host], nginx: Nginx, questions: list[str], params: ClusterParams, workdir: Path
 ) -> tuple[dict[str, Any], list[list[Any]]]:
-    """Load through both hosts; kill the second half-way; restart it; time its return."""
+    """Load through both hosts; kill the second half-way; restart it; time its return. The
+    load lasts `failover_seconds`, or longer: until the host has been ready for
+    `RECOVERED_TAIL_S` (so the steady state after the recovery is measured too)."""
     import httpx
 
     victim = hosts[-1]
-    seconds = params.failover_seconds
-    log(f"cluster: failover: {params.users} users for {seconds:g} s; kill {victim.name} half-way")
+    planned = params.failover_seconds
+    log(f"cluster: failover: {params.users} users for {planned:g} s; kill {victim.name} half-way")
     run: LocustRun = start_locust(
-        nginx.url, questions, params.users, seconds, workdir, "failover", events=True
-    )
+        nginx.url, questions, params.users, planned + MAX_RESTART_S, workdir, "failover",
+        events=True, stoppable=True,
+    )  # fmt: skip
     t_start = time.time()
-    time.sleep(seconds / 2)
+    time.sleep(planned / 2)
     t_kill = time.time()
     victim.kill()
     log(f"cluster: failover: {victim.name} killed (SIGKILL to its process group)")
@@ -184,7 +189,7 @@ def failover(
     t_restart = time.time()
     victim.start()
     t_ready: float | None = None
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + MAX_RESTART_S
     while time.monotonic() < deadline and victim.proc and victim.proc.poll() is None:
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(victim.url + "/readyz", timeout=1).status_code == 200:
@@ -192,8 +197,12 @@ def failover(
                 break
         time.sleep(0.05)
     log(f"cluster: failover: {victim.name} restarted, ready: {t_ready is not None}")
+    end = max(t_start + planned, (t_ready or time.time()) + RECOVERED_TAIL_S)
+    time.sleep(max(0.0, end - time.time()))
+    run.stop()
     samples = run.wait()
     events = run.events()
+    seconds = round(time.time() - t_start, 2)
     result = load_summary(samples, params.users, seconds)
     back = [
         e[0]

@@ -183,6 +183,12 @@ class LocustRun:
     events_file: Path | None
     log: Path
     started: float
+    stop_file: Path | None = None
+
+    def stop(self) -> None:
+        """End the run now, as its time limit would (only with `stoppable`)."""
+        if self.stop_file is not None:
+            self.stop_file.touch()
 
     def wait(self) -> list[list[Any]]:
         try:
@@ -210,10 +216,12 @@ def start_locust(
     workdir: Path,
     tag: str,
     events: bool = False,
+    stoppable: bool = False,
 ) -> LocustRun:
     """Locust, headless, `clients` closed-loop users for `seconds` against `url`/v1/ask.
     `events`: also record each request's end time, trace id and the upstream that answered
-    (the X-Upstream header a reverse proxy adds), for the cluster benchmark."""
+    (the X-Upstream header a reverse proxy adds), for the cluster benchmark. `stoppable`:
+    `LocustRun.stop()` may end it before `seconds` (an upper bound then)."""
     workdir.mkdir(parents=True, exist_ok=True)
     questions_file = workdir / "questions.json"
     questions_file.write_text(json.dumps(questions), encoding="utf-8")
@@ -222,6 +230,9 @@ def start_locust(
     events_file = workdir / f"events-{tag}.json" if events else None
     if events_file is not None:
         events_file.unlink(missing_ok=True)
+    stop_file = workdir / f"stop-{tag}" if stoppable else None
+    if stop_file is not None:
+        stop_file.unlink(missing_ok=True)
     command = [
         PYTHON,
         "-m",
@@ -250,10 +261,14 @@ def start_locust(
     extra = {"BENCH_QUESTIONS": str(questions_file), "BENCH_SAMPLES": str(samples_file)}
     if events_file is not None:
         extra["BENCH_EVENTS"] = str(events_file)
+    if stop_file is not None:
+        extra["BENCH_STOP_FILE"] = str(stop_file)
     log_file = workdir / f"locust-{tag}.log"
     with log_file.open("wb") as out:
         proc = subprocess.Popen(command, env=child_env(extra), stdout=out, stderr=subprocess.STDOUT)
-    return LocustRun(proc, seconds, samples_file, events_file, log_file, time.perf_counter())
+    return LocustRun(
+        proc, seconds, samples_file, events_file, log_file, time.perf_counter(), stop_file
+    )
 
 
 def load_summary(samples: list[list[Any]], clients: int, seconds: float) -> dict[str, Any]:

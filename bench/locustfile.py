@@ -5,7 +5,8 @@ questions from BENCH_QUESTIONS (a JSON list file) and writes every request's lat
 status to BENCH_SAMPLES (JSON) when Locust quits, so percentiles are exact rather than
 Locust's rounded buckets. With BENCH_EVENTS set (the cluster benchmark), it also writes each
 /v1/ask's end time, trace id and the upstream a reverse proxy names in X-Upstream, so answers
-can be matched with audit records and placed on a timeline.
+can be matched with audit records and placed on a timeline; with BENCH_STOP_FILE set, the
+run ends as `-t` ends it (each user finishes its request) as soon as that file exists.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+import gevent
 from locust import FastHttpUser, constant, events, task
 
 _QUESTIONS: list[str] = json.loads(Path(os.environ["BENCH_QUESTIONS"]).read_text("utf-8"))
@@ -42,6 +44,20 @@ def _dump(**_: object) -> None:
         Path(target).write_text(json.dumps(_SAMPLES), encoding="utf-8")
     if _EVENTS_FILE:
         Path(_EVENTS_FILE).write_text(json.dumps(_EVENTS), encoding="utf-8")
+
+
+@events.init.add_listener
+def _watch_stop_file(environment: object, **_: object) -> None:
+    stop_file = os.environ.get("BENCH_STOP_FILE")
+    if not stop_file:
+        return
+
+    def watch() -> None:
+        while not Path(stop_file).exists():
+            gevent.sleep(0.2)
+        environment.runner.quit()  # type: ignore[attr-defined]  # graceful: --stop-timeout
+
+    gevent.spawn(watch)
 
 
 def _trace_id(response: object) -> str:
