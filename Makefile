@@ -58,6 +58,8 @@ install: $(STAMP)
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium chromium-driver fonts-noto-color-emoji)
 	@# The store tests and make bench-cluster run a real PostgreSQL server (Debian's package).
 	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || (apt-get update && apt-get install -y postgresql)
+	@# make bench-cluster (and its test) put Debian's nginx in front of the API hosts.
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update && apt-get install -y nginx-light)
 
 ingest: install
 	$(PY) -m ingest
@@ -141,10 +143,9 @@ bench-scale: install
 
 # Several hosts, measured with real servers (issue 18): a durable PostgreSQL, a Chroma server
 # with the default corpus, two `python -m api` hosts (own data folder and index copy, pinned
-# to cores 0 and 1) behind nginx (Debian's nginx-light, installed here if missing), Locust
+# to cores 0 and 1) behind nginx (Debian's nginx-light, which make install installs), Locust
 # through nginx; one host vs two, then one host SIGKILLed half-way and restarted; every
-# answer given is looked up in the audit table and the chain is verified. About 8 minutes;
+# answer given is looked up in the audit table and the chain is verified. About 7 minutes;
 # shorter: $(PY) -m bench cluster --scale-seconds 20 --failover-seconds 40.
 bench-cluster: install
-	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update && apt-get install -y nginx-light)
 	$(PY) -m bench cluster

@@ -36,7 +36,7 @@ from bench.cluster_stack import (
     seed_embedding_cache,
 )
 from bench.http_bench import LocustRun, load_summary, start_locust
-from bench.util import PYTHON, BenchError, child_env, log
+from bench.util import PYTHON, BenchError, child_env, log, rss_mb
 from common.chroma_server import ChromaServer
 from common.local_servers import free_port
 from common.postgres_server import PostgresServer
@@ -162,6 +162,7 @@ def scaling(
     )
     result["hosts"] = [h.name for h in hosts]
     result["answers_by_host"] = by_host(events, hosts)
+    result["host_rss_mb"] = {h.name: rss_mb(h.proc.pid, children=True) for h in hosts if h.proc}
     return result, events
 
 

@@ -241,7 +241,15 @@ def render(result: dict[str, Any]) -> str:
     scale = ratio(
         _get(result, "two_hosts", "answers_per_s"), _get(result, "one_host", "answers_per_s"), 2
     )
-    lines += ["", f"Ratio two hosts / one host: **{_f(scale, 2)}x** (target {RATIO_TARGET}x).", ""]
+    rss = _get(result, "two_hosts", "host_rss_mb") or {}
+    lines += [
+        "",
+        f"Ratio two hosts / one host: **{_f(scale, 2)}x** (target {RATIO_TARGET}x). Resident "
+        "memory of each host after the load: "
+        + (", ".join(f"{k} {_f(v, 0)} MB" for k, v in rss.items()) or "–")
+        + ".",
+        "",
+    ]
     lines += _ceiling_section(result)
     lines += _failover_section(result)
     lines += _audit_section(result)
