@@ -224,14 +224,21 @@ http {{
     upstream emn_api {{
 {servers}
     }}
+    # just inside the service's own limits (README, "Limits")
+    large_client_header_buffers 4 16k;
+    client_header_timeout 10s;
+    client_body_timeout 15s;
+    client_max_body_size {max_body_bytes};
+    keepalive_timeout 5s;
     server {{
         listen 127.0.0.1:{listen_port};
-        client_max_body_size {max_body_bytes};
         location / {{
             proxy_pass http://emn_api;
             proxy_http_version 1.1;
             proxy_set_header Host $host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            # the client's address as nginx saw it (never one the client wrote itself);
+            # each host trusts it from this proxy (uvicorn: FORWARDED_ALLOW_IPS)
+            proxy_set_header X-Forwarded-For $remote_addr;
             proxy_set_header X-Forwarded-Proto $scheme;
             # A host that refuses the connection (down) is skipped: the request is sent to
             # the next one. A POST that reached a host is never sent again (no
