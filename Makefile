@@ -33,6 +33,9 @@ help:
 	@echo "make campaign  rerun the hardening fault and attack campaign (about 5 min) ->"
 	@echo "           evals/reports/campaign/ (LABEL=before|after names the run; default latest)"
 	@echo "make bench performance benchmark (under 10 min) -> evals/reports/bench/; make bench-scale adds 100k and 1M chunks (and re-measures 1k)"
+	@echo "make bench-cluster  PostgreSQL, a Chroma server, nginx and two API hosts on loopback:"
+	@echo "           one host vs two, one killed and restarted under load, audit records vs"
+	@echo "           answers (under 10 min) -> evals/reports/cluster/"
 
 $(STAMP):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +58,8 @@ install: $(STAMP)
 	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium chromium-driver fonts-noto-color-emoji)
 	@# The store tests and make bench-cluster run a real PostgreSQL server (Debian's package).
 	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || (apt-get update && apt-get install -y postgresql)
+	@# make bench-cluster (and its test) put Debian's nginx in front of the API hosts.
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update && apt-get install -y nginx-light)
 
 ingest: install
 	$(PY) -m ingest
@@ -118,7 +123,7 @@ calibrate: install
 # Performance: ingest throughput vs the raw model, scale curve (1k, 10k), per-step latency in
 # process and over HTTP, Locust load at 1/4/16 clients, the LangChain peer, a profile; writes
 # evals/reports/bench/ (bench.json, report.md, plots). Hermetic: it ingests into a temp folder.
-.PHONY: bench bench-scale campaign
+.PHONY: bench bench-scale bench-cluster campaign
 bench: install
 	$(PY) -m bench run
 
@@ -135,3 +140,12 @@ campaign: install
 bench-scale: install
 	$(PY) -m ingest --quiet
 	$(PY) -m bench scale --sizes 1000,100000,1000000
+
+# Several hosts, measured with real servers (issue 18): a durable PostgreSQL, a Chroma server
+# with the default corpus, two `python -m api` hosts (own data folder and index copy, pinned
+# to cores 0 and 1) behind nginx (Debian's nginx-light, which make install installs), Locust
+# through nginx; one host vs two, then one host SIGKILLed half-way and restarted; every
+# answer given is looked up in the audit table and the chain is verified. About 7 minutes;
+# shorter: $(PY) -m bench cluster --scale-seconds 20 --failover-seconds 40.
+bench-cluster: install
+	$(PY) -m bench cluster

@@ -4,6 +4,7 @@ python -m bench run                 # make bench: ingest, scale 1k+10k, query, l
 python -m bench scale --sizes 100000,1000000   # make bench-scale: adds points to bench.json
 python -m bench report              # re-render report.md and plots from bench.json
 python -m bench campaign --label after   # make campaign: the hardening attack campaign
+python -m bench cluster             # make bench-cluster: PostgreSQL, Chroma server, two hosts
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import argparse
 import contextlib
 import json
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -26,6 +26,7 @@ from bench.util import (
     PYTHON,
     BenchError,
     child_env,
+    copy_sqlite,
     git_revision,
     load_average,
     log,
@@ -138,6 +139,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     campaign.add_argument("--out", type=Path, default=PROJECT_ROOT / "evals/reports/campaign")
 
+    cluster = sub.add_parser(
+        "cluster",
+        help="several API hosts on PostgreSQL and a Chroma server behind nginx, one killed "
+        "half-way (make bench-cluster)",
+    )
+    cluster.add_argument("--out", type=Path, default=PROJECT_ROOT / "evals/reports/cluster")
+    cluster.add_argument("--users", type=int, default=8, help="Locust users in every phase")
+    cluster.add_argument(
+        "--scale-seconds", type=float, default=60.0, help="load of each scaling phase"
+    )
+    cluster.add_argument(
+        "--failover-seconds", type=float, default=90.0, help="load of the failover phase"
+    )
+    cluster.add_argument(
+        "--down-seconds", type=float, default=5.0, help="how long the killed host stays down"
+    )
+    cluster.add_argument(
+        "--cores", type=_ints, default=[0, 1], help="core of host 1 and of host 2 (taskset)"
+    )
+    cluster.add_argument("--workers", type=int, default=1, help="uvicorn workers per host")
+    cluster.add_argument("--limit", type=int, help="first N dev questions only")
+    cluster.add_argument("--dataset", type=Path, default=DEV_SET, help="question set (JSONL)")
+    cluster.add_argument("--corpus", type=Path, help="corpus folder (default: EMN_CORPUS_DIR)")
+    cluster.add_argument(
+        "--workdir", type=Path, help="work in this folder (kept) instead of a temporary one"
+    )
+
     worker = sub.add_parser("worker", help=argparse.SUPPRESS)
     worker.add_argument("part")
     worker.add_argument("params", type=Path)
@@ -183,22 +211,6 @@ def _questions(dataset: Path, limit: int | None = None) -> list[str]:
 
     items = load_dataset(dataset)
     return [item.question for item in (items[:limit] if limit else items)]
-
-
-def _copy_sqlite(source: Path, target: Path) -> bool:
-    if not source.exists():
-        return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        src, dst = sqlite3.connect(str(source)), sqlite3.connect(str(target))
-        try:
-            src.backup(dst)
-        finally:
-            dst.close()
-            src.close()
-    except sqlite3.Error:
-        return False
-    return True
 
 
 def noop_reingest_cli(index_dir: Path, corpus_dir: Path) -> float:
@@ -365,7 +377,7 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
             peer_cache = tmp / "peer-embedding-cache.sqlite"
             from evals.baseline import cache_path_for
 
-            _copy_sqlite(cache_path_for(settings), peer_cache) or _copy_sqlite(
+            copy_sqlite(cache_path_for(settings), peer_cache) or copy_sqlite(
                 index_dir / "embedding-cache.sqlite", peer_cache
             )
             try:
@@ -421,6 +433,53 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     bench["seconds"] = round(time.perf_counter() - started, 1)
     _write(bench, args.out, args.quality)
     return 1 if bench["errors"] else 0
+
+
+def cmd_cluster(args: argparse.Namespace, argv: list[str]) -> int:
+    """The cluster benchmark; exit 1 when a part could not run (a missed target is a
+    figure in the report, not a failure of the command)."""
+    from bench import cluster_report
+    from bench.cluster import ClusterParams, run_cluster
+
+    started = time.perf_counter()
+    try:
+        params = ClusterParams(
+            users=args.users,
+            scale_seconds=args.scale_seconds,
+            failover_seconds=args.failover_seconds,
+            down_seconds=args.down_seconds,
+            cores=args.cores,
+            workers=args.workers,
+            questions=args.limit,
+            corpus_dir=args.corpus,
+            dataset=args.dataset,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result = _skeleton(argv)
+    result["servers"] = cluster_report.server_versions()
+    result["db_versions"] = {name: _package_version(name) for name in ("psycopg", "sqlalchemy")}
+    result.update(run_cluster(params, args.workdir))
+    result["load_average_end"] = load_average()
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    out = args.out.resolve()
+    cluster_report.write(result, out)
+    log(f"wrote {out / 'cluster.json'} and {out / 'report.md'}")
+    for target in result["targets"]:
+        log(f"target: {target['goal']}: {target['value']} ({target['status']})")
+    for part, message in result["errors"].items():
+        log(f"FAILED {part}: {message.splitlines()[0] if message else ''}")
+    return 1 if result["errors"] else 0
+
+
+def _package_version(name: str) -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def _keep_opt_in_points(bench: dict[str, Any], previous: Path) -> None:
@@ -532,6 +591,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"campaign {args.label}: {len(met)} of {len(result['targets'])} targets met; "
             f"report {args.out / 'report.md'}")  # fmt: skip
         return 0
+    if args.command == "cluster":
+        return cmd_cluster(args, argv)
     if args.command == "report":
         path = args.out / "bench.json"
         if not path.exists():

@@ -173,16 +173,66 @@ def sequential(server: Server, questions: list[str]) -> dict[str, Any]:
     return out
 
 
-def load(
-    server: Server, questions: list[str], clients: int, seconds: float, workdir: Path
-) -> dict[str, Any]:
-    """Locust, headless, `clients` closed-loop users for `seconds` against /v1/ask."""
+@dataclass
+class LocustRun:
+    """A headless Locust process under way; `wait()` returns its per-request samples."""
+
+    proc: subprocess.Popen
+    seconds: float
+    samples_file: Path
+    events_file: Path | None
+    log: Path
+    started: float
+    stop_file: Path | None = None
+
+    def stop(self) -> None:
+        """End the run now, as its time limit would (only with `stoppable`)."""
+        if self.stop_file is not None:
+            self.stop_file.touch()
+
+    def wait(self) -> list[list[Any]]:
+        try:
+            self.proc.wait(timeout=self.seconds + 180)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+        if self.proc.returncode != 0 or not self.samples_file.exists():
+            tail = self.log.read_text(errors="replace")[-3000:]
+            raise BenchError(f"locust failed (exit {self.proc.returncode}):\n{tail}")
+        return json.loads(self.samples_file.read_text(encoding="utf-8"))
+
+    def events(self) -> list[list[Any]]:
+        """(end time, ms, status, ok, trace id, upstream) per request, when asked for."""
+        if self.events_file is None or not self.events_file.exists():
+            return []
+        return json.loads(self.events_file.read_text(encoding="utf-8"))
+
+
+def start_locust(
+    url: str,
+    questions: list[str],
+    clients: int,
+    seconds: float,
+    workdir: Path,
+    tag: str,
+    events: bool = False,
+    stoppable: bool = False,
+) -> LocustRun:
+    """Locust, headless, `clients` closed-loop users for `seconds` against `url`/v1/ask.
+    `events`: also record each request's end time, trace id and the upstream that answered
+    (the X-Upstream header a reverse proxy adds), for the cluster benchmark. `stoppable`:
+    `LocustRun.stop()` may end it before `seconds` (an upper bound then)."""
     workdir.mkdir(parents=True, exist_ok=True)
     questions_file = workdir / "questions.json"
     questions_file.write_text(json.dumps(questions), encoding="utf-8")
-    samples_file = workdir / f"samples-{clients}.json"
+    samples_file = workdir / f"samples-{tag}.json"
     samples_file.unlink(missing_ok=True)
-    prefix = workdir / f"locust-{clients}"
+    events_file = workdir / f"events-{tag}.json" if events else None
+    if events_file is not None:
+        events_file.unlink(missing_ok=True)
+    stop_file = workdir / f"stop-{tag}" if stoppable else None
+    if stop_file is not None:
+        stop_file.unlink(missing_ok=True)
     command = [
         PYTHON,
         "-m",
@@ -197,9 +247,9 @@ def load(
         "-t",
         f"{max(1, round(seconds))}s",
         "--host",
-        server.url,
+        url,
         "--csv",
-        str(prefix),
+        str(workdir / f"locust-{tag}"),
         "--only-summary",
         "--stop-timeout",
         "30",
@@ -208,25 +258,27 @@ def load(
         "--loglevel",
         "WARNING",
     ]
-    env = child_env({"BENCH_QUESTIONS": str(questions_file), "BENCH_SAMPLES": str(samples_file)})
-    log_file = workdir / f"locust-{clients}.log"
-    started = time.perf_counter()
+    extra = {"BENCH_QUESTIONS": str(questions_file), "BENCH_SAMPLES": str(samples_file)}
+    if events_file is not None:
+        extra["BENCH_EVENTS"] = str(events_file)
+    if stop_file is not None:
+        extra["BENCH_STOP_FILE"] = str(stop_file)
+    log_file = workdir / f"locust-{tag}.log"
     with log_file.open("wb") as out:
-        proc = subprocess.run(
-            command, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=seconds + 180
-        )
-    elapsed = time.perf_counter() - started
-    if proc.returncode != 0 or not samples_file.exists():
-        tail = log_file.read_text(errors="replace")[-3000:]
-        raise BenchError(f"locust failed (exit {proc.returncode}):\n{tail}")
-    samples = json.loads(samples_file.read_text(encoding="utf-8"))
+        proc = subprocess.Popen(command, env=child_env(extra), stdout=out, stderr=subprocess.STDOUT)
+    return LocustRun(
+        proc, seconds, samples_file, events_file, log_file, time.perf_counter(), stop_file
+    )
+
+
+def load_summary(samples: list[list[Any]], clients: int, seconds: float) -> dict[str, Any]:
+    """Requests, answers, errors, statuses, answers/s and latency of Locust samples."""
     ok = [ms for ms, _status, good in samples if good]
     errors = len(samples) - len(ok)
     statuses = Counter(status for _ms, status, _good in samples)
     return {
         "clients": clients,
         "seconds": seconds,
-        "process_seconds": round(elapsed, 2),
         "requests": len(samples),
         "answers": len(ok),
         "errors": errors,
@@ -235,6 +287,19 @@ def load(
         "answers_per_s": round(len(ok) / seconds, 2),
         "latency_ms": summary(ok),
         "latency_all_ms": {"p50": summary([s[0] for s in samples])["p50"]},
+    }
+
+
+def load(
+    server: Server, questions: list[str], clients: int, seconds: float, workdir: Path
+) -> dict[str, Any]:
+    """Locust, headless, `clients` closed-loop users for `seconds` against /v1/ask."""
+    run = start_locust(server.url, questions, clients, seconds, workdir, str(clients))
+    samples = run.wait()
+    elapsed = time.perf_counter() - run.started
+    return {
+        **load_summary(samples, clients, seconds),
+        "process_seconds": round(elapsed, 2),
         "rss_after_mb": server.rss(),
     }
 

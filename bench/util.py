@@ -8,6 +8,7 @@ import json
 import os
 import platform
 import resource
+import sqlite3
 import subprocess
 import sys
 import time
@@ -79,6 +80,24 @@ def dir_size_mb(path: Path) -> float:
             if item.is_file():
                 total += item.stat().st_size
     return round(total / (1024 * 1024), 2)
+
+
+def copy_sqlite(source: Path, target: Path) -> bool:
+    """A consistent copy of a SQLite database (its write-ahead log included); False when
+    there is none or it cannot be read."""
+    if not source.exists():
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        src, dst = sqlite3.connect(str(source)), sqlite3.connect(str(target))
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+            src.close()
+    except sqlite3.Error:
+        return False
+    return True
 
 
 # --- the machine ------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from rag.composers.extractive import ExtractiveComposer
 from rag.composers.llm import LLMComposer
 from rag.filter_hint import FilterHint
 from rag.guard_text import guard_clean
+from rag.guards import check_question
 from rag.provenance import Provenance, load_or_create_key, sign_output
 from rag.retrieval import (
     Candidate,
@@ -195,9 +196,12 @@ class Assistant:
         self.warm_models()
 
     def warm_models(self) -> None:
-        """Load the embedding models, language detection and the semantic guard's examples
-        (the multilingual model's query path when the loaded index has its vectors)."""
+        """Load the embedding models, language detection, the input guard's rules (every
+        language's injection patterns: about a second of regex compilation a restarted host's
+        first question would otherwise pay) and the semantic guard's examples (the
+        multilingual model's query path when the loaded index has its vectors)."""
         self.embedder.embed_query("warm-up")
+        check_question("warm-up")
         detect_language("Quelle est la politique de l'UE en matière de retour ?")
         if self.multilingual is not None and self.index.has_multilingual:
             self.multilingual.embed_query("warm-up")
