@@ -326,9 +326,15 @@ class AuditLog:
         """Append a signed checkpoint of the current head (None: no checkpoint file)."""
         if self.checkpoints is None:
             return None
-        with self.engine.connect() as conn, conn.begin():  # one snapshot: head and count agree
-            head = conn.execute(select(audit_head).where(audit_head.c.id == 1)).one()
-            count = conn.execute(select(func.count()).select_from(audit_log)).scalar_one()
+        # One statement, so one snapshot on every database: PostgreSQL's READ COMMITTED gives
+        # each statement its own, and another host's append between two reads would make the
+        # count disagree with the head.
+        count_now = select(func.count()).select_from(audit_log).scalar_subquery()
+        with self.engine.connect() as conn:
+            head = conn.execute(
+                select(audit_head, count_now.label("count")).where(audit_head.c.id == 1)
+            ).one()
+        count = head.count
         point = Checkpoint(
             seq=int(head.seq),
             hash=str(head.hash),

@@ -78,7 +78,7 @@ def host_env(db_url: str, chroma_port: int, corpus_dir: Path, index_dir: Path) -
     load measures the service; the query cache off so repeated questions cost what new
     ones do."""
     return {
-        "EMN_AUDIT_DB_URL": db_url,
+        "EMN_DATABASE_URL": db_url,
         **chroma_env(chroma_port),
         "EMN_INDEX_DIR": str(index_dir),
         "EMN_CORPUS_DIR": str(corpus_dir),

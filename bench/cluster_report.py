@@ -209,7 +209,7 @@ def render(result: dict[str, Any]) -> str:
         "## Set-up",
         "",
         "- PostgreSQL (durable: fsync and synchronous commit on) is the one database of every "
-        "host (`EMN_AUDIT_DB_URL=postgresql+psycopg://…`); a `chroma run` server holds the "
+        "host (`EMN_DATABASE_URL=postgresql+psycopg://…`); a `chroma run` server holds the "
         f"vectors of the default corpus (ingested in {result.get('ingest_seconds', '?')} s, the "
         f"embedding cache seeded from `{result.get('embedding_cache_seed')}`).",
         f"- Each API host is `taskset -c CORE python -m api` with {params.get('workers')} "

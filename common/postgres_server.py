@@ -11,6 +11,7 @@ package creates, or as `nobody`.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import pwd
 import shutil
@@ -25,6 +26,7 @@ from types import TracebackType
 from common.local_servers import free_port
 
 SUPERUSER = "emn"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class PostgresNotInstalledError(RuntimeError):
@@ -58,6 +60,15 @@ def _run_as() -> str | None:
             pwd.getpwnam(name)
             return name
     raise RuntimeError("running as root and neither user 'postgres' nor 'nobody' exists")
+
+
+def _stop_with_parent() -> None:
+    """In the server's process before exec (after the switch to the unprivileged user, which
+    would reset it): ask Linux for SIGINT, PostgreSQL's fast shutdown, when the thread that
+    started it dies, so a test run killed half-way leaves no server behind."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGINT)
 
 
 class PostgresServer:
@@ -127,6 +138,7 @@ class PostgresServer:
             stdout=subprocess.DEVNULL,
             stderr=open(self.folder / "server.log", "ab"),  # noqa: SIM115 - the server keeps it
             start_new_session=True,
+            preexec_fn=_stop_with_parent,
         )
         self._wait_ready(timeout)
 

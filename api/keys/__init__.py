@@ -391,4 +391,3 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"revoked key {args.id}")
     return 0
-
