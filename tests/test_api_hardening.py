@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import json
 import socket
+import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -393,23 +394,38 @@ def test_readiness_details_only_for_admin_keys(hardened: Hardened) -> None:
 
 
 def test_a_repeated_fault_logs_one_line_per_request_and_one_traceback(
-    hardened: Hardened,
+    hardened: Hardened, http: httpx.Client
 ) -> None:
-    """An unreadable keys file fails every authenticated request (500): each failure is one
-    log line, the traceback is written once (EMN_TRACEBACK_INTERVAL_S), and uvicorn logs none."""
-    original = hardened.keys_file.read_bytes()
+    """A fault the service does not expect fails every request (500): each failure is one log
+    line, the traceback is written once (EMN_TRACEBACK_INTERVAL_S), and uvicorn logs none. The
+    fault is real: a trigger in the service database that aborts every feedback insert (an
+    integrity error, which is no database outage)."""
+    answer = http.post("/v1/ask", json={"question": BUDGET_QUESTION})
+    trace_id = answer.json()["trace_id"]
+    db = sqlite3.connect(hardened.server.database_url.removeprefix("sqlite:///"))
     log_before = hardened.server.log.read_text(errors="replace")
     failures = 20
     try:
-        hardened.keys_file.write_text("{ not json", encoding="utf-8")
-        with httpx.Client(base_url=hardened.server.base_url, timeout=60) as client:
-            for _ in range(failures):
-                response = client.get("/v1/documents", headers={"X-API-Key": "emn_x_y"})
-                assert_error(response, 500, "internal_error")
+        db.execute(
+            "CREATE TRIGGER injected_fault BEFORE INSERT ON feedback "
+            "BEGIN SELECT RAISE(ABORT, 'injected fault'); END"
+        )
+        db.commit()
+        for _ in range(failures):
+            response = http.post("/v1/feedback", json={"trace_id": trace_id, "rating": "up"})
+            assert_error(response, 500, "internal_error")
     finally:
-        hardened.keys_file.write_bytes(original)
+        db.execute("DROP TRIGGER IF EXISTS injected_fault")
+        db.commit()
+        db.close()
+    assert http.post("/v1/feedback", json={"trace_id": trace_id, "rating": "up"}).status_code == 201
     time.sleep(0.5)  # the server's log is written by another process
     new = hardened.server.log.read_text(errors="replace")[len(log_before) :]
-    assert new.count("GET /v1/documents failed: pydantic_core") == failures, new[-3000:]
-    assert new.count("Traceback (most recent call last)") <= 1, new[-3000:]
+    assert new.count("POST /v1/feedback failed: sqlalchemy.exc.IntegrityError") == failures, new[
+        -3000:
+    ]
+    # One line carries the traceback (a chained one prints two "Traceback" headers); the
+    # others say it is logged at most every EMN_TRACEBACK_INTERVAL_S.
+    assert new.count("traceback logged at most every") == failures - 1, new[-3000:]
+    assert new.count("Traceback (most recent call last)") <= 2, new[-3000:]
     assert "Exception in ASGI application" not in new
