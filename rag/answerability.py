@@ -6,7 +6,9 @@ down, so that a fluent answer about something nearby becomes an abstention:
 - a country the question names must appear in a cited passage;
 - 'how many / how much' needs a sentence holding a figure (not a year, date or legal
   reference) together with what is being counted;
-- 'which countries' needs at least one country named in the answer.
+- 'which countries' needs at least one country named in the answer;
+- 'what percentage / what share' needs a percentage (or a fraction such as 'half'), and
+  'what date' a date with its day or month (or a time limit that fixes one), not a bare year.
 """
 
 from __future__ import annotations
@@ -41,6 +43,26 @@ _WORD_NUMBER = re.compile(
     r"(?i)\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
     r"hundred|thousand|million|billion|half|third|quarter|dozen)\b"
 )
+# Questions that ask for a share as such, and what gives one.
+PERCENTAGE_QUESTION = re.compile(
+    r"(?i)\b(what|which)\s+(percentage|per\s?cent|share|proportion|fraction)\b"
+)
+_SHARE = re.compile(
+    r"(?i)(\d+(?:[.,]\d+)?\s?(%|per\s?cent\b|percent\b)|\b(half|third|quarter|"
+    r"two-thirds|three-quarters|fifth|tenth)s?\b)"
+)
+# Questions that ask for a date (a day or a month), not a year: "until what date", "on which
+# date". ("By when" is as often answered by a time limit: "no later than six months from...".)
+DATE_QUESTION = re.compile(r"(?i)\b(what|which)\s+date\b")
+_MONTH = "january|february|march|april|may|june|july|august|september|october|november|december"
+_FULL_DATE = re.compile(
+    rf"(?i)\b(\d{{1,2}}(st|nd|rd|th)?\s+(of\s+)?({_MONTH})|({_MONTH})\s+(\d{{1,2}},?\s+)?"
+    r"\d{4}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}-\d{2}-\d{2})\b"
+)
+_TIME_LIMIT = re.compile(
+    r"(?i)\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
+    r"eighteen|twenty|thirty)(\s|-)(working\s+|calendar\s+)?(days?|weeks?|months?|years?)\b"
+)
 QUANTITY_COVERAGE = 0.15
 QUANTITY_KINDS = frozenset({"amount", "percentage", "count", "duration"})
 
@@ -48,6 +70,15 @@ QUANTITY_KINDS = frozenset({"amount", "percentage", "count", "duration"})
 def has_quantity(sentence: str) -> bool:
     stripped = _NOT_QUANTITIES.sub(" ", sentence)
     return bool(numbers_in(stripped) or _WORD_NUMBER.search(stripped))
+
+
+def gives_share(text: str) -> bool:
+    return bool(_SHARE.search(text))
+
+
+def gives_full_date(text: str) -> bool:
+    """A date with its day or month, or a time limit that fixes one ("within six months")."""
+    return bool(_FULL_DATE.search(text) or _TIME_LIMIT.search(text))
 
 
 def unanswered_constraints(
@@ -92,6 +123,10 @@ def unanswered_constraints(
 
         if not any(gives_figure(s) for s in split_answer(answer)):
             missing.append("the figure asked for")
+    if PERCENTAGE_QUESTION.search(question) and not gives_share(answer):
+        missing.append("the percentage asked for")
+    if DATE_QUESTION.search(question) and not gives_full_date(answer):
+        missing.append("the date asked for")
     if COUNTRIES_QUESTION.search(question) and not countries_in(answer):
         missing.append("the countries asked for")
     return missing
