@@ -47,6 +47,7 @@ from api.middleware import (
     returns_generated_content,
 )
 from api.owner import SESSION_HEADER
+from api.startup import build_when_database_ready
 from api.state import Service
 from common.settings import Settings, load_settings
 from rag.answer import DISCLOSURE
@@ -100,7 +101,7 @@ def create_app(settings: Settings | None = None, *, process_settings: bool = Fal
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service = await run_in_threadpool(Service.build, settings, metrics)
+        service = await run_in_threadpool(build_when_database_ready, settings, metrics)
         if process_settings:
             service.use_process_settings()
         await run_in_threadpool(service.warm_up)

@@ -250,6 +250,14 @@ class Settings(BaseSettings):
         description="PostgreSQL: how long opening a connection may take (whole seconds, "
         "rounded up) before the request fails with 503 database_unavailable.",
     )
+    database_start_wait_s: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="At start, how long the API waits for an unreachable service database "
+        "(PostgreSQL started after the host, or restarting), retrying every second; then it "
+        "exits with a message naming the database. 0: do not wait.",
+    )
     audit_db_url: str = Field(
         default="",
         description="Deprecated alias of EMN_DATABASE_URL, used only when that is unset.",

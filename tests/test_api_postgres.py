@@ -7,6 +7,7 @@ itself."""
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -158,3 +159,62 @@ def test_the_service_runs_on_postgresql_fails_fast_when_it_is_down_and_recovers(
 
 def answer_count(log: AuditLog) -> int:
     return sum(record["kind"] == "answer" for record in log.records())
+
+
+@pytest.mark.slow
+def test_a_host_started_before_its_database_waits_for_it(
+    own_postgres: PostgresServer, default_index_settings: Settings, tmp_path: Path
+) -> None:
+    """Hosts and their database start in any order: a host whose database is down at start
+    says it is waiting, and serves once PostgreSQL is up, without a restart."""
+    url = own_postgres.create_database()
+    settings = copy_index(default_index_settings, tmp_path / "index")
+    own_postgres.stop_process()
+    started: list[ApiServer] = []
+    failed: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            started.append(start_api_server(tmp_path / "svc", {
+                **settings_env(settings), "EMN_DATABASE_URL": url,
+                "EMN_DATABASE_START_WAIT_S": "120"}))  # fmt: skip
+        except BaseException as exc:  # reported below, in the test's thread
+            failed.append(exc)
+
+    starter = threading.Thread(target=start)
+    starter.start()
+    log = tmp_path / "svc" / "server.log"
+    deadline = time.monotonic() + 120
+    while "waiting for the service database" not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline and not failed, failed or log.read_text()[-2000:]
+        time.sleep(0.2)
+    assert "Traceback" not in log.read_text()
+    own_postgres.start_process()  # in this thread: the server stops with the thread that starts it
+    starter.join(timeout=180)
+    assert not failed, failed
+    server = started[0]
+    try:
+        assert httpx.get(server.url("/readyz"), timeout=30).status_code == 200
+        answered, _ = ask(server)
+        assert answered.status_code == 200, answered.text
+        engine = make_engine(url)
+        assert AuditLog(engine).has_trace(answered.json()["trace_id"])
+        engine.dispose()
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_a_host_whose_database_stays_down_exits_naming_it(
+    own_postgres: PostgresServer, default_index_settings: Settings, tmp_path: Path
+) -> None:
+    url = own_postgres.create_database()
+    own_postgres.stop_process()
+    settings = copy_index(default_index_settings, tmp_path / "index")
+    env = {**settings_env(settings), "EMN_DATABASE_URL": url, "EMN_DATABASE_START_WAIT_S": "1"}
+    with pytest.raises(RuntimeError, match="exited early"):
+        start_api_server(tmp_path / "svc", env)
+    log = (tmp_path / "svc" / "server.log").read_text()
+    assert f"the service database {url} is unreachable" in log
+    assert "start it first or check EMN_DATABASE_URL" in log
+    assert "EMN_DATABASE_START_WAIT_S" in log
