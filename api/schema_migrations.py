@@ -20,6 +20,7 @@ fails while the migrated schema differs from the tables the code defines.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -74,8 +75,10 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+@functools.cache
 def head_revision() -> str:
-    """The newest schema version this code knows."""
+    """The newest schema version this code knows (read once: every store checks the schema
+    when it is built, and the scripts do not change while the process runs)."""
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
