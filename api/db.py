@@ -17,7 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -110,6 +112,12 @@ def writing(engine: Engine, timeout_s: float | None = None) -> Iterator[Connecti
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def upsert_insert(engine: Engine, table: Table) -> sqlite_dialect.Insert | postgresql.Insert:
+    """An INSERT into `table` that takes ON CONFLICT DO NOTHING / DO UPDATE: SQLAlchemy has
+    it per dialect (SQLite and PostgreSQL), not in the generic INSERT."""
+    return (sqlite_dialect.insert if is_sqlite(engine) else postgresql.insert)(table)
 
 
 def ping(engine: Engine) -> str:

@@ -23,6 +23,7 @@ from sqlalchemy import Boolean, Column, Double, Engine, String, Table, func, sel
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.db import create_schema, metadata
+from api.ratelimit import bucket_shape
 from api.shared_sql import QuietWarning, sql_dialect
 
 log = logging.getLogger("api")
@@ -78,8 +79,7 @@ class DbRateLimiter:
 
     def check(self, client: str, per_minute: float | None = None) -> float | None:
         """Take one token for `client`; None when allowed, else seconds until one is free."""
-        rate = (per_minute or self.per_minute) / 60.0
-        capacity = float(self.burst if per_minute is None else max(1, min(self.burst, per_minute)))
+        rate, capacity = bucket_shape(self.per_minute, self.burst, per_minute)
         try:
             with self.engine.begin() as conn:
                 tokens, allowed = conn.execute(

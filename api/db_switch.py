@@ -21,10 +21,9 @@ import time
 from datetime import UTC, datetime
 
 from sqlalchemy import Boolean, Column, Engine, String, Table, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.db import create_schema, is_sqlite, metadata
+from api.db import create_schema, metadata, upsert_insert
 from api.shared_sql import QuietWarning
 
 log = logging.getLogger("api")
@@ -66,16 +65,14 @@ class DbSwitch:
         return {"name": self.name, "enabled": enabled, "changed_by": by,
                 "changed_at": _now(), "host": host}  # fmt: skip
 
-    def _insert(self):  # type: ignore[no-untyped-def]  # the dialect's INSERT with ON CONFLICT
-        return (sqlite.insert if is_sqlite(self.engine) else postgresql.insert)(service_switches)
-
     def start(self) -> bool:
         """The value in force: the row's, or EMN_GENERATION written as the row if there is
         none yet. Warns when EMN_GENERATION differs from the row."""
         with self.engine.begin() as conn:
-            conn.execute(
-                self._insert().values(**self._row(self.startup, "startup")).on_conflict_do_nothing()
+            first = upsert_insert(self.engine, service_switches).values(
+                **self._row(self.startup, "startup")
             )
+            conn.execute(first.on_conflict_do_nothing())
             row = conn.execute(
                 select(service_switches).where(service_switches.c.name == self.name)
             ).one()
@@ -95,7 +92,7 @@ class DbSwitch:
         """Turn generation on or off for every worker of every host; returns the value now
         in force. Raises SQLAlchemyError when the database cannot be written."""
         row = self._row(enabled, "admin")
-        statement = self._insert().values(**row)
+        statement = upsert_insert(self.engine, service_switches).values(**row)
         statement = statement.on_conflict_do_update(
             index_elements=[service_switches.c.name],
             set_={k: statement.excluded[k] for k in row if k != "name"},

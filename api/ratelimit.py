@@ -39,6 +39,17 @@ CREATE INDEX IF NOT EXISTS buckets_full_at ON buckets (full_at);
 """
 
 
+def bucket_shape(
+    per_minute: float, burst: int, key_per_minute: float | None = None
+) -> tuple[float, float]:
+    """(refill per second, capacity) of a client's bucket: the service's rate and burst, or a
+    key's own rate (`rate_per_minute`), whose burst is then at most that rate."""
+    rate = (key_per_minute or per_minute) / 60.0
+    if key_per_minute is None:
+        return rate, float(burst)
+    return rate, float(max(1, min(burst, key_per_minute)))
+
+
 class RateLimiter:
     """Token buckets: `burst` requests at once, then `per_minute` sustained, per client."""
 
@@ -58,8 +69,7 @@ class RateLimiter:
 
     def check(self, client: str, per_minute: float | None = None) -> float | None:
         """Take one token for `client`; None when allowed, else seconds until one is free."""
-        rate = (per_minute or self.per_minute) / 60.0
-        capacity = float(self.burst if per_minute is None else max(1, min(self.burst, per_minute)))
+        rate, capacity = bucket_shape(self.per_minute, self.burst, per_minute)
         try:
             return self._take(client, rate, capacity)
         except sqlite3.Error:

@@ -47,11 +47,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.db import create_schema, is_sqlite, make_engine, metadata
+from api.db import create_schema, make_engine, metadata, upsert_insert
 from api.shared_sql import QuietWarning
 from common.settings import Settings, load_settings
 
@@ -197,7 +196,7 @@ class KeyTable:
         """Insert the records whose id (and hash) the table does not hold yet."""
         if not records:
             return 0
-        insert = (sqlite.insert if is_sqlite(self.engine) else postgresql.insert)(api_keys)
+        insert = upsert_insert(self.engine, api_keys)
         added = 0
         with self.engine.begin() as conn:
             for r in records:
