@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 log = logging.getLogger("api")
 metadata = MetaData()
@@ -108,6 +108,14 @@ def writing(engine: Engine, timeout_s: float | None = None) -> Iterator[Connecti
         finally:
             if driver is not None:
                 driver.execute(f"PRAGMA busy_timeout={int(default)}")
+
+
+def shown_url(url: str) -> str:
+    """A database URL for messages: without its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(an unreadable EMN_DATABASE_URL)"
 
 
 def is_sqlite(engine: Engine) -> bool:

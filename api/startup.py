@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 import time
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import OperationalError
 
+from api.db import shown_url
 from api.metrics import Metrics
 from api.state import Service
 from common.settings import Settings
@@ -22,14 +22,6 @@ LOG_EVERY_S = 10.0
 
 class DatabaseUnreachableError(RuntimeError):
     """The service database did not answer within EMN_DATABASE_START_WAIT_S."""
-
-
-def shown_url(url: str) -> str:
-    """The URL without its password, for messages."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "(an unreadable EMN_DATABASE_URL)"
 
 
 def build_when_database_ready(settings: Settings, metrics: Metrics) -> Service:

@@ -47,10 +47,9 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.db import create_schema, make_engine, metadata, upsert_insert
+from api.db import create_schema, make_engine, metadata, shown_url, upsert_insert
 from api.shared_sql import QuietWarning
 from common.settings import Settings, load_settings
 
@@ -322,10 +321,6 @@ def service_database_url(settings: Settings) -> str:
     return settings.database_url
 
 
-def _shown(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m api.keys",
@@ -367,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
             print(key)
             print(
                 f"created key id {record.id} ({record.name}; scopes {','.join(record.scopes)}) "
-                f"in {_shown(url)}. Store the key now: it is not shown again.",
+                f"in {shown_url(url)}. Store the key now: it is not shown again.",
                 file=sys.stderr,
             )
             return 0
@@ -378,10 +373,10 @@ def main(argv: list[str] | None = None) -> int:
                       f"{record.created_at}")  # fmt: skip
             return 0
         if not table.revoke(args.id):
-            print(f"error: no key with id {args.id} in {_shown(url)}", file=sys.stderr)
+            print(f"error: no key with id {args.id} in {shown_url(url)}", file=sys.stderr)
             return 1
     except SQLAlchemyError as exc:
-        print(f"error: the service database {_shown(url)} could not be used: "
+        print(f"error: the service database {shown_url(url)} could not be used: "
               f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}", file=sys.stderr)  # fmt: skip
         return 3
     except ValueError as exc:  # a keys file that is not valid JSON of keys
