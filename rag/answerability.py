@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from index.lexical import tokenize
-from rag.asked_for import answers_kinds, asked_for
+from rag.asked_for import MONTHS, answers_kinds, asked_for, holds_value
 from rag.countries import countries_in
 from rag.figures import numbers_in
 from rag.question import COUNTRIES_QUESTION, PERIOD, QUANTITY_QUESTION, YEAR
@@ -47,16 +47,13 @@ _WORD_NUMBER = re.compile(
 PERCENTAGE_QUESTION = re.compile(
     r"(?i)\b(what|which)\s+(percentage|per\s?cent|share|proportion|fraction)\b"
 )
-_SHARE = re.compile(
-    r"(?i)(\d+(?:[.,]\d+)?\s?(%|per\s?cent\b|percent\b)|\b(half|third|quarter|"
-    r"two-thirds|three-quarters|fifth|tenth)s?\b)"
-)
+# A share given as a fraction ("half of the costs"); a percentage is asked_for's value.
+_FRACTION = re.compile(r"(?i)\b(half|third|quarter|two-thirds|three-quarters|fifth|tenth)s?\b")
 # Questions that ask for a date (a day or a month), not a year: "until what date", "on which
 # date". ("By when" is as often answered by a time limit: "no later than six months from...".)
 DATE_QUESTION = re.compile(r"(?i)\b(what|which)\s+date\b")
-_MONTH = "january|february|march|april|may|june|july|august|september|october|november|december"
 _FULL_DATE = re.compile(
-    rf"(?i)\b(\d{{1,2}}(st|nd|rd|th)?\s+(of\s+)?({_MONTH})|({_MONTH})\s+(\d{{1,2}},?\s+)?"
+    rf"(?i)\b(\d{{1,2}}(st|nd|rd|th)?\s+(of\s+)?({MONTHS})|({MONTHS})\s+(\d{{1,2}},?\s+)?"
     r"\d{4}|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d{4}-\d{2}-\d{2})\b"
 )
 _TIME_LIMIT = re.compile(
@@ -73,7 +70,7 @@ def has_quantity(sentence: str) -> bool:
 
 
 def gives_share(text: str) -> bool:
-    return bool(_SHARE.search(text))
+    return holds_value("percentage", text) or _FRACTION.search(text) is not None
 
 
 def gives_full_date(text: str) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from rag.countries import countries_in
 from rag.lexicon import lexicon
 
-_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _WORD_NUMBERS = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|eighteen|twenty|"
     "thirty|forty|fifty|sixty|ninety"
@@ -81,7 +81,7 @@ _VALUES: dict[str, re.Pattern[str]] = {
     ),
     "percentage": re.compile(r"(?i)\d+(?:[.,]\d+)?\s?(%|per\s?cent\b|percent\b)"),
     "date": re.compile(
-        rf"(?i)\b(\d{{1,2}}\s+({_MONTHS})(\s+\d{{4}})?|({_MONTHS})\s+\d{{4}}|"
+        rf"(?i)\b(\d{{1,2}}\s+({MONTHS})(\s+\d{{4}})?|({MONTHS})\s+\d{{4}}|"
         r"\d{1,2}\.\d{1,2}\.\d{4}|(19|20)\d{2})\b"
     ),
     "duration": re.compile(
@@ -117,6 +117,12 @@ _NOISE = re.compile(r"\[\d+\]|\(\w{1,3}\)")
 
 def _normal(text: str) -> str:
     return re.sub(r"[\s,.\u00a0]+", "", text.lower())
+
+
+def holds_value(kind: str, text: str) -> bool:
+    """Whether `text` holds any value of `kind` ("percentage": "26%", "12 per cent"...)."""
+    pattern = _VALUES.get(kind)
+    return pattern is not None and pattern.search(text) is not None
 
 
 def new_values(kind: str, sentence: str, question: str) -> list[str]:
