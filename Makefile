@@ -96,6 +96,10 @@ eval: install
 	$(PY) -m evals run --dataset evals/datasets/dev.jsonl --baseline --out $(REPORTS)
 	$(EXTENDED_ENV) EMN_INDEX_DIR=$(EXTENDED_INDEX) $(PY) -m evals run --no-progress \
 		--dataset evals/datasets/dev-extended.jsonl --out $(REPORTS)/dev-extended
+	$(PY) -m evals run --no-progress --dataset evals/datasets/dev-answerability.jsonl \
+		--out $(REPORTS)/dev-answerability
+	$(EXTENDED_ENV) EMN_INDEX_DIR=$(EXTENDED_INDEX) $(PY) -m evals run --no-progress \
+		--dataset evals/datasets/dev-extended2.jsonl --out $(REPORTS)/dev-extended2
 	$(PY) -m evals run --no-progress --dataset evals/datasets/blind-default.jsonl \
 		--out $(REPORTS)/blind-default
 	$(EXTENDED_ENV) EMN_INDEX_DIR=$(EXTENDED_INDEX) $(PY) -m evals run --no-progress \

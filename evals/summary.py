@@ -26,6 +26,17 @@ SETS: tuple[tuple[str, str, str], ...] = (
         "dev, extended corpus",
         "a development set over the extended corpus (open to tuning, like dev)",
     ),
+    (
+        "dev-answerability",
+        "dev, near misses",
+        "written blind over the five default documents, 45 unanswerable near misses each beside "
+        "an answerable twin (a dev set: open to tuning)",
+    ),
+    (
+        "dev-extended2",
+        "dev 2, extended corpus",
+        "written blind over the extended corpus (a dev set: open to tuning)",
+    ),
     ("blind-default", "blind, default corpus", "written blind over the five default documents"),
     (
         "blind-extended",

@@ -21,7 +21,11 @@ from evals.dataset import Item
 from evals.report import markdown_table
 
 DEFAULT_OUT = Path(__file__).parent / "reports" / "tune"
-EXTENDED_DEV = Path(__file__).parent / "datasets" / "dev-extended.jsonl"
+DATASETS = Path(__file__).parent / "datasets"
+EXTENDED_DEV = DATASETS / "dev-extended.jsonl"
+# Dev sets written blind (unseen wording, near misses), open to tuning like the dev set.
+NEAR_MISS_DEV = DATASETS / "dev-answerability.jsonl"
+EXTENDED_DEV_2 = DATASETS / "dev-extended2.jsonl"
 
 
 def dev_settings(index: Path | None) -> Any:
@@ -41,10 +45,10 @@ def default_sets() -> list[tuple[Path, Path | None]]:
     from common.settings import PROJECT_ROOT
     from evals.dataset import DEV_SET
 
-    sets: list[tuple[Path, Path | None]] = [(DEV_SET, None)]
+    sets: list[tuple[Path, Path | None]] = [(DEV_SET, None), (NEAR_MISS_DEV, None)]
     extended = PROJECT_ROOT / ".emn" / "index-extended"
     if (extended / "manifest.json").exists():
-        sets.append((EXTENDED_DEV, extended))
+        sets += [(EXTENDED_DEV, extended), (EXTENDED_DEV_2, extended)]
     return sets
 
 

@@ -8,7 +8,15 @@ down, so that a fluent answer about something nearby becomes an abstention:
   reference) together with what is being counted;
 - 'which countries' needs at least one country named in the answer;
 - 'what percentage / what share' needs a percentage (or a fraction such as 'half'), and
-  'what date' a date with its day or month (or a time limit that fixes one), not a bare year.
+  'what date' a date with its day or month (or a time limit that fixes one), not a bare year;
+- 'which month' needs a month; 'how often / how many times' a frequency ('annually', 'twice
+  a year', 'every two years');
+- 'when was / when did ...' needs a date the question does not hold, in a sentence about what
+  was asked ('when was the Immigration Portal launched?' is not answered by a sentence on
+  another system's launch date);
+- 'why ...' needs a stated reason or purpose ('because', 'in order to', 'aims to');
+- 'which city / where was ... held' needs a place the question does not name, and 'which
+  contractor / company' an organisation it does not name.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from __future__ import annotations
 import re
 
 from index.lexical import tokenize
-from rag.asked_for import MONTHS, answers_kinds, asked_for, holds_value
+from rag.asked_for import MONTHS, answers_kinds, asked_for, holds_value, new_values
 from rag.countries import countries_in
 from rag.figures import numbers_in
 from rag.question import COUNTRIES_QUESTION, PERIOD, QUANTITY_QUESTION, YEAR
@@ -59,6 +67,35 @@ _FULL_DATE = re.compile(
 _TIME_LIMIT = re.compile(
     r"(?i)\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
     r"eighteen|twenty|thirty)(\s|-)(working\s+|calendar\s+)?(days?|weeks?|months?|years?)\b"
+)
+MONTH_QUESTION = re.compile(r"(?i)\b(which|what)\s+month\b")
+_MONTH = re.compile(rf"(?i)\b({MONTHS})\b")
+FREQUENCY_QUESTION = re.compile(r"(?i)\b(how\s+often|how\s+many\s+times)\b")
+_FREQUENCY = re.compile(
+    r"(?i)\b(once|twice|\w+\s+times|annual(ly)?|yearly|quarterly|monthly|weekly|daily|"
+    r"biennial(ly)?|every\s+(\w+\s+)?(years?|months?|weeks?|days?)|(a|per|each)\s+(year|month|"
+    r"week|day)|regular(ly)?|periodic(ally)?)\b"
+)
+# "When was/did/will X ...": a past or planned event's date (not "when must...": a deadline
+# is as often answered by a time limit or a condition).
+WHEN_QUESTION = re.compile(r"(?i)^\s*when\s+(was|were|did|will|is|are)\b")
+WHY_QUESTION = re.compile(r"(?i)^\s*(why|for\s+what\s+reason)\b")
+_REASON = re.compile(
+    r"(?i)\b(because|since|as\s+a\s+result|due\s+to|owing\s+to|given\s+that|in\s+order\s+to|"
+    r"so\s+(as\s+)?(that|to)|with\s+a\s+view\s+to|aims?\s+(to|at)|aimed|purpose|objective|"
+    r"to\s+(ensure|provide|support|improve|address|prevent|reduce|facilitate|meet|respond|"
+    r"strengthen|help|enable|allow|guarantee|avoid|promote|protect)|reasons?|driven\s+by|"
+    r"following|in\s+view\s+of|in\s+light\s+of|on\s+the\s+grounds?|necessary|needed|"
+    r"essential|therefore|thus|hence|lead(s|ing)?\s+to|led\s+to|caus\w*|result(s|ed)?\s+"
+    r"(in|from)|results?\s+of|factors?|contribut\w*|stem(s|med)?\s+from|explain\w*|motivat\w*)\b"
+)
+PLACE_QUESTION = re.compile(
+    r"(?i)\b(which|what)\s+(city|town|venue|location)\b|^\s*where\s+(was|were|did|will|is|are)\b"
+    r".*\b(held|hosted|host|take\s+place|took\s+place|located|based|headquartered|seated)\b"
+)
+_PLACE = re.compile(r"\b(in|at)\s+(the\s+)?([A-Z][\w'-]+)")
+CONTRACTOR_QUESTION = re.compile(
+    r"(?i)\b(which|what)\s+(\w+\s+)?(contractor|company|firm|consultancy|consultants)\b"
 )
 QUANTITY_COVERAGE = 0.15
 QUANTITY_KINDS = frozenset({"amount", "percentage", "count", "duration"})
@@ -126,4 +163,35 @@ def unanswered_constraints(
         missing.append("the date asked for")
     if COUNTRIES_QUESTION.search(question) and not countries_in(answer):
         missing.append("the countries asked for")
+    if MONTH_QUESTION.search(question) and not _MONTH.search(answer):
+        missing.append("the month asked for")
+    if FREQUENCY_QUESTION.search(question) and not _FREQUENCY.search(answer):
+        missing.append("how often")
+    if WHEN_QUESTION.search(question) and not _dated_sentence(question, answer, terms):
+        missing.append("the date asked for")
+    if WHY_QUESTION.search(question) and not _REASON.search(answer):
+        missing.append("the reason asked for")
+    if PLACE_QUESTION.search(question) and not _names_new_place(question, answer):
+        missing.append("the place asked for")
+    if CONTRACTOR_QUESTION.search(question) and not new_values("organisation", answer, question):
+        missing.append("the organisation asked for")
     return missing
+
+
+def _names_new_place(question: str, answer: str) -> bool:
+    named = {w.lower() for w in re.findall(r"[\w'-]+", question)}
+    months = set(MONTHS.split("|"))
+    return any(
+        m.group(3).lower() not in named and m.group(3).lower() not in months
+        for m in _PLACE.finditer(answer)
+    )
+
+
+def _dated_sentence(question: str, answer: str, terms: QueryTerms) -> bool:
+    """A sentence of the answer holding a date the question lacks, about what was asked."""
+    content = QueryTerms({t: w for t, w in terms.weights.items() if not YEAR.fullmatch(t)})
+    for sentence in split_answer(answer):
+        dates = new_values("date", _REFERENCE.sub(" ", sentence), question)
+        if dates and content.coverage(set(tokenize(sentence))) >= QUANTITY_COVERAGE:
+            return True
+    return False

@@ -84,9 +84,10 @@ _VALUES: dict[str, re.Pattern[str]] = {
         rf"(?i)\b(\d{{1,2}}\s+({MONTHS})(\s+\d{{4}})?|({MONTHS})\s+\d{{4}}|"
         r"\d{1,2}\.\d{1,2}\.\d{4}|(19|20)\d{2})\b"
     ),
+    # ("the age of 18 years", "14 years old" are ages, not durations)
     "duration": re.compile(
-        rf"(?i)\b(\d+|{_WORD_NUMBERS})(\s|-)(working\s+|calendar\s+)?(days?|weeks?|months?|"
-        r"years?|hours?)\b|\b(annual(ly)?|quarterly|monthly|weekly|yearly|every\s+\w+\s+"
+        rf"(?i)(?<!age\sof\s)\b(\d+|{_WORD_NUMBERS})(\s|-)(working\s+|calendar\s+)?(days?|"
+        r"weeks?|months?|years?|hours?)\b(?!\s+(of\s+age|old))|\b(annual(ly)?|quarterly|monthly|weekly|yearly|every\s+\w+\s+"
         r"(years?|months?))\b"
     ),
     "count": re.compile(

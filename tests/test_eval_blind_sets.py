@@ -16,7 +16,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SETS = {
     "blind-default.jsonl": [ROOT / "corpus"],
     "blind-extended.jsonl": [ROOT / "evals" / "corpus-extended"],
-    "dev-extended.jsonl": [ROOT / "evals" / "corpus-extended"],  # a dev set: open to tuning
+    # Dev sets: open to tuning. The second ones were written blind, like the blind sets, to
+    # give the k-fold tuning more unseen wording (abstentions, legal texts) to choose on.
+    "dev-extended.jsonl": [ROOT / "evals" / "corpus-extended"],
+    "dev-answerability.jsonl": [ROOT / "corpus"],
+    "dev-extended2.jsonl": [ROOT / "evals" / "corpus-extended", ROOT / "corpus"],
 }
 
 

@@ -323,3 +323,45 @@ def test_oversized_question_is_declined(assistant: Assistant) -> None:
     assert answer.reason == "question too long"
     assert any(g.guard == "size" and g.verdict == "block" for g in answer.guards)
     assert "retrieve" not in answer.timings and not answer.citations
+
+
+# --- near misses: the topic is covered, the value asked for is not ------------------------
+# Questions of evals/datasets/dev-answerability.jsonl (written blind; a dev set), each with
+# its answerable twin: the first needs a value kind the passages lack, the second is answered.
+
+
+@pytest.mark.parametrize(
+    ("question", "missing"),
+    [
+        ("When did North Macedonia and Albania join the EMN as observer countries?", "date"),
+        ("How many times a year does the EMN Steering Board meet?", "how often"),
+        ("In which month are the EMN country factsheets normally published?", "month"),
+        ("Why did Hungary decide not to submit a national strategy under the AMMR?", "reason"),
+        ("In which city did the 41st EMN Steering Board meeting take place?", "place"),
+    ],
+)
+def test_a_near_miss_abstains_naming_what_is_missing(
+    assistant: Assistant, question: str, missing: str
+) -> None:
+    answer = assistant.ask(question)
+    assert answer.behaviour == "abstained", describe(answer)
+    assert missing in (answer.reason or ""), answer.reason
+
+
+@pytest.mark.parametrize(
+    ("question", "fact"),
+    [
+        ("When did the Steering Board sign off on the EMN priorities for 2026-27?", "20 May 2025"),
+        (
+            "When do the EMN country factsheets come out relative to the year they cover?",
+            "year following",
+        ),
+        ("Why are fewer resettlement places on offer for 2026-2027?", "reception"),
+    ],
+)
+def test_the_answerable_twin_of_a_near_miss_is_answered(
+    assistant: Assistant, question: str, fact: str
+) -> None:
+    answer = assistant.ask(question)
+    assert answer.behaviour == "answered", describe(answer)
+    assert fact in answer.answer, describe(answer)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.asked_for import answers_kinds, asked_for, new_values
+from rag.asked_for import answers_kinds, asked_for, holds_value, new_values
 
 
 @pytest.mark.parametrize(
@@ -46,3 +46,12 @@ def test_durations_and_countries() -> None:
     found = new_values("country", "Observers are Norway and Georgia.", "Which countries?")
     assert set(found) == {"Norway", "Georgia"}
     assert new_values("country", "Norway takes part.", "Does Norway take part?") == []
+
+
+def test_an_age_is_not_a_duration() -> None:
+    # "need not appoint a representative ... above the age of 18 years" must not pass for the
+    # answer to "within what deadline must a representative be appointed?"
+    assert not holds_value("duration", "an applicant above the age of 18 years")
+    assert not holds_value("duration", "children under 14 years old")
+    assert holds_value("duration", "no later than fifteen working days from the application")
+    assert holds_value("duration", "for a period of 18 years")
