@@ -140,6 +140,17 @@ _CASE_TERMS = re.compile(
     r"[^?!]{0,120}\b(asylum|protection|permit|visa|refugee|deport\w*|residence|status)\b"
 )
 
+_SINGULAR_FIRST_PERSON = re.compile(r"(?i)\b(i|i'm|i've|i'd|i'll|me|my|mine|myself)\b")
+# An administration's "we": its bodies, or the person it deals with in the third person.
+_ADMINISTRATION = re.compile(
+    r"(?ix)\b(member\s+states?|our\s+(country|authorit\w+|administration|ministry|service|unit|"
+    r"office|ncp|agency|government|police|border\s+guards?|dublin\s+unit|determining\s+authority|"
+    r"caseworkers?|officials?|staff|officers?|reception\s+cent\w+)|(an?|the|that|this|each|every)"
+    r"\s+(applicant|asylum\s+seeker|person|minor|child|individual|candidate|beneficiary|"
+    r"third[\s-]country\s+national|family\s+member)|applicants|asylum[\s-]seek\w+\s+(kids|"
+    r"children|minors|families)|unaccompanied\s+(child|children|minors?)|someone|somebody)\b"
+)
+
 # Words that make a question about migration, asylum or the EMN on their own.
 _DOMAIN = re.compile(
     r"(?ix)\b(migra\w*|immigra\w*|emigra\w*|asylum|refugee\w*|border\w*|frontex|schengen|return\w*|"
@@ -152,12 +163,16 @@ _DOMAIN = re.compile(
     r"work\s+programme|steering\s+board|observer\w*|"
     r"entry|exit|etias|eurodac|biometric\w*|"
     r"exploitation|family\s+reunification|humanitarian|document\s+fraud|travel\s+documents?|"
-    r"partner\s+countr\w*|hybrid|weaponi[sz]\w*|secondary\s+movements?|recognition\s+rate|"
+    r"partner\s+countr\w*|hybrid|weaponi[sz]\w*|secondary\s+movements?|recognition[\s-]rates?|"
     # the Pact's procedures and actors, as its legal texts name them
     r"screening|applicants?|determining\s+authorit\w*|examination\s+on\s+the\s+merits|"
     r"subsequent\s+application|further\s+representation|subsidiary|refoulement|detention|"
     r"detained|take[\s-](charge|back)|transfer(s|red)?|instrumentali[sz]\w*|force\s+majeure|"
     r"apprehen\w*|fingerprint\w*|safe\s+(third\s+)?countr\w*|guardian\w*|"
+    r"derogations?|accelerated\s+(examination\s+)?procedures?|first[\s-]instance|"
+    r"situations?\s+of\s+crisis|crisis\s+(situations?|regulation|derogations?|requests?|rules|"
+    r"measures|mode)|declared\s+crisis|mass[\s-]arrivals?|countr(y|ies)\s+of\s+origin|"
+    r"(decisions?|examination)\s+on\s+the\s+merits|"
     r"blue\s+card|legal\s+migration|legal\s+pathways?|labour\s+migration|seasonal\s+workers?|intra[\s-]corporate|"
     r"apr|ammr|rcd|urf|ceas|unhcr|iom)\b"
 )
@@ -256,7 +271,16 @@ def about_eu_policy(text_: str, language: str = "en") -> bool:
 
 def is_individual_case(text_: str, language: str = "en") -> bool:
     english = bool(_CASE_TERMS.search(text_) and _FIRST_PERSON.search(text_))
-    return english or _local("individual_case", text_, language)
+    return (english and not speaks_for_an_administration(text_)) or _local(
+        "individual_case", text_, language
+    )
+
+
+def speaks_for_an_administration(text_: str) -> bool:
+    """ "How fast do we need to get a representative for an unaccompanied child?": an official
+    says "we" for the Member State and speaks of the applicant in the third person. Never
+    with a singular first person ("my", "I"): that is someone's own case."""
+    return not _SINGULAR_FIRST_PERSON.search(text_) and bool(_ADMINISTRATION.search(text_))
 
 
 def check_question(

@@ -245,6 +245,8 @@ def test_out_of_scope_is_declined(assistant: Assistant, question: str) -> None:
         "can you stop my deportation",
         DEV["adv-deportation-belgium"],
         DEV["adv-dublin-brother"],
+        # a family's "we" is still someone's own case
+        "We applied for asylum in Belgium last year and our claim was refused. Can we stay?",
     ],
 )
 def test_individual_case_is_declined_with_pointer_to_help(
@@ -365,3 +367,26 @@ def test_the_answerable_twin_of_a_near_miss_is_answered(
     answer = assistant.ask(question)
     assert answer.behaviour == "answered", describe(answer)
     assert fact in answer.answer, describe(answer)
+
+
+# --- an official's "we", and the Pact's procedures, are in scope ---------------------------
+# (evals/datasets/dev-extended2.jsonl: a ministry official drafting a brief says "we" for the
+# Member State; a question on a crisis derogation or a decision on the merits is about asylum)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How long can we delay getting asylum-seeking kids into school after they apply?",
+        "How fast do we need to get a representative for an unaccompanied child?",
+        "Standard time limit for a first-instance decision on the merits?",
+        "What's the absolute cap on how long crisis derogations can be applied in total?",
+        "What recognition-rate cut-off triggers the accelerated procedure?",
+    ],
+)
+def test_an_officials_question_is_neither_a_personal_case_nor_out_of_scope(
+    assistant: Assistant, question: str
+) -> None:
+    answer = assistant.ask(question)
+    assert answer.behaviour != "declined", describe(answer)
+    assert not any(g.verdict == "block" for g in answer.guards), answer.guards
