@@ -24,6 +24,7 @@ from functools import lru_cache
 
 from common.sentences import split_sentences
 from index.lexical import STOPWORDS, _stem, join_digit_groups
+from rag.contradiction_lexicon import ANTONYMS
 
 __all__ = ["Contradiction", "find_contradiction", "looks_english"]
 
@@ -61,89 +62,6 @@ AVOIDANCE = frozenset(
     )
 )
 NEGATIONS = NEGATIONS | AVOIDANCE
-# Concept -> (words meaning it, words meaning its opposite). Polarity is relative to the first.
-ANTONYMS: dict[str, tuple[str, str]] = {
-    "increase": (
-        "increase increases increased increasing rise rises rising rose grow grows "
-        "growing grew growth expand expands expanded expanding expansion boost "
-        "boosted raise raised raises augment",
-        "decrease decreases decreased "
-        "decreasing reduce reduces reduced reducing reduction decline declines "
-        "declined declining fall falls falling fell drop drops dropped dropping "
-        "shrink shrinks shrinking shrank cut cuts cutting diminish diminished lessen",
-    ),
-    "more": ("more most greater greatest", "less least fewer fewest"),
-    "high": ("high higher highest", "low lower lowest"),
-    "large": ("large larger largest big bigger biggest", "small smaller smallest"),
-    "long": ("long longer longest lengthy", "short shorter shortest brief"),
-    "fast": (
-        "fast faster fastest swift swifter quick quicker rapid rapidly swiftly quickly",
-        "slow slower slowest slowly",
-    ),
-    "early": ("early earlier earliest", "late later latest"),
-    "before": ("before prior preceding", "after following subsequent subsequently"),
-    "first": ("first initial", "last final"),
-    "maximum": ("maximum max ceiling", "minimum min floor"),
-    "mandatory": (
-        "mandatory compulsory obligatory obligation obligations binding",
-        "voluntary optional discretionary facultative",
-    ),
-    "strong": (
-        "strong stronger strongest strengthen strengthens strengthened strengthening "
-        "robust reinforce reinforced reinforces solid",
-        "weak weaker weakest weaken weakens weakened weakening fragile",
-    ),
-    "accept": (
-        "accept accepts accepted approve approves approved endorse endorsed",
-        "reject rejects rejected refuse refuses refused deny denies denied",
-    ),
-    "allow": (
-        "allow allows allowed permit permits permitted authorise authorised authorize authorized",
-        "prohibit prohibits prohibited forbid forbids forbidden ban bans banned",
-    ),
-    "include": (
-        "include includes included including inclusion",
-        "exclude excludes excluded excluding exclusion",
-    ),
-    "inside": ("inside internal internally domestic", "outside external externally foreign"),
-    "public": ("public publicly", "private privately confidential"),
-    "permanent": ("permanent permanently", "temporary temporarily"),
-    "open": ("open opens opened opening", "close closes closed closing"),
-    "continue": (
-        "continue continues continued continuing remain remains remained",
-        "stop stops stopped cease ceases ceased discontinue discontinued halt halted "
-        "abandon abandoned",
-    ),
-    "establish": (
-        "establish establishes established establishing create creates created "
-        "creating introduce introduces introduced",
-        "abolish abolishes abolished "
-        "abolishing repeal repeals repealed eliminate eliminated dismantle "
-        "dismantled scrap scrapped",
-    ),
-    "success": ("success successful successfully succeed succeeded", "failure unsuccessful"),
-    "benefit": (
-        "benefit benefits advantage advantages gain gains",
-        "burden burdens disadvantage disadvantages harm harms loss losses",
-    ),
-    "improve": (
-        "improve improves improved improving improvement improvements better",
-        "worsen worsens worsened deteriorate deteriorated deterioration worse",
-    ),
-    "simple": (
-        "simple simpler simplify simplifies simplified simplifying easy easier",
-        "complex complicate complicates complicated difficult harder",
-    ),
-    "safe": ("safe safer safely secure", "dangerous unsafe risky riskier"),
-    "positive": ("positive", "negative"),
-    "major": (
-        "major important significant considerable substantial key main primary",
-        "minor negligible marginal secondary insignificant",
-    ),
-    "double": ("double doubled doubles doubling", "halve halved halves halving"),
-    "new": ("new recent current", "old outdated obsolete"),
-    "gradual": ("gradual gradually", "sudden suddenly abrupt abruptly"),
-}
 # Quantifier classes, and which pairs contradict each other.
 QUANTIFIERS: dict[str, str] = {
     **dict.fromkeys(_words("all every each always entire whole everyone everything"), "all"),
