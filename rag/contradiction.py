@@ -25,6 +25,7 @@ from functools import lru_cache
 from common.sentences import split_sentences
 from index.lexical import STOPWORDS, _stem, join_digit_groups
 from rag.contradiction_lexicon import ANTONYMS
+from rag.deontic import modal_conflict, modals
 
 __all__ = ["Contradiction", "find_contradiction", "looks_english"]
 
@@ -520,6 +521,28 @@ def _scope_agrees(polars: list[Polar], at: Polar, other: dict[str, list[Polar]])
     return any(any(o.sign == p.sign for o in other.get(p.concept, [])) for p in scope)
 
 
+# --- modal polarity ---------------------------------------------------------------------------
+
+
+def _verb_key(t: Token) -> str:
+    """Synonyms share a key ('postpone' and 'delay'), other words their stem."""
+    concept = _WORD_INDEX.get(t.word)
+    return f"{concept[0]}{concept[1]:+d}" if concept else t.stem
+
+
+def _modal_conflict(claim: tuple[Token, ...], passage: list[Token]) -> Contradiction | None:
+    """Obligation, permission and prohibition of the same verb compared (rag/deontic.py)."""
+    found = modal_conflict(modals(claim, _verb_key), modals(passage, _verb_key))
+    if found is None:
+        return None
+    mine, theirs = found
+    return Contradiction(
+        "modality",
+        f"{mine.value} ('{mine.phrase}') where the passage states "
+        f"{theirs.value} ('{theirs.phrase}')",
+    )
+
+
 # --- quantifiers ------------------------------------------------------------------------------
 
 
@@ -731,5 +754,6 @@ def find_contradiction(
     return (
         _date_conflict(claim, aligned, tokens_of(passage))
         or _polarity_conflict(claim, aligned)
+        or _modal_conflict(claim, aligned)
         or _quantifier_conflict(claim, aligned)
     )

@@ -72,8 +72,7 @@ ANTONYMS: dict[str, tuple[str, str]] = {
         "exclude excludes excluded excluding exclusion except excepting",
     ),
     "same": (
-        "same identical equally alike uniform uniformly together jointly joint "
-        "collectively",
+        "same identical equally alike uniform uniformly together jointly joint collectively",
         "different differently differ differs differed difference differences distinct "
         "unequal unequally separate separates separated separately separating apart "
         "individually",
