@@ -616,7 +616,16 @@ def _number_conflict(
                     for u in p_nums
                     if _same_kind(u, n) and 0 < (o.pos - u.pos) * (1 if gap > 0 else -1) <= 3
                 ]
-                if beside and n.number not in {u.number for u in beside}:
+                # One word more or less between them is the same attachment ('18-19 February
+                # 2016 and 17-18 March' against '... and on 17-18 March').
+                wider = {
+                    u.number
+                    for o in p_nums
+                    if o.number == m.number
+                    for u in p_nums
+                    if 0 < (o.pos - u.pos) * (1 if gap > 0 else -1) <= abs(gap) + 1
+                }
+                if beside and n.number not in wider:
                     return Contradiction(
                         _kind(n), f"{n.word} beside {m.word}; the passage has {beside[0].word}"
                     )
@@ -663,13 +672,20 @@ def _kind(t: Token) -> str:
     return "date" if t.year else "number"
 
 
+# Words after which a month name is a month ('each year in June', 'by the end of March').
+MONTH_CUES = frozenset(_words("in by from until till since before after of during early mid late"))
+
+
 def _dated_months(toks: tuple[Token, ...] | list[Token]) -> list[Token]:
-    """Month names next to a day or a year ('may' alone is a verb)."""
+    """Month names next to a day or a year, or after a preposition of time ('may' is a month
+    only next to a figure: alone it is a verb)."""
     out = []
     for i, t in enumerate(toks):
         if t.word in MONTHS:
             around = toks[max(0, i - 1) : i + 2]
-            if any(u.number is not None for u in around if u is not t):
+            dated = any(u.number is not None for u in around if u is not t)
+            cued = t.word != "may" and i > 0 and toks[i - 1].word in MONTH_CUES
+            if dated or cued:
                 out.append(t)
     return out
 
@@ -700,6 +716,11 @@ def _date_conflict(
             if u.word in UNITS and any(abs(u.pos - q) <= WINDOW for q in where)
         }
         stated = [_unit(claim, j) for j, u in enumerate(claim) if u.word in UNITS]
+        if not where:
+            # No word by it the passage has: the one period of that unit in each text.
+            theirs = [j for j, u in enumerate(passage) if UNITS.get(u.word) == UNITS[t.word]]
+            if len(theirs) == 1 and [x[1] for x in stated].count(UNITS[t.word]) == 1:
+                nearby = {_unit(passage, theirs[0])}
         if nearby and not any(_same_unit(mine, theirs) for theirs in nearby):
             if all(any(_same_unit(c, theirs) for c in stated) for theirs in nearby):
                 continue  # the claim states the passage's unit too ('annual ... five years')
@@ -714,12 +735,15 @@ FREQUENCIES = frozenset(_words("daily weekly monthly quarterly annual annually y
 
 
 def _unit(toks: tuple[Token, ...] | list[Token], i: int) -> tuple[str, str]:
-    """(how: 'every', a duration in figures or '', unit): 'quarterly' -> ('every', 'quarter'),
+    """(how: 'every', a duration in figures or '', unit): 'quarterly' and 'once a quarter' ->
+    ('every', 'quarter'),
     'five-year' -> ('5', 'year'), 'weeks' -> ('', 'week')."""
     t = toks[i]
     if t.word in FREQUENCIES:
         return ("every", UNITS[t.word])
     before = toks[i - 1] if i else None
+    if before is not None and before.word in {"a", "per", "each", "every"}:
+        return ("every", UNITS[t.word])  # 'once a year', 'every month': a frequency
     if before is not None and before.number is not None:
         return (f"{before.number:g}", UNITS[t.word])
     return ("", UNITS[t.word])
