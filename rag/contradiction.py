@@ -85,8 +85,14 @@ QUANTIFIER_CONFLICTS = frozenset(
         ("all", "many"),
         ("most", "few"),
         ("many", "few"),
+        ("only", "all"),
+        ("only", "also"),
     }
 )
+FEW_AFTER_ONLY = frozenset(
+    _words("few some small limited one part partly partially portion fraction minority")
+)
+CONDITIONS = frozenset(_words("if where when whether after once"))  # 'only if': a condition
 MONTHS = frozenset(
     _words("january february march april may june july august september october november december")
 )
@@ -548,17 +554,20 @@ def _modal_conflict(claim: tuple[Token, ...], passage: list[Token]) -> Contradic
 
 def _quantifiers(toks: tuple[Token, ...] | list[Token]) -> list[tuple[str, int, set[str]]]:
     """(class, position, the content stems it governs). 'nearly all' is 'most'; 'only' before
-    a number or 'few'/'some' is 'few'."""
+    a number, 'one', 'part' or 'few'/'some' is 'few'; 'only' before anything else restricts
+    ('only in exceptional circumstances') and 'not only' widens: class 'only' and 'also'."""
     out = []
     for i, t in enumerate(toks):
         cls = QUANTIFIERS.get(t.word)
         prev = toks[i - 1].word if i else ""
         if t.word == "only":
             ahead = toks[i + 1 : i + 4]
-            if any(
-                u.number is not None or u.word in {"few", "some", "small", "limited"} for u in ahead
-            ):
+            if any(u.number is not None or u.word in FEW_AFTER_ONLY for u in ahead):
                 cls = "few"
+            elif prev == "not":
+                cls = "also"
+            elif ahead and ahead[0].word not in CONDITIONS:
+                cls = "only"
         if cls == "all" and prev in {"nearly", "almost", "virtually"}:
             cls = "most"
         if t.word == "most" and i + 1 < len(toks) and _ADJECTIVE.search(toks[i + 1].word):
@@ -571,22 +580,42 @@ def _quantifiers(toks: tuple[Token, ...] | list[Token]) -> list[tuple[str, int, 
                 scope.add(u.stem)
             if len(scope) == SCOPE or u.word in {"but", "while", "whereas", "although", ";"}:
                 break
-        for u in toks[max(0, i - 3) : i]:  # 'migrants mostly ...', 'published annually'
-            if u.content:
-                scope.add(u.stem)
+        if cls not in {"only", "also"}:  # a restriction governs what follows it only
+            for u in toks[max(0, i - 3) : i]:  # 'migrants mostly ...', 'published annually'
+                if u.content:
+                    scope.add(u.stem)
         out.append((cls, t.pos, scope))
     return out
 
 
 def _quantifier_conflict(claim: tuple[Token, ...], passage: list[Token]) -> Contradiction | None:
     p_q = _quantifiers(passage)
-    for cls, _, scope in _quantifiers(claim):
-        near = [pc for pc, _, ps in p_q if ps & scope]
+    for cls, at, scope in _quantifiers(claim):
+        head = _head(claim, at)
+        near = [
+            pc
+            for pc, pat, ps in p_q
+            if ps & scope
+            # 'only' against 'all' on the same noun: 'only in exceptional circumstances'.
+            and ("only" not in {cls, pc} or "all" not in {cls, pc} or head == _head(passage, pat))
+        ]
         if near and all(
             (cls, pc) in QUANTIFIER_CONFLICTS or (pc, cls) in QUANTIFIER_CONFLICTS for pc in near
         ):
             return Contradiction("quantifier", f"'{cls}' where the passage says '{near[0]}'")
     return None
+
+
+def _head(toks: tuple[Token, ...] | list[Token], pos: int) -> str:
+    """The last content word of the noun phrase after a quantifier ('all Member States' ->
+    'state', 'only in exceptional circumstances' -> 'circumst')."""
+    head = ""
+    for t in (t for t in toks if t.pos > pos):
+        if t.content:
+            head = t.stem
+        elif head or t.word not in STOPWORDS:
+            break
+    return head
 
 
 # --- numbers, months, time units --------------------------------------------------------------
