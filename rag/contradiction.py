@@ -24,6 +24,7 @@ from functools import lru_cache
 
 from common.sentences import split_sentences
 from index.lexical import STOPWORDS, _stem, join_digit_groups
+from rag.comparison import comparison_conflict
 from rag.contradiction_lexicon import ANTONYMS
 from rag.deontic import modal_conflict, modals
 
@@ -809,4 +810,11 @@ def find_contradiction(
         or _polarity_conflict(claim, aligned)
         or _modal_conflict(claim, aligned)
         or _quantifier_conflict(claim, aligned)
+        or _comparison_conflict(claim, aligned)
     )
+
+
+def _comparison_conflict(claim: tuple[Token, ...], passage: list[Token]) -> Contradiction | None:
+    """'X longer than Y' where the passage gives X the shorter figure (rag/comparison.py)."""
+    found = comparison_conflict(claim, passage, UNITS)
+    return Contradiction("comparative", found) if found else None
