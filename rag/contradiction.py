@@ -38,6 +38,7 @@ def _words(text: str) -> list[str]:
 WINDOW = 4  # tokens: how near a passage word must be to the sentence's words it is compared on
 SCOPE = 3  # content words a quantifier governs (and the words an antonym is compared near)
 NEGATION_SCOPE = 2  # content words a negation governs
+NEGATED_AFTER = 7  # tokens: 'an administrative decision by the authority has not been taken'
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,10 @@ NEGATIONS = frozenset(
 AVOIDANCE = frozenset(
     _words(
         "avoid avoids avoided avoiding refrain refrains refrained refraining prevent prevents "
-        "prevented preventing prohibited forbidden precluded barred cease ceases ceased ceasing"
+        "prevented preventing prohibited forbidden precluded barred cease ceases ceased ceasing "
+        "end ends ended expire expires expired terminate terminates terminated combat combats "
+        "combating combatting fight fights fighting tackle tackles tackling counter countering "
+        "curb curbs curbing"
     )
 )
 NEGATIONS = NEGATIONS | AVOIDANCE
@@ -501,11 +505,11 @@ def _polarity_conflict(claim: tuple[Token, ...], passage: list[Token]) -> Contra
 def _negated_after(toks: tuple[Token, ...] | list[Token], pos: int) -> bool:
     """A negation shortly after `pos` in the same clause: 'education may not be withdrawn'
     negates the clause 'education' stands in, as 'shall not withdraw education' does."""
-    for t in (t for t in toks if pos < t.pos <= pos + 4):
+    for t in (t for t in toks if pos < t.pos <= pos + NEGATED_AFTER):
+        if t.word in NEGATIONS:
+            return True  # 'eligibility ... ends', as 'ceases to be eligible'
         if t.word in ",;:" or t.word in CLAUSE_BREAKS or t.word in _WORD_INDEX:
             return False
-        if t.word in NEGATIONS:
-            return True
     return False
 
 
