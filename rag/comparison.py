@@ -5,7 +5,9 @@ word with 'at least three years for refugees and at least one year for beneficia
 subsidiary protection', and no word is negated: only the figures say it is false. The claim's
 comparison ('X longer/more/further ... than Y') is checked against the two figures the
 passage gives, each in its own segment of one sentence ('... three years for refugees' and
-'one year for subsidiary protection'), told apart by the words only one segment has.
+'one year for subsidiary protection'), told apart by the words only one segment has. A
+comparison where the passage says 'the same ... as' the compared group is false whatever the
+figures ('stricter conditions than nationals' against 'the same conditions as nationals').
 """
 
 from __future__ import annotations
@@ -13,28 +15,31 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-# Comparative -> direction: the first group has more (+1) or less (-1) than the second.
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+# Comparative -> direction: the first group has more (+1) or less (-1) than the second; 0 for
+# comparatives of quality ('under stricter conditions than nationals'), checked against
+# 'the same ... as' only.
 COMPARATIVES = {
     **dict.fromkeys(
-        [
-            "more",
-            "longer",
-            "greater",
-            "higher",
-            "larger",
-            "bigger",
-            "further",
-            "earlier",
-            "sooner",
-            "heavier",
-        ],
-        1,
+        _words("more longer greater higher larger bigger further earlier sooner heavier"), 1
     ),
-    **dict.fromkeys(["less", "fewer", "shorter", "lower", "smaller", "later", "lighter"], -1),
+    **dict.fromkeys(_words("less fewer shorter lower smaller later lighter"), -1),
+    **dict.fromkeys(
+        _words(
+            "stricter easier harder better worse broader narrower wider stronger weaker faster "
+            "slower cheaper tighter looser"
+        ),
+        0,
+    ),
 }
+EQUALS = frozenset(_words("same identical equal equivalent"))
 # Days per unit, so that 'two days' and 'one week' compare.
 UNIT_DAYS = {"day": 1, "week": 7, "month": 30, "quarter": 91, "year": 365, "decade": 3650}
-_SEGMENT_BREAKS = frozenset({";", ":", ",", "and", "while", "whereas", "but"})
+_SEGMENT_BREAKS = frozenset(_words("; : , and while whereas but"))
 
 
 class Tok(Protocol):
@@ -86,6 +91,10 @@ def comparison_conflict(
         if any(t.number is not None for t in claim[than + 1 : than + 3]):
             continue  # 'more than two months': a bound on one figure, not two groups compared
         after = {t.stem for t in claim[than + 1 :] if t.content}
+        if same := _said_equal(passage, after):
+            return f"'{word} than' where the passage says '{same} ... as'"
+        if direction == 0:
+            continue
         before = {t.stem for t in claim[:i] if t.content}
         figured = [(s, v) for s in _segments(passage) if (v := _figure(s, units)) is not None]
         if len(figured) < 2:
@@ -96,4 +105,17 @@ def comparison_conflict(
                 continue
             if (x - y) * direction <= 0:
                 return f"'{word}' than the passage's figures allow ({x:g} against {y:g})"
+    return None
+
+
+def _said_equal(passage: Sequence[Tok], compared: set[str]) -> str | None:
+    """'the same eligibility conditions as nationals': the word saying so, when what follows
+    'as' is what the claim compares with."""
+    for i, t in enumerate(passage):
+        if t.word not in EQUALS:
+            continue
+        ahead = passage[i + 1 : i + 8]
+        at = next((k for k, u in enumerate(ahead) if u.word == "as"), None)
+        if at is not None and {u.stem for u in ahead[at + 1 : at + 4] if u.content} & compared:
+            return t.word
     return None

@@ -80,6 +80,7 @@ QUANTIFIERS: dict[str, str] = {
     ),
     **dict.fromkeys(_words("some several various sometimes occasionally partly partially"), "some"),
     **dict.fromkeys(_words("few minority rarely seldom"), "few"),
+    **dict.fromkeys(_words("repeatedly twice"), "many"),
     "many": "many",
 }
 QUANTIFIER_CONFLICTS = frozenset(
@@ -92,8 +93,12 @@ QUANTIFIER_CONFLICTS = frozenset(
         ("many", "few"),
         ("only", "all"),
         ("only", "also"),
+        ("once", "many"),
+        ("once", "most"),
+        ("once", "all"),
     }
 )
+ONCE_BEFORE = frozenset(_words("by a per in only and or , ; :"))  # 'once' as a count
 FEW_AFTER_ONLY = frozenset(
     _words("few some small limited one part partly partially portion fraction minority")
 )
@@ -161,6 +166,7 @@ FOREIGN = frozenset(
     )
 )
 # Words that end a negation's or a quantifier's scope.
+PARENTHETICAL = frozenset(_words("however therefore thus nevertheless moreover furthermore also"))
 CLAUSE_BREAKS = frozenset(_words("but while whereas although though however which who whose"))
 # A negating prefix applies to adjectives and participles: 'in-' + 'formation' is no negation.
 _ADJECTIVE = re.compile(r"(ble|al|ent|ant|ive|ate|ar|ic|id|ous|ful|ed|ing)(ly)?$")
@@ -214,8 +220,8 @@ def tokens_of(text: str) -> tuple[Token, ...]:
     text = re.sub(r"(?<=\d)\s*(?:per ?cent)\b", "%", text).replace("up-to-date", "current")
     # Bounds said two ways: 'no later than' is 'at the latest', 'not more than' 'at most'.
     text = re.sub(r"\b(?:no|not)\s+(later|earlier)\s+than\b", r"at \1st", text)
-    text = re.sub(r"\b(?:no|not)\s+(?:more|longer|greater)\s+than\b", "at most", text)
-    text = re.sub(r"\b(?:no|not)\s+(?:less|fewer|shorter)\s+than\b", "at least", text)
+    text = re.sub(r"\b(?:no|not)\s+(?:be\s+)?(?:more|longer|greater)\s+than\b", "at most", text)
+    text = re.sub(r"\b(?:no|not)\s+(?:be\s+)?(?:less|fewer|shorter)\s+than\b", "at least", text)
     text = re.sub(r"\bat the (latest|earliest)\b", r"at \1", text)
     text = text.replace("laterst", "latest").replace("earlierst", "earliest")
     raw = [t for t in _TOKEN.findall(text.replace("-", " "))]
@@ -368,7 +374,10 @@ def _next_word(toks: tuple[Token, ...] | list[Token], pos: int) -> str:
 def _clause_negated(toks: tuple[Token, ...] | list[Token], pos: int) -> bool:
     """A negation shortly before `pos` in the same clause ('no decision has been taken')."""
     before = [t for t in toks if pos - 7 <= t.pos < pos]
-    for t in reversed(before):
+    for i, t in enumerate(reversed(before)):
+        near = {u.word for u in before[max(0, len(before) - i - 2) : len(before) - i + 1]}
+        if t.word == "," and near & PARENTHETICAL:
+            continue  # 'it is not, however, necessary': one clause
         if t.word in ",;:" or t.word in CLAUSE_BREAKS:
             return False
         if t.word in NEGATIONS:
@@ -497,9 +506,30 @@ def _polarity_conflict(claim: tuple[Token, ...], passage: list[Token]) -> Contra
             continue  # the same clause is negative in both, worded differently
         if by_negation and _negated_after(claim, c.pos) != _negated_after(passage, p0.pos):
             continue  # 'may not be withdrawn' against 'shall not withdraw': the same negation
+        if by_negation and (
+            (c.negated and _excepted(claim, c.pos) and _restricted(passage, p0.pos))
+            or (p0.negated and _excepted(passage, p0.pos) and _restricted(claim, c.pos))
+        ):
+            continue  # 'shall not apply penalties other than' is 'may apply only the penalties'
         kind = "negation" if by_negation else "antonym"
         return Contradiction(kind, f"'{c.word}' against '{p0.word}'")
     return None
+
+
+def _excepted(toks: tuple[Token, ...] | list[Token], pos: int) -> bool:
+    """An exception after a negated word in its clause ('not apply penalties other than')."""
+    words = [t.word for t in toks if pos < t.pos <= pos + 8]
+    for i, w in enumerate(words):
+        if w in ";:" or w in CLAUSE_BREAKS:
+            return False
+        if w in {"unless", "except", "save"} or (w == "other" and words[i + 1 : i + 2] == ["than"]):
+            return True
+    return False
+
+
+def _restricted(toks: tuple[Token, ...] | list[Token], pos: int) -> bool:
+    """'only' within three words of `pos` ('may apply only the penalties')."""
+    return any(t.word == "only" and abs(t.pos - pos) <= 3 for t in toks)
 
 
 def _negated_after(toks: tuple[Token, ...] | list[Token], pos: int) -> bool:
@@ -573,6 +603,10 @@ def _quantifiers(toks: tuple[Token, ...] | list[Token]) -> list[tuple[str, int, 
                 cls = "also"
             elif ahead and ahead[0].word not in CONDITIONS:
                 cls = "only"
+        if t.word == "once" and _next_word(toks, t.pos) in ONCE_BEFORE:
+            cls = "once"  # 'extended once by three months'; 'once the decision ...' is 'when'
+        if t.word == "several" and _next_word(toks, t.pos) == "times":
+            cls = "many"
         if cls == "all" and prev in {"nearly", "almost", "virtually"}:
             cls = "most"
         if t.word == "most" and i + 1 < len(toks) and _ADJECTIVE.search(toks[i + 1].word):
@@ -601,8 +635,8 @@ def _quantifier_conflict(claim: tuple[Token, ...], passage: list[Token]) -> Cont
             pc
             for pc, pat, ps in p_q
             if ps & scope
-            # 'only' against 'all' on the same noun: 'only in exceptional circumstances'.
-            and ("only" not in {cls, pc} or "all" not in {cls, pc} or head == _head(passage, pat))
+            # 'only' against 'all' on the same noun phrase: 'only in exceptional circumstances'.
+            and ("only" not in {cls, pc} or "all" not in {cls, pc} or head & _head(passage, pat))
         ]
         if near and all(
             (cls, pc) in QUANTIFIER_CONFLICTS or (pc, cls) in QUANTIFIER_CONFLICTS for pc in near
@@ -611,16 +645,16 @@ def _quantifier_conflict(claim: tuple[Token, ...], passage: list[Token]) -> Cont
     return None
 
 
-def _head(toks: tuple[Token, ...] | list[Token], pos: int) -> str:
-    """The last content word of the noun phrase after a quantifier ('all Member States' ->
-    'state', 'only in exceptional circumstances' -> 'circumst')."""
-    head = ""
+def _head(toks: tuple[Token, ...] | list[Token], pos: int) -> set[str]:
+    """The content words of the noun phrase after a quantifier ('only the Member States
+    affected' -> member, state, affect; 'all national files' -> national, file)."""
+    words: set[str] = set()
     for t in (t for t in toks if t.pos > pos):
         if t.content:
-            head = t.stem
-        elif head or t.word not in STOPWORDS:
+            words.add(t.stem)
+        elif words or t.word not in STOPWORDS:
             break
-    return head
+    return words
 
 
 # --- numbers, months, time units --------------------------------------------------------------
