@@ -4,12 +4,17 @@ Word overlap and embedding similarity do not see that; this check compares the s
 the passage sentence(s) it is aligned with, locally, and names the disagreement.
 
 How: every word gets a polarity. A negation ("not", "no", "never", "without", "cannot",
-"fails to") negates the few content words after it; an antonym ("decrease" for "increase",
-"less" for "more", "voluntary" for "mandatory") or a negating prefix ("unfair", "inefficient",
-"non-binding") maps a word onto its opposite's concept with the opposite sign. The sentence
-contradicts the passage when a concept it states appears near the same words in the passage
-only with the other sign. Quantifiers (all / most / some / few), numbers, months and time units
-are compared the same local way: the value next to the words they qualify.
+"fails to", and verbs that stop or fight their object: "avoid", "cease", "end", "combat")
+negates the few content words after it; an antonym (rag/contradiction_lexicon.py: "decrease"
+for "increase", "separately" for "together", "delete" for "store") or a negating prefix
+("unfair", "inefficient", "non-binding") maps a word onto its opposite's concept with the
+opposite sign. The sentence contradicts the passage when a concept it states appears near the
+same words in the passage only with the other sign. Quantifiers (all / most / some / few,
+"only X" against "all X" or "not only X", "once" against "several times"), numbers, months
+and time units (durations and frequencies) are compared the same local way: the value next to
+the words they qualify. Modal polarity (rag/deontic.py) compares what each text obliges,
+permits or forbids on the same verb; comparatives (rag/comparison.py) are checked against the
+passage's own figures and its "the same ... as".
 
 The rules on words are English. For another language only figures are compared (a number
 attached to another number than in the passage); the verifier's figure check still applies.
