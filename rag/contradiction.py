@@ -43,6 +43,7 @@ def _words(text: str) -> list[str]:
 WINDOW = 4  # tokens: how near a passage word must be to the sentence's words it is compared on
 SCOPE = 3  # content words a quantifier governs (and the words an antonym is compared near)
 NEGATION_SCOPE = 2  # content words a negation governs
+REORDERED_SHARE = 0.7  # share of a text's words the other has: the same statement reordered
 NEGATED_AFTER = 7  # tokens: 'an administrative decision by the authority has not been taken'
 
 
@@ -379,9 +380,16 @@ def _next_word(toks: tuple[Token, ...] | list[Token], pos: int) -> str:
 def _clause_negated(toks: tuple[Token, ...] | list[Token], pos: int) -> bool:
     """A negation shortly before `pos` in the same clause ('no decision has been taken')."""
     before = [t for t in toks if pos - 7 <= t.pos < pos]
-    for i, t in enumerate(reversed(before)):
-        near = {u.word for u in before[max(0, len(before) - i - 2) : len(before) - i + 1]}
-        if t.word == "," and near & PARENTHETICAL:
+    words = [t.word for t in before]
+    aside = {  # ', however,': a word set off by commas inside the clause
+        k
+        for j, w in enumerate(words)
+        if w in PARENTHETICAL and words[j - 1 : j] == [","] and words[j + 1 : j + 2] == [","]
+        for k in (j - 1, j, j + 1)
+    }
+    for j in range(len(before) - 1, -1, -1):
+        t = before[j]
+        if j in aside:
             continue  # 'it is not, however, necessary': one clause
         if t.word in ",;:" or t.word in CLAUSE_BREAKS:
             return False
@@ -482,7 +490,15 @@ def _local(found: list[Polar], mine: list[Polar], at: Polar, theirs: list[Polar]
     local = [p for p in found if any(0 < abs(p.pos - q) <= 2 * WINDOW for q in where)]
     if local:
         return local
-    return found if len(mine) <= 2 else []
+    if len(mine) <= 2:
+        return found
+    # A lexicon word stated once in each text, and most words shared: the same statement
+    # reordered ('free of charge' at the end of one, 'must pay' at the end of the other).
+    shared_share = len({p.concept for p in mine} & {p.concept for p in theirs}) / len(mine)
+    once = sum(p.concept == at.concept for p in mine) == 1 and len(found) == 1
+    if at.word in _WORD_INDEX and once and shared_share >= REORDERED_SHARE:
+        return found
+    return []
 
 
 def _polarity_conflict(claim: tuple[Token, ...], passage: list[Token]) -> Contradiction | None:
@@ -571,9 +587,12 @@ def _scope_agrees(polars: list[Polar], at: Polar, other: dict[str, list[Polar]])
 
 
 def _verb_key(t: Token) -> str:
-    """Synonyms share a key ('postpone' and 'delay'), other words their stem."""
+    """Synonyms share a key ('postpone' and 'delay'), other content words their stem; other
+    words none."""
     concept = _WORD_INDEX.get(t.word)
-    return f"{concept[0]}{concept[1]:+d}" if concept else t.stem
+    if concept:
+        return f"{concept[0]}{concept[1]:+d}"
+    return t.stem if t.content else ""
 
 
 def _modal_conflict(claim: tuple[Token, ...], passage: list[Token]) -> Contradiction | None:
@@ -602,11 +621,13 @@ def _quantifiers(toks: tuple[Token, ...] | list[Token]) -> list[tuple[str, int, 
         prev = toks[i - 1].word if i else ""
         if t.word == "only":
             ahead = toks[i + 1 : i + 4]
+            if ahead and ahead[0].word in CONDITIONS:
+                continue  # 'only if': a condition, not a quantity
             if any(u.number is not None or u.word in FEW_AFTER_ONLY for u in ahead):
                 cls = "few"
             elif prev == "not":
                 cls = "also"
-            elif ahead and ahead[0].word not in CONDITIONS:
+            elif ahead:
                 cls = "only"
         if t.word == "once" and _next_word(toks, t.pos) in ONCE_BEFORE:
             cls = "once"  # 'extended once by three months'; 'once the decision ...' is 'when'

@@ -53,7 +53,7 @@ ANTONYMS: dict[str, tuple[str, str]] = {
     ),
     "strong": (
         "strong stronger strongest strengthen strengthens strengthened strengthening "
-        "robust reinforce reinforced reinforces solid support supports supported supporting",
+        "robust reinforce reinforced reinforces solid",
         "weak weaker weakest weaken weakens weakened weakening fragile undermine undermines "
         "undermined undermining",
     ),

@@ -122,8 +122,8 @@ def _first_verb(toks: Sequence[Tok], j: int, key: _Key) -> frozenset[str]:
     for t in toks[j : j + 6]:
         if t.word in _CLAUSE_END or t.word in {"to", "from", "for", "of", "that"}:
             break
-        if t.content and t.word not in _SKIP:
-            return frozenset({key(t)})
+        if t.word not in _SKIP and (k := key(t)):
+            return frozenset({k})
     return frozenset()
 
 
@@ -155,7 +155,8 @@ def _restricted(toks: Sequence[Tok], j: int) -> bool:
 
 def modals(toks: Sequence[Tok], key: _Key) -> list[Modal]:
     """The deontic expressions of a sentence, each with the verbs it governs. `key` maps a
-    token to what is compared (a stem, or a concept shared by synonyms)."""
+    token to what is compared (a stem, or a concept shared by synonyms; '' for a word that
+    names no action)."""
     out = []
     for i, t in enumerate(toks):
         value = None
