@@ -124,6 +124,11 @@ def _parser() -> argparse.ArgumentParser:
     contradictions.add_argument(
         "--out", type=Path, default=DEFAULT_OUT.parent / "contradictions", help="report folder"
     )
+    contradictions.add_argument(
+        "--fold", choices=["A", "B"], default=None,
+        help="only the pairs with odd (A) or even (B) id numbers: develop on one fold, check "
+        "on the other",
+    )  # fmt: skip
     informs = sub.add_parser(
         "informs",
         help="inform drafts on a topic set: sections filled, documents cited, voice flags",
@@ -173,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "contradictions":
         from evals.contradictions_cli import run_contradictions
 
-        return run_contradictions(args.set, args.out)
+        return run_contradictions(args.set, args.out, fold=args.fold)
     if args.command == "informs":
         from evals.informs import TOPICS
         from evals.informs import run as run_informs

@@ -58,6 +58,16 @@ def set_path(name: str, datasets: Path = DATASETS) -> Path:
     return Path(name)
 
 
+def in_fold(pair_id: str, fold: str | None) -> bool:
+    """Fold A holds the pairs whose id ends in an odd number, fold B the even ones (ids without
+    a number are in neither); no fold: every pair. Rules are developed on one fold's failures
+    and checked on the other, so that the other's figure is not tuned on."""
+    if fold is None:
+        return True
+    number = re.search(r"(\d+)$", pair_id)
+    return number is not None and int(number.group(1)) % 2 == (1 if fold == "A" else 0)
+
+
 def load_pairs(path: Path) -> list[Pair]:
     """Every line validated; ValueError naming each bad line (and duplicate ids)."""
     pairs, errors, seen = [], [], set()

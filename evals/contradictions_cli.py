@@ -9,6 +9,7 @@ from pathlib import Path
 
 from evals.contradictions import (
     DATASETS,
+    in_fold,
     load_pairs,
     passage_problems,
     run_pairs,
@@ -23,8 +24,11 @@ def _fail(message: str) -> int:
     return 2
 
 
-def run_contradictions(name: str, out: Path, datasets: Path = DATASETS) -> int:
-    """Exit code: 0 report written, 2 the set cannot be used."""
+def run_contradictions(
+    name: str, out: Path, datasets: Path = DATASETS, fold: str | None = None
+) -> int:
+    """Exit code: 0 report written, 2 the set cannot be used. `fold` ('A', 'B'): only the
+    pairs of that fold (evals.contradictions.in_fold), reported as <set>-fold<A|B>."""
     path = set_path(name, datasets)
     if not path.is_file():
         if name == "blind":
@@ -37,6 +41,9 @@ def run_contradictions(name: str, out: Path, datasets: Path = DATASETS) -> int:
         pairs = load_pairs(path)
     except (ValueError, OSError, UnicodeDecodeError) as exc:
         return _fail(f"invalid contradiction set {path}:\n{exc}")
+    pairs = [p for p in pairs if in_fold(p.id, fold)]
+    if not pairs:
+        return _fail(f"{path}: no pair in fold {fold}")
     if problems := passage_problems(pairs):
         return _fail(f"{path}: passages must be verbatim document text:\n" + "\n".join(problems))
 
@@ -48,6 +55,7 @@ def run_contradictions(name: str, out: Path, datasets: Path = DATASETS) -> int:
     outcomes = run_pairs(pairs, Verifier(embed=embedder.embed_passages), embedder.embed_passages)
     summary = summarise(outcomes)
     label = path.stem.removeprefix("contradictions-") if name in {"dev", "blind"} else path.stem
+    label += f"-fold{fold}" if fold else ""
     from common.settings import PROJECT_ROOT
 
     shown = path.resolve()

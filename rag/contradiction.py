@@ -4,12 +4,17 @@ Word overlap and embedding similarity do not see that; this check compares the s
 the passage sentence(s) it is aligned with, locally, and names the disagreement.
 
 How: every word gets a polarity. A negation ("not", "no", "never", "without", "cannot",
-"fails to") negates the few content words after it; an antonym ("decrease" for "increase",
-"less" for "more", "voluntary" for "mandatory") or a negating prefix ("unfair", "inefficient",
-"non-binding") maps a word onto its opposite's concept with the opposite sign. The sentence
-contradicts the passage when a concept it states appears near the same words in the passage
-only with the other sign. Quantifiers (all / most / some / few), numbers, months and time units
-are compared the same local way: the value next to the words they qualify.
+"fails to", and verbs that stop or fight their object: "avoid", "cease", "end", "combat")
+negates the few content words after it; an antonym (rag/contradiction_lexicon.py: "decrease"
+for "increase", "separately" for "together", "delete" for "store") or a negating prefix
+("unfair", "inefficient", "non-binding") maps a word onto its opposite's concept with the
+opposite sign. The sentence contradicts the passage when a concept it states appears near the
+same words in the passage only with the other sign. Quantifiers (all / most / some / few,
+"only X" against "all X" or "not only X", "once" against "several times"), numbers, months
+and time units (durations and frequencies) are compared the same local way: the value next to
+the words they qualify. Modal polarity (rag/deontic.py) compares what each text obliges,
+permits or forbids on the same verb; comparatives (rag/comparison.py) are checked against the
+passage's own figures and its "the same ... as".
 
 The rules on words are English. For another language only figures are compared (a number
 attached to another number than in the passage); the verifier's figure check still applies.
@@ -24,6 +29,9 @@ from functools import lru_cache
 
 from common.sentences import split_sentences
 from index.lexical import STOPWORDS, _stem, join_digit_groups
+from rag.comparison import comparison_conflict
+from rag.contradiction_lexicon import ANTONYMS
+from rag.deontic import modal_conflict, modals
 
 __all__ = ["Contradiction", "find_contradiction", "looks_english"]
 
@@ -35,6 +43,8 @@ def _words(text: str) -> list[str]:
 WINDOW = 4  # tokens: how near a passage word must be to the sentence's words it is compared on
 SCOPE = 3  # content words a quantifier governs (and the words an antonym is compared near)
 NEGATION_SCOPE = 2  # content words a negation governs
+REORDERED_SHARE = 0.7  # share of a text's words the other has: the same statement reordered
+NEGATED_AFTER = 7  # tokens: 'an administrative decision by the authority has not been taken'
 
 
 @dataclass(frozen=True)
@@ -57,93 +67,13 @@ NEGATIONS = frozenset(
 AVOIDANCE = frozenset(
     _words(
         "avoid avoids avoided avoiding refrain refrains refrained refraining prevent prevents "
-        "prevented preventing prohibited forbidden precluded barred cease ceases ceased ceasing"
+        "prevented preventing prohibited forbidden precluded barred cease ceases ceased ceasing "
+        "end ends ended expire expires expired terminate terminates terminated combat combats "
+        "combating combatting fight fights fighting tackle tackles tackling counter countering "
+        "curb curbs curbing"
     )
 )
 NEGATIONS = NEGATIONS | AVOIDANCE
-# Concept -> (words meaning it, words meaning its opposite). Polarity is relative to the first.
-ANTONYMS: dict[str, tuple[str, str]] = {
-    "increase": (
-        "increase increases increased increasing rise rises rising rose grow grows "
-        "growing grew growth expand expands expanded expanding expansion boost "
-        "boosted raise raised raises augment",
-        "decrease decreases decreased "
-        "decreasing reduce reduces reduced reducing reduction decline declines "
-        "declined declining fall falls falling fell drop drops dropped dropping "
-        "shrink shrinks shrinking shrank cut cuts cutting diminish diminished lessen",
-    ),
-    "more": ("more most greater greatest", "less least fewer fewest"),
-    "high": ("high higher highest", "low lower lowest"),
-    "large": ("large larger largest big bigger biggest", "small smaller smallest"),
-    "long": ("long longer longest lengthy", "short shorter shortest brief"),
-    "fast": (
-        "fast faster fastest swift swifter quick quicker rapid rapidly swiftly quickly",
-        "slow slower slowest slowly",
-    ),
-    "early": ("early earlier earliest", "late later latest"),
-    "before": ("before prior preceding", "after following subsequent subsequently"),
-    "first": ("first initial", "last final"),
-    "maximum": ("maximum max ceiling", "minimum min floor"),
-    "mandatory": (
-        "mandatory compulsory obligatory obligation obligations binding",
-        "voluntary optional discretionary facultative",
-    ),
-    "strong": (
-        "strong stronger strongest strengthen strengthens strengthened strengthening "
-        "robust reinforce reinforced reinforces solid",
-        "weak weaker weakest weaken weakens weakened weakening fragile",
-    ),
-    "accept": (
-        "accept accepts accepted approve approves approved endorse endorsed",
-        "reject rejects rejected refuse refuses refused deny denies denied",
-    ),
-    "allow": (
-        "allow allows allowed permit permits permitted authorise authorised authorize authorized",
-        "prohibit prohibits prohibited forbid forbids forbidden ban bans banned",
-    ),
-    "include": (
-        "include includes included including inclusion",
-        "exclude excludes excluded excluding exclusion",
-    ),
-    "inside": ("inside internal internally domestic", "outside external externally foreign"),
-    "public": ("public publicly", "private privately confidential"),
-    "permanent": ("permanent permanently", "temporary temporarily"),
-    "open": ("open opens opened opening", "close closes closed closing"),
-    "continue": (
-        "continue continues continued continuing remain remains remained",
-        "stop stops stopped cease ceases ceased discontinue discontinued halt halted "
-        "abandon abandoned",
-    ),
-    "establish": (
-        "establish establishes established establishing create creates created "
-        "creating introduce introduces introduced",
-        "abolish abolishes abolished "
-        "abolishing repeal repeals repealed eliminate eliminated dismantle "
-        "dismantled scrap scrapped",
-    ),
-    "success": ("success successful successfully succeed succeeded", "failure unsuccessful"),
-    "benefit": (
-        "benefit benefits advantage advantages gain gains",
-        "burden burdens disadvantage disadvantages harm harms loss losses",
-    ),
-    "improve": (
-        "improve improves improved improving improvement improvements better",
-        "worsen worsens worsened deteriorate deteriorated deterioration worse",
-    ),
-    "simple": (
-        "simple simpler simplify simplifies simplified simplifying easy easier",
-        "complex complicate complicates complicated difficult harder",
-    ),
-    "safe": ("safe safer safely secure", "dangerous unsafe risky riskier"),
-    "positive": ("positive", "negative"),
-    "major": (
-        "major important significant considerable substantial key main primary",
-        "minor negligible marginal secondary insignificant",
-    ),
-    "double": ("double doubled doubles doubling", "halve halved halves halving"),
-    "new": ("new recent current", "old outdated obsolete"),
-    "gradual": ("gradual gradually", "sudden suddenly abrupt abruptly"),
-}
 # Quantifier classes, and which pairs contradict each other.
 QUANTIFIERS: dict[str, str] = {
     **dict.fromkeys(_words("all every each always entire whole everyone everything"), "all"),
@@ -156,6 +86,7 @@ QUANTIFIERS: dict[str, str] = {
     ),
     **dict.fromkeys(_words("some several various sometimes occasionally partly partially"), "some"),
     **dict.fromkeys(_words("few minority rarely seldom"), "few"),
+    **dict.fromkeys(_words("repeatedly twice"), "many"),
     "many": "many",
 }
 QUANTIFIER_CONFLICTS = frozenset(
@@ -166,8 +97,18 @@ QUANTIFIER_CONFLICTS = frozenset(
         ("all", "many"),
         ("most", "few"),
         ("many", "few"),
+        ("only", "all"),
+        ("only", "also"),
+        ("once", "many"),
+        ("once", "most"),
+        ("once", "all"),
     }
 )
+ONCE_BEFORE = frozenset(_words("by a per in only and or , ; :"))  # 'once' as a count
+FEW_AFTER_ONLY = frozenset(
+    _words("few some small limited one part partly partially portion fraction minority")
+)
+CONDITIONS = frozenset(_words("if where when whether after once"))  # 'only if': a condition
 MONTHS = frozenset(
     _words("january february march april may june july august september october november december")
 )
@@ -231,6 +172,7 @@ FOREIGN = frozenset(
     )
 )
 # Words that end a negation's or a quantifier's scope.
+PARENTHETICAL = frozenset(_words("however therefore thus nevertheless moreover furthermore also"))
 CLAUSE_BREAKS = frozenset(_words("but while whereas although though however which who whose"))
 # A negating prefix applies to adjectives and participles: 'in-' + 'formation' is no negation.
 _ADJECTIVE = re.compile(r"(ble|al|ent|ant|ive|ate|ar|ic|id|ous|ful|ed|ing)(ly)?$")
@@ -284,8 +226,8 @@ def tokens_of(text: str) -> tuple[Token, ...]:
     text = re.sub(r"(?<=\d)\s*(?:per ?cent)\b", "%", text).replace("up-to-date", "current")
     # Bounds said two ways: 'no later than' is 'at the latest', 'not more than' 'at most'.
     text = re.sub(r"\b(?:no|not)\s+(later|earlier)\s+than\b", r"at \1st", text)
-    text = re.sub(r"\b(?:no|not)\s+(?:more|longer|greater)\s+than\b", "at most", text)
-    text = re.sub(r"\b(?:no|not)\s+(?:less|fewer|shorter)\s+than\b", "at least", text)
+    text = re.sub(r"\b(?:no|not)\s+(?:be\s+)?(?:more|longer|greater)\s+than\b", "at most", text)
+    text = re.sub(r"\b(?:no|not)\s+(?:be\s+)?(?:less|fewer|shorter)\s+than\b", "at least", text)
     text = re.sub(r"\bat the (latest|earliest)\b", r"at \1", text)
     text = text.replace("laterst", "latest").replace("earlierst", "earliest")
     raw = [t for t in _TOKEN.findall(text.replace("-", " "))]
@@ -438,7 +380,17 @@ def _next_word(toks: tuple[Token, ...] | list[Token], pos: int) -> str:
 def _clause_negated(toks: tuple[Token, ...] | list[Token], pos: int) -> bool:
     """A negation shortly before `pos` in the same clause ('no decision has been taken')."""
     before = [t for t in toks if pos - 7 <= t.pos < pos]
-    for t in reversed(before):
+    words = [t.word for t in before]
+    aside = {  # ', however,': a word set off by commas inside the clause
+        k
+        for j, w in enumerate(words)
+        if w in PARENTHETICAL and words[j - 1 : j] == [","] and words[j + 1 : j + 2] == [","]
+        for k in (j - 1, j, j + 1)
+    }
+    for j in range(len(before) - 1, -1, -1):
+        t = before[j]
+        if j in aside:
+            continue  # 'it is not, however, necessary': one clause
         if t.word in ",;:" or t.word in CLAUSE_BREAKS:
             return False
         if t.word in NEGATIONS:
@@ -538,7 +490,15 @@ def _local(found: list[Polar], mine: list[Polar], at: Polar, theirs: list[Polar]
     local = [p for p in found if any(0 < abs(p.pos - q) <= 2 * WINDOW for q in where)]
     if local:
         return local
-    return found if len(mine) <= 2 else []
+    if len(mine) <= 2:
+        return found
+    # A lexicon word stated once in each text, and most words shared: the same statement
+    # reordered ('free of charge' at the end of one, 'must pay' at the end of the other).
+    shared_share = len({p.concept for p in mine} & {p.concept for p in theirs}) / len(mine)
+    once = sum(p.concept == at.concept for p in mine) == 1 and len(found) == 1
+    if at.word in _WORD_INDEX and once and shared_share >= REORDERED_SHARE:
+        return found
+    return []
 
 
 def _polarity_conflict(claim: tuple[Token, ...], passage: list[Token]) -> Contradiction | None:
@@ -567,19 +527,40 @@ def _polarity_conflict(claim: tuple[Token, ...], passage: list[Token]) -> Contra
             continue  # the same clause is negative in both, worded differently
         if by_negation and _negated_after(claim, c.pos) != _negated_after(passage, p0.pos):
             continue  # 'may not be withdrawn' against 'shall not withdraw': the same negation
+        if by_negation and (
+            (c.negated and _excepted(claim, c.pos) and _restricted(passage, p0.pos))
+            or (p0.negated and _excepted(passage, p0.pos) and _restricted(claim, c.pos))
+        ):
+            continue  # 'shall not apply penalties other than' is 'may apply only the penalties'
         kind = "negation" if by_negation else "antonym"
         return Contradiction(kind, f"'{c.word}' against '{p0.word}'")
     return None
 
 
+def _excepted(toks: tuple[Token, ...] | list[Token], pos: int) -> bool:
+    """An exception after a negated word in its clause ('not apply penalties other than')."""
+    words = [t.word for t in toks if pos < t.pos <= pos + 8]
+    for i, w in enumerate(words):
+        if w in ";:" or w in CLAUSE_BREAKS:
+            return False
+        if w in {"unless", "except", "save"} or (w == "other" and words[i + 1 : i + 2] == ["than"]):
+            return True
+    return False
+
+
+def _restricted(toks: tuple[Token, ...] | list[Token], pos: int) -> bool:
+    """'only' within three words of `pos` ('may apply only the penalties')."""
+    return any(t.word == "only" and abs(t.pos - pos) <= 3 for t in toks)
+
+
 def _negated_after(toks: tuple[Token, ...] | list[Token], pos: int) -> bool:
     """A negation shortly after `pos` in the same clause: 'education may not be withdrawn'
     negates the clause 'education' stands in, as 'shall not withdraw education' does."""
-    for t in (t for t in toks if pos < t.pos <= pos + 4):
+    for t in (t for t in toks if pos < t.pos <= pos + NEGATED_AFTER):
+        if t.word in NEGATIONS:
+            return True  # 'eligibility ... ends', as 'ceases to be eligible'
         if t.word in ",;:" or t.word in CLAUSE_BREAKS or t.word in _WORD_INDEX:
             return False
-        if t.word in NEGATIONS:
-            return True
     return False
 
 
@@ -602,22 +583,56 @@ def _scope_agrees(polars: list[Polar], at: Polar, other: dict[str, list[Polar]])
     return any(any(o.sign == p.sign for o in other.get(p.concept, [])) for p in scope)
 
 
+# --- modal polarity ---------------------------------------------------------------------------
+
+
+def _verb_key(t: Token) -> str:
+    """Synonyms share a key ('postpone' and 'delay'), other content words their stem; other
+    words none."""
+    concept = _WORD_INDEX.get(t.word)
+    if concept:
+        return f"{concept[0]}{concept[1]:+d}"
+    return t.stem if t.content else ""
+
+
+def _modal_conflict(claim: tuple[Token, ...], passage: list[Token]) -> Contradiction | None:
+    """Obligation, permission and prohibition of the same verb compared (rag/deontic.py)."""
+    found = modal_conflict(modals(claim, _verb_key), modals(passage, _verb_key))
+    if found is None:
+        return None
+    mine, theirs = found
+    return Contradiction(
+        "modality",
+        f"{mine.value} ('{mine.phrase}') where the passage states "
+        f"{theirs.value} ('{theirs.phrase}')",
+    )
+
+
 # --- quantifiers ------------------------------------------------------------------------------
 
 
 def _quantifiers(toks: tuple[Token, ...] | list[Token]) -> list[tuple[str, int, set[str]]]:
     """(class, position, the content stems it governs). 'nearly all' is 'most'; 'only' before
-    a number or 'few'/'some' is 'few'."""
+    a number, 'one', 'part' or 'few'/'some' is 'few'; 'only' before anything else restricts
+    ('only in exceptional circumstances') and 'not only' widens: class 'only' and 'also'."""
     out = []
     for i, t in enumerate(toks):
         cls = QUANTIFIERS.get(t.word)
         prev = toks[i - 1].word if i else ""
         if t.word == "only":
             ahead = toks[i + 1 : i + 4]
-            if any(
-                u.number is not None or u.word in {"few", "some", "small", "limited"} for u in ahead
-            ):
+            if ahead and ahead[0].word in CONDITIONS:
+                continue  # 'only if': a condition, not a quantity
+            if any(u.number is not None or u.word in FEW_AFTER_ONLY for u in ahead):
                 cls = "few"
+            elif prev == "not":
+                cls = "also"
+            elif ahead:
+                cls = "only"
+        if t.word == "once" and _next_word(toks, t.pos) in ONCE_BEFORE:
+            cls = "once"  # 'extended once by three months'; 'once the decision ...' is 'when'
+        if t.word == "several" and _next_word(toks, t.pos) == "times":
+            cls = "many"
         if cls == "all" and prev in {"nearly", "almost", "virtually"}:
             cls = "most"
         if t.word == "most" and i + 1 < len(toks) and _ADJECTIVE.search(toks[i + 1].word):
@@ -630,22 +645,42 @@ def _quantifiers(toks: tuple[Token, ...] | list[Token]) -> list[tuple[str, int, 
                 scope.add(u.stem)
             if len(scope) == SCOPE or u.word in {"but", "while", "whereas", "although", ";"}:
                 break
-        for u in toks[max(0, i - 3) : i]:  # 'migrants mostly ...', 'published annually'
-            if u.content:
-                scope.add(u.stem)
+        if cls not in {"only", "also"}:  # a restriction governs what follows it only
+            for u in toks[max(0, i - 3) : i]:  # 'migrants mostly ...', 'published annually'
+                if u.content:
+                    scope.add(u.stem)
         out.append((cls, t.pos, scope))
     return out
 
 
 def _quantifier_conflict(claim: tuple[Token, ...], passage: list[Token]) -> Contradiction | None:
     p_q = _quantifiers(passage)
-    for cls, _, scope in _quantifiers(claim):
-        near = [pc for pc, _, ps in p_q if ps & scope]
+    for cls, at, scope in _quantifiers(claim):
+        head = _head(claim, at)
+        near = [
+            pc
+            for pc, pat, ps in p_q
+            if ps & scope
+            # 'only' against 'all' on the same noun phrase: 'only in exceptional circumstances'.
+            and ("only" not in {cls, pc} or "all" not in {cls, pc} or head & _head(passage, pat))
+        ]
         if near and all(
             (cls, pc) in QUANTIFIER_CONFLICTS or (pc, cls) in QUANTIFIER_CONFLICTS for pc in near
         ):
             return Contradiction("quantifier", f"'{cls}' where the passage says '{near[0]}'")
     return None
+
+
+def _head(toks: tuple[Token, ...] | list[Token], pos: int) -> set[str]:
+    """The content words of the noun phrase after a quantifier ('only the Member States
+    affected' -> member, state, affect; 'all national files' -> national, file)."""
+    words: set[str] = set()
+    for t in (t for t in toks if t.pos > pos):
+        if t.content:
+            words.add(t.stem)
+        elif words or t.word not in STOPWORDS:
+            break
+    return words
 
 
 # --- numbers, months, time units --------------------------------------------------------------
@@ -675,7 +710,16 @@ def _number_conflict(
                     for u in p_nums
                     if _same_kind(u, n) and 0 < (o.pos - u.pos) * (1 if gap > 0 else -1) <= 3
                 ]
-                if beside and n.number not in {u.number for u in beside}:
+                # One word more or less between them is the same attachment ('18-19 February
+                # 2016 and 17-18 March' against '... and on 17-18 March').
+                wider = {
+                    u.number
+                    for o in p_nums
+                    if o.number == m.number
+                    for u in p_nums
+                    if 0 < (o.pos - u.pos) * (1 if gap > 0 else -1) <= abs(gap) + 1
+                }
+                if beside and n.number not in wider:
                     return Contradiction(
                         _kind(n), f"{n.word} beside {m.word}; the passage has {beside[0].word}"
                     )
@@ -722,13 +766,20 @@ def _kind(t: Token) -> str:
     return "date" if t.year else "number"
 
 
+# Words after which a month name is a month ('each year in June', 'by the end of March').
+MONTH_CUES = frozenset(_words("in by from until till since before after of during early mid late"))
+
+
 def _dated_months(toks: tuple[Token, ...] | list[Token]) -> list[Token]:
-    """Month names next to a day or a year ('may' alone is a verb)."""
+    """Month names next to a day or a year, or after a preposition of time ('may' is a month
+    only next to a figure: alone it is a verb)."""
     out = []
     for i, t in enumerate(toks):
         if t.word in MONTHS:
             around = toks[max(0, i - 1) : i + 2]
-            if any(u.number is not None for u in around if u is not t):
+            dated = any(u.number is not None for u in around if u is not t)
+            cued = t.word != "may" and i > 0 and toks[i - 1].word in MONTH_CUES
+            if dated or cued:
                 out.append(t)
     return out
 
@@ -759,6 +810,11 @@ def _date_conflict(
             if u.word in UNITS and any(abs(u.pos - q) <= WINDOW for q in where)
         }
         stated = [_unit(claim, j) for j, u in enumerate(claim) if u.word in UNITS]
+        if not where:
+            # No word by it the passage has: the one period of that unit in each text.
+            theirs = [j for j, u in enumerate(passage) if UNITS.get(u.word) == UNITS[t.word]]
+            if len(theirs) == 1 and [x[1] for x in stated].count(UNITS[t.word]) == 1:
+                nearby = {_unit(passage, theirs[0])}
         if nearby and not any(_same_unit(mine, theirs) for theirs in nearby):
             if all(any(_same_unit(c, theirs) for c in stated) for theirs in nearby):
                 continue  # the claim states the passage's unit too ('annual ... five years')
@@ -773,12 +829,15 @@ FREQUENCIES = frozenset(_words("daily weekly monthly quarterly annual annually y
 
 
 def _unit(toks: tuple[Token, ...] | list[Token], i: int) -> tuple[str, str]:
-    """(how: 'every', a duration in figures or '', unit): 'quarterly' -> ('every', 'quarter'),
+    """(how: 'every', a duration in figures or '', unit): 'quarterly' and 'once a quarter' ->
+    ('every', 'quarter'),
     'five-year' -> ('5', 'year'), 'weeks' -> ('', 'week')."""
     t = toks[i]
     if t.word in FREQUENCIES:
         return ("every", UNITS[t.word])
     before = toks[i - 1] if i else None
+    if before is not None and before.word in {"a", "per", "each", "every"}:
+        return ("every", UNITS[t.word])  # 'once a year', 'every month': a frequency
     if before is not None and before.number is not None:
         return (f"{before.number:g}", UNITS[t.word])
     return ("", UNITS[t.word])
@@ -813,5 +872,13 @@ def find_contradiction(
     return (
         _date_conflict(claim, aligned, tokens_of(passage))
         or _polarity_conflict(claim, aligned)
+        or _modal_conflict(claim, aligned)
         or _quantifier_conflict(claim, aligned)
+        or _comparison_conflict(claim, aligned)
     )
+
+
+def _comparison_conflict(claim: tuple[Token, ...], passage: list[Token]) -> Contradiction | None:
+    """'X longer than Y' where the passage gives X the shorter figure (rag/comparison.py)."""
+    found = comparison_conflict(claim, passage, UNITS)
+    return Contradiction("comparative", found) if found else None

@@ -14,6 +14,7 @@ from evals.contradictions import (
     KEPT_TARGET,
     REMOVED_TARGET,
     Pair,
+    in_fold,
     load_pairs,
     passage_problems,
 )
@@ -90,3 +91,17 @@ def test_the_command_reports_the_dev_set_on_target(tmp_path: Path) -> None:
                                       "number", "date"}  # fmt: skip
     markdown = (tmp_path / "dev.md").read_text()
     assert "| contradictions removed |" in markdown and "Targets met." in markdown
+
+
+def test_folds_split_a_set_by_id_parity(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Develop on one fold's failures, check on the other: odd ids are fold A, even fold B."""
+    ids = ["cd2-001", "cd2-002", "cd2-013", "cd2-378", "x"]
+    assert [i for i in ids if in_fold(i, "A")] == ["cd2-001", "cd2-013"]
+    assert [i for i in ids if in_fold(i, "B")] == ["cd2-002", "cd2-378"]
+    assert [i for i in ids if in_fold(i, None)] == ids
+    one = tmp_path / "contradictions-one.jsonl"
+    pair = {"id": "c-1", "doc_id": "emn-about-dg-home", "passage": "p", "sentence": "s",
+            "label": "faithful", "kind": "paraphrase"}  # fmt: skip
+    one.write_text(json.dumps(pair))
+    assert run_contradictions(str(one), tmp_path / "out", fold="B") == 2
+    assert "no pair in fold B" in capsys.readouterr().err
