@@ -192,3 +192,18 @@ def test_calibrate_refuses_blind_sets(name: str, capsys: pytest.CaptureFixture[s
     dataset = PROJECT_ROOT / "evals" / "datasets" / name
     assert main(["calibrate", "--dataset", str(dataset)]) == 2
     assert "dev sets only" in capsys.readouterr().err
+
+
+def test_make_calibrate_fits_on_the_sets_the_shipped_map_names() -> None:
+    """`python -m evals calibrate` with no set given must refit on what rag/calibration.json
+    says it was fitted on (the two dev sets written blind serve tuning, not calibration)."""
+    import json
+
+    from evals.targets import shown_path
+    from evals.tune import default_sets
+
+    shipped = set(json.loads((PROJECT_ROOT / "rag" / "calibration.json").read_text())["sets"])
+    calibration = {shown_path(d) for d, _ in default_sets(written_blind=False)}
+    tuning = {shown_path(d) for d, _ in default_sets()}
+    assert calibration <= shipped and "evals/datasets/dev.jsonl" in calibration
+    assert "evals/datasets/dev-answerability.jsonl" in tuning - calibration
