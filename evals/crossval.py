@@ -37,13 +37,19 @@ def _mean(values: Sequence[float]) -> float:
 
 
 def best_setting(scores: Mapping[str, Sequence[float]], indices: Sequence[int]) -> str:
-    """The setting with the highest mean on `indices`; ties go to the earlier setting, so
-    list the default first to keep it unless another is strictly better."""
+    """The setting with the highest mean on `indices`, ties to the earlier one; but the first
+    setting (list the default first) is kept unless the best beats it by more than one
+    question's worth (1 / len(indices)): a gain smaller than one question changing its
+    score is noise (on 409 dev questions, 'floor 0.7' beat the default by 0.0008 in sample,
+    chosen by 2 folds of 5, and lowered every blind figure)."""
+    means = {name: _mean([values[i] for i in indices]) for name, values in scores.items()}
     best, best_value = "", float("-inf")
-    for name, values in scores.items():
-        value = _mean([values[i] for i in indices])
+    for name, value in means.items():
         if value > best_value + 1e-12:
             best, best_value = name, value
+    first = next(iter(means))
+    if best_value - means[first] <= 1.0 / max(len(indices), 1) + 1e-12:
+        return first
     return best
 
 

@@ -86,3 +86,14 @@ def test_summary_puts_dev_and_blind_side_by_side_with_targets(tmp_path: Path) ->
     behaviour = next(line for line in page.splitlines() if line.startswith("| behaviour"))
     assert "0.960 (met: ≥ 0.950)" in behaviour
     assert "| factoid |" in page
+
+
+def test_the_default_is_kept_unless_beaten_by_more_than_one_question() -> None:
+    # 100 questions: a gain of half a question is noise, a gain of three questions is not
+    default = [0.5] * 100
+    assert best_setting({"default": default, "tweak": [0.5] * 99 + [1.0]}, range(100)) == (
+        "default"
+    )
+    assert best_setting({"default": default, "tweak": [0.5] * 97 + [1.5] * 3}, range(100)) == (
+        "tweak"
+    )
