@@ -138,7 +138,7 @@ def unanswered_constraints(
     named = set(countries_in(evidence))
     missing += [c for c in countries_in(question) if c not in named]
     if QUANTITY_QUESTION.search(question):
-        content = QueryTerms({t: w for t, w in terms.weights.items() if not YEAR.fullmatch(t)})
+        content = _without_years(terms)
         # What is counted may be named by the passage's document and section rather than by
         # the figure's own sentence ("EMN" in the title, "Union contribution" in the section).
         context = {
@@ -187,9 +187,15 @@ def _names_new_place(question: str, answer: str) -> bool:
     )
 
 
+def _without_years(terms: QueryTerms) -> QueryTerms:
+    """The question's terms but its years: a year is checked on its own, and a sentence is
+    'about what was asked' by the question's other words."""
+    return QueryTerms({t: w for t, w in terms.weights.items() if not YEAR.fullmatch(t)})
+
+
 def _dated_sentence(question: str, answer: str, terms: QueryTerms) -> bool:
     """A sentence of the answer holding a date the question lacks, about what was asked."""
-    content = QueryTerms({t: w for t, w in terms.weights.items() if not YEAR.fullmatch(t)})
+    content = _without_years(terms)
     for sentence in split_answer(answer):
         dates = new_values("date", _REFERENCE.sub(" ", sentence), question)
         if dates and content.coverage(set(tokenize(sentence))) >= QUANTITY_COVERAGE:
