@@ -146,6 +146,12 @@ class Settings(BaseSettings):
         "writes with the configured chat model and falls back to extractive on failure.",
     )
     retrieval_k: int = Field(default=8, ge=1, le=50, description="Passages given to a composer.")
+    sentence_ranker: Path | None = Field(
+        default=PROJECT_ROOT / "rag" / "sentence_ranker.json",
+        description="The learned sentence ranker the extractive composer uses (a JSON file "
+        "written by `make train-ranker`, which ships it only when it beats the hand weights "
+        "in cross-validation on the dev sets). Empty, or no such file: the hand weights.",
+    )
     unverified_weight: float = Field(
         default=0.7,
         ge=0.0,
@@ -461,6 +467,11 @@ class Settings(BaseSettings):
         if isinstance(value, int) and value < 1:
             raise ValueError("must be 'auto' or a whole number >= 1")
         return value
+
+    @field_validator("sentence_ranker", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -1,6 +1,7 @@
 """`python -m evals run --dataset FILE [--api URL --key KEY] [--baseline] [--out DIR]
 [--composer extractive|llm] [--limit N] [--floors FILE]`; `python -m evals summary`;
 `python -m evals tune [--folds K]`; `python -m evals calibrate [--folds K]`;
+`python -m evals ranker [--folds K]`;
 `python -m evals contradictions [--set dev|blind|FILE]`;
 `python -m evals informs [--label LABEL] [--topics FILE] [--out DIR]`
 
@@ -100,6 +101,18 @@ def _parser() -> argparse.ArgumentParser:
     languages.add_argument(
         "--out", type=Path, default=DEFAULT_OUT.parent / "tune-languages", help="output folder"
     )
+    ranker = sub.add_parser(
+        "ranker",
+        help="train the learned sentence ranker on the dev sets; ship it only if it wins "
+        "k-fold cross-validation end to end",
+    )
+    for option, meaning in (("--dataset", "a dev set"), ("--index", "its index folder")):
+        ranker.add_argument(option, type=Path, action="append",
+                            help=f"{meaning}, as for tune (dev sets only)")  # fmt: skip
+    ranker.add_argument("--folds", type=int, default=5, help="k (default 5)")
+    ranker.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT.parent / "ranker", help="output folder"
+    )
     calibrate = sub.add_parser(
         "calibrate",
         help="fit the confidence map on the dev sets (k-fold held-out ECE); writes "
@@ -154,7 +167,7 @@ def _dev_sets(args: argparse.Namespace) -> list[tuple[Path, Path | None]]:
     sets = (
         [(d, indexes[i] if i < len(indexes) else None) for i, d in enumerate(datasets)]
         if datasets
-        else default_sets(written_blind=args.command == "tune")
+        else default_sets(written_blind=args.command in ("tune", "ranker"))
     )
     if any("blind" in d.name for d, _ in sets):
         raise ValueError(f"{args.command} on dev sets only: the blind sets are run to report")
@@ -191,11 +204,23 @@ def main(argv: list[str] | None = None) -> int:
         result = run_tune_languages(args.out, args.folds)
         print(f"held-out {result.held_out:.4f}; chosen: {result.chosen}; wrote {args.out}")
         return 0
-    if args.command in ("tune", "calibrate"):
+    if args.command in ("tune", "calibrate", "ranker"):
         try:
             sets = _dev_sets(args)
         except ValueError as exc:
             return _fail(str(exc))
+    if args.command == "ranker":
+        from evals.ranker import run_ranker
+
+        result = run_ranker(sets, args.out, args.folds)
+        print(
+            f"held-out score {result.cross_validation.held_out:.4f} (hand weights "
+            f"{result.means['hand weights']:.4f}, {result.questions} dev questions); chosen: "
+            f"{result.cross_validation.chosen}; "
+            f"{'shipped to rag/sentence_ranker.json' if result.shipped else 'not shipped'}; "
+            f"wrote {args.out}"
+        )
+        return 0
     if args.command == "calibrate":
         from evals.calibrate import run_calibrate
         from evals.targets import EvalError

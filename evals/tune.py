@@ -108,9 +108,13 @@ def score_grid(settings: Any, items: Sequence[Item], configs: dict[str, dict[str
     from rag.composers.extractive import ExtractiveComposer
 
     target = InProcessTarget(settings)
+    # Every setting runs with the shipped sentence ranker, if any (`make train-ranker`).
+    shipped = getattr(target.assistant.composers["extractive"], "ranker", None)
     scores: dict[str, list[float]] = {}
     for name, config in configs.items():
-        target.assistant.composers["extractive"] = ExtractiveComposer(**config)
+        target.assistant.composers["extractive"] = ExtractiveComposer(
+            **{"ranker": shipped, **config}
+        )
         row = []
         for item in items:
             reply = target.ask(item)

@@ -44,6 +44,7 @@ from rag.retrieval import (
     to_english_scale,
 )
 from rag.semantic_guard import SemanticGuard
+from rag.sentence_ranker import load_ranker
 from rag.steps import (
     Compose,
     Context,
@@ -93,7 +94,9 @@ class Assistant:
             unverified_weight=settings.unverified_weight,
         )
         self.composers: dict[str, Composer] = composers or {
-            "extractive": ExtractiveComposer(),
+            "extractive": ExtractiveComposer(
+                ranker=load_ranker(settings.sentence_ranker) if settings.sentence_ranker else None
+            ),
             "llm": LLMComposer(settings),
         }
         self.verifiers = Verifiers(

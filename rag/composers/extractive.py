@@ -17,12 +17,15 @@ import numpy as np
 from index.lexical import tokenize
 from rag.asked_for import answers_kinds, asked_for
 from rag.composers.base import ComposeInput, Draft
+from rag.sentence_ranker import SentenceRanker
 
 _FOOTNOTE_PREFIX = re.compile(r"^Footnote \((\w+)\):\s*")
 _BULLET = re.compile(r"^\s*[-•*]\s+")
 _DIGIT = re.compile(r"\d")
 ABSORB_SHARE = 1.0  # chosen on the dev sets
 # A line that continues a list announced by the sentence before it ("as follows:").
+# A paragraph's or point's own number opening a sentence ("5. The ...", "(b) where ...").
+_ENUMERATED = re.compile(r"^\s*(\(?\d{1,3}[.)]|\(?[a-z]{1,4}\))\s")
 _LIST_ITEM = re.compile(r"^\s*([-•*]\s+|\(?[a-z]{1,4}\)\s+|\(?\d{1,2}[.)]\s+|[ivx]{1,4}\)\s+)")
 
 
@@ -34,6 +37,7 @@ class _Sentence:
     vector: np.ndarray
     score: float
     items: list[str] = field(default_factory=list)  # the list this sentence announces
+    features: dict[str, float] = field(default_factory=dict)  # what the score was made of
 
 
 def display_sentence(raw: str, table_header: str = "") -> str:
@@ -84,6 +88,22 @@ class SentenceWeights:
     title: float = 0.3  # penalty: the document's own title line
     superseded: float = 0.15  # penalty: a superseded document (its replacement speaks first)
     unverified: float = 0.25  # penalty: no catalog entry (a catalogued source speaks first)
+    length: float = 0.04  # penalty: per ten words beyond 35
+
+    def score(self, f: dict[str, float]) -> float:
+        """The hand-weighted score of a sentence's features (catalog penalties apart)."""
+        return (
+            self.similarity * f["similarity"]
+            + self.coverage * f["coverage"]
+            + self.density * f["density"]
+            + self.rank * f["rank"]
+            + self.figures * f["figures"]
+            - self.no_digit * f["no_digit"]
+            + self.asked * f["asked"]
+            - self.not_asked * f["not_asked"]
+            - self.title * f["title"]
+            - self.length * f["length"]
+        )
 
 
 class ExtractiveComposer:
@@ -93,7 +113,8 @@ class ExtractiveComposer:
     def __init__(self, max_sentences: int = 4, max_list_sentences: int = 6,
                  relative_floor: float = 0.6, max_passages: int = 5,
                  novelty: float = 0.15, weights: SentenceWeights | None = None,
-                 lead_with_best: bool = True, max_items: int = 8) -> None:  # fmt: skip
+                 lead_with_best: bool = True, max_items: int = 8,
+                 ranker: SentenceRanker | None = None) -> None:  # fmt: skip
         self.novelty = novelty
         self.max_sentences = max_sentences
         self.max_list_sentences = max_list_sentences
@@ -102,11 +123,12 @@ class ExtractiveComposer:
         self.weights = weights or SentenceWeights()
         self.lead_with_best = lead_with_best
         self.max_items = max_items
+        # Learned sentence scores (rag/sentence_ranker.py) in place of the hand weights.
+        self.ranker = ranker
 
     def candidates(self, data: ComposeInput) -> list[_Sentence]:
         """Every sentence of the top passages, scored against the question."""
         out: list[_Sentence] = []
-        w = self.weights
         kinds = asked_for(data.question, data.terms.language)
         passages = data.passages[: self.max_passages]
         for p_index, cand in enumerate(passages):
@@ -121,6 +143,7 @@ class ExtractiveComposer:
             spans = cand.sentence_spans
             header = _table_header(chunk.text) if chunk.block == "table" else ""
             rank = 1.0 - p_index / max(len(passages), 1)
+            section = data.terms.coverage(set(tokenize(chunk.section_path)))
             for position, (start, end) in enumerate(spans):
                 raw = chunk.text[start:end]
                 if len(raw) < 12:
@@ -128,39 +151,54 @@ class ExtractiveComposer:
                 text = display_sentence(raw, header)
                 if not text or text == display_sentence(header) or not _is_statement(text):
                     continue
-                cos = float(sims[position]) if position < len(sims) else 0.0
-                sentence_tokens = cand.sentence_terms(position)
-                coverage = data.terms.coverage(set(sentence_tokens))
-                # Matched terms per word: a short sentence that names the asked-for
-                # things beats a long one that mentions everything.
-                density = min(1.0, 4.0 * coverage / max(len(sentence_tokens), 4) ** 0.5)
-                score = (
-                    w.similarity * cos + w.coverage * coverage + w.density * density + w.rank * rank
-                )
-                figures = data.terms.figure_match(raw)
-                score += w.figures * figures
-                if data.wants_numbers and not _DIGIT.search(_FOOTNOTE_PREFIX.sub("", raw)):
-                    score -= w.no_digit
-                if kinds:
-                    fit = answers_kinds(kinds, text, data.question)
-                    score += w.asked * fit - (w.not_asked if fit == 0 else 0.0)
-                if _is_title(text, chunk.doc.title):
-                    score -= w.title
-                if chunk.doc.superseded:
-                    score -= w.superseded
-                if chunk.doc.unverified:
-                    score -= w.unverified
                 words = len(text.split())
+                figures = data.terms.figure_match(raw)
                 if words < 5 and not figures:
                     continue  # title-page lines, labels: not an answer
-                if words > 35:
-                    score -= 0.004 * (words - 35)
-                sentence = _Sentence(
-                    p_index, position, text, cand.sentence_vectors[position], score
+                items = (
+                    self._announced_items(chunk.text, spans, position, header)
+                    if text.endswith(":")
+                    else []
                 )
-                if text.endswith(":"):
-                    sentence.items = self._announced_items(chunk.text, spans, position, header)
-                out.append(sentence)
+                sentence_tokens = cand.sentence_terms(position)
+                coverage = data.terms.coverage(set(sentence_tokens))
+                fit = answers_kinds(kinds, text, data.question) if kinds else 0.0
+                features = {
+                    "similarity": float(sims[position]) if position < len(sims) else 0.0,
+                    "coverage": coverage,
+                    # Matched terms per word: a short sentence that names the asked-for
+                    # things beats a long one that mentions everything.
+                    "density": min(1.0, 4.0 * coverage / max(len(sentence_tokens), 4) ** 0.5),
+                    "rank": rank,
+                    "passage_score": float(cand.score),
+                    "figures": figures,
+                    "no_digit": float(
+                        data.wants_numbers and not _DIGIT.search(_FOOTNOTE_PREFIX.sub("", raw))
+                    ),
+                    "asked": fit,
+                    "not_asked": float(bool(kinds) and fit == 0),
+                    "title": float(_is_title(text, chunk.doc.title)),
+                    "length": max(0, words - 35) / 10,
+                    "words": min(words, 80) / 40,
+                    "position": min(position, 20) / 10,
+                    "first": float(position == 0),
+                    "lead_in": float(text.endswith(":")),
+                    "items": min(len(items), 8) / 4,
+                    "enumerated": float(_ENUMERATED.match(text) is not None),
+                    "section": section,
+                    "recital": float("recital" in chunk.section_path.lower()),
+                }
+                score = self.weights.score(features)
+                if self.ranker is not None and not self.ranker.lead_only:
+                    score = self.ranker.blended(features, score)
+                # Catalog policy, not learned: a replacement or a catalogued source speaks
+                # first.
+                if chunk.doc.superseded:
+                    score -= self.weights.superseded
+                if chunk.doc.unverified:
+                    score -= self.weights.unverified
+                vector = cand.sentence_vectors[position]
+                out.append(_Sentence(p_index, position, text, vector, score, items, features))
         folded = _fold_items(out, ABSORB_SHARE)
         return [s for s in out if id(s) not in folded]
 
@@ -216,7 +254,11 @@ class ExtractiveComposer:
         ordered = sorted(chosen, key=lambda c: (c[0].passage, c[0].position))
         if not self.lead_with_best or len(ordered) < 2:
             return ordered
-        lead = max(ordered, key=lambda c: c[0].score)
+        ranker = self.ranker
+        if ranker is not None and ranker.lead_only:
+            lead = max(ordered, key=lambda c: ranker.score(c[0].features))
+        else:
+            lead = max(ordered, key=lambda c: c[0].score)
         return [lead] + [c for c in ordered if c is not lead]
 
     def compose(self, data: ComposeInput) -> Draft:
