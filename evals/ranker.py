@@ -108,6 +108,9 @@ class RankerResult:
     cross_validation: CrossValidation
     means: dict[str, float]  # setting -> mean over all questions, each scored by a fold model
     per_set: dict[str, dict[str, tuple[float, int]]]  # dev set -> setting -> (mean, n)
+    # setting -> questions scoring higher / lower than with the hand weights: answerable ones,
+    # then the others (to abstain or decline)
+    changes: dict[str, tuple[int, int, int, int]]
     questions: int
     shipped: bool
     ranker: SentenceRanker
@@ -162,7 +165,18 @@ def run_ranker(sets: Sequence[tuple[Path, Path | None]], out: Path, k: int = 5,
             for name, values in scores.items()
         }
     means = {name: sum(values) / n for name, values in scores.items()}
-    report = RankerResult(result, means, per_set, n, chosen is not None, final)
+    answerable = [dev[s].items[i].expected_behaviour == "answer" for s, i in owners]
+    hand = scores["hand weights"]
+    changes = {
+        name: (
+            sum(a and v > h + 1e-9 for a, v, h in zip(answerable, values, hand, strict=True)),
+            sum(a and v < h - 1e-9 for a, v, h in zip(answerable, values, hand, strict=True)),
+            sum(not a and v > h + 1e-9 for a, v, h in zip(answerable, values, hand, strict=True)),
+            sum(not a and v < h - 1e-9 for a, v, h in zip(answerable, values, hand, strict=True)),
+        )
+        for name, values in scores.items()
+    }
+    report = RankerResult(result, means, per_set, changes, n, chosen is not None, final)
     out.mkdir(parents=True, exist_ok=True)
     final.save(out / "sentence_ranker.json")
     (out / "ranker.md").write_text(render(report, k), "utf-8")
@@ -211,7 +225,16 @@ def render(result: RankerResult, k: int) -> str:
         "## Every setting (each question scored by the ranker fitted without it)",
         "",
         *markdown_table(
-            ["setting", "mean score"], [[name, f"{v:.4f}"] for name, v in result.means.items()]
+            ["setting", "mean score", "answerable: better / worse", "others: better / worse"],
+            [
+                [
+                    name,
+                    f"{v:.4f}",
+                    "{} / {}".format(*result.changes[name][:2]),
+                    "{} / {}".format(*result.changes[name][2:]),
+                ]
+                for name, v in result.means.items()
+            ],
         ),
         "",
         "## Per dev set",

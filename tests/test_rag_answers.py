@@ -340,6 +340,8 @@ def test_oversized_question_is_declined(assistant: Assistant) -> None:
         ("In which month are the EMN country factsheets normally published?", "month"),
         ("Why did Hungary decide not to submit a national strategy under the AMMR?", "reason"),
         ("In which city did the 41st EMN Steering Board meeting take place?", "place"),
+        # The strategy gives the falls of 2025 and 2024, and names 2023 elsewhere.
+        ("By what percentage did illegal border crossings into the EU drop in 2023?", "for 2023"),
     ],
 )
 def test_a_near_miss_abstains_naming_what_is_missing(
@@ -359,6 +361,7 @@ def test_a_near_miss_abstains_naming_what_is_missing(
             "year following",
         ),
         ("Why are fewer resettlement places on offer for 2026-2027?", "reception"),
+        ("By what percentage did illegal border crossings into the EU drop in 2025?", "26%"),
     ],
 )
 def test_the_answerable_twin_of_a_near_miss_is_answered(
