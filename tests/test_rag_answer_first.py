@@ -47,6 +47,20 @@ def test_a_sentence_announcing_a_list_brings_its_items(assistant: Assistant) -> 
     assert any("collecting and exchanging" in item for item in items), describe(answer)
 
 
+def test_a_sentence_brings_the_next_one_that_spells_it_out(assistant: Assistant) -> None:
+    # "... cooperate with all other EU agencies and institutions." is followed by "These are,
+    # for example, EUROSTAT ..., FRONTEX": the agencies asked for are in the second sentence.
+    answer = assistant.ask("Which EU agencies and bodies do the NCPs cooperate with at EU level?")
+    assert_answered(answer)
+    # Right after it, and cited.
+    follows = re.search(
+        r"all other EU agencies and institutions \[\d+\]\.\s+These are, for example, "
+        r"EUROSTAT[^\[]*FRONTEX\) \[\d+\]",
+        answer.answer,
+    )
+    assert follows, describe(answer)
+
+
 def test_the_documents_title_line_does_not_lead(assistant: Assistant) -> None:
     answer = assistant.ask("What is the EMN work programme 2026-2027 about?")
     head = first_sentence(answer.answer).lower()

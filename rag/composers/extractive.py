@@ -26,6 +26,12 @@ ABSORB_SHARE = 1.0  # chosen on the dev sets
 # A line that continues a list announced by the sentence before it ("as follows:").
 # A paragraph's or point's own number opening a sentence ("5. The ...", "(b) where ...").
 _ENUMERATED = re.compile(r"^\s*(\(?\d{1,3}[.)]|\(?[a-z]{1,4}\))\s")
+# A sentence that spells out the one before it: "At EU level, NCPs cooperate with all other EU
+# agencies." + "These are, for example, EUROSTAT, ..., Frontex."
+_CONTINUES = re.compile(
+    r"^(These|Those|They|Such\s+\w+)\s+(are|were|include|included|comprise|cover|consist)\b|"
+    r"^(For example|For instance|In particular|Namely|This includes)\b"
+)
 _LIST_ITEM = re.compile(r"^\s*([-•*]\s+|\(?[a-z]{1,4}\)\s+|\(?\d{1,2}[.)]\s+|[ivx]{1,4}\)\s+)")
 
 
@@ -38,6 +44,7 @@ class _Sentence:
     score: float
     items: list[str] = field(default_factory=list)  # the list this sentence announces
     features: dict[str, float] = field(default_factory=dict)  # what the score was made of
+    follow: str = ""  # the next sentence, when it spells this one out ("These are, ...")
 
 
 def display_sentence(raw: str, table_header: str = "") -> str:
@@ -198,7 +205,13 @@ class ExtractiveComposer:
                 if chunk.doc.unverified:
                     score -= self.weights.unverified
                 vector = cand.sentence_vectors[position]
-                out.append(_Sentence(p_index, position, text, vector, score, items, features))
+                sentence = _Sentence(p_index, position, text, vector, score, items, features)
+                if not items and position + 1 < len(spans):
+                    start, end = spans[position + 1]
+                    follow = display_sentence(chunk.text[start:end], header)
+                    if _CONTINUES.match(follow):
+                        sentence.follow = follow
+                out.append(sentence)
         folded = _fold_items(out, ABSORB_SHARE)
         return [s for s in out if id(s) not in folded]
 
@@ -271,6 +284,10 @@ class ExtractiveComposer:
         for sentence, passages in chosen:
             markers = "".join(f"[{p + 1}]" for p in sorted(passages))
             parts.append(f"{sentence.text} {markers}")
+            if sentence.follow and sentence.follow not in quoted:
+                # A sentence brings the one that spells it out, as a lead-in brings its list.
+                parts.append(f"{sentence.follow} [{sentence.passage + 1}]")
+                quoted.add(sentence.follow)
             items = [i for i in sentence.items if i not in quoted]
             if items:
                 # A sentence that announces a list brings the list (each item cited).
