@@ -30,6 +30,8 @@ help:
 	@echo "make tune   choose the composer's settings by 5-fold cross-validation on the dev set"
 	@echo "make calibrate  fit the confidence map on the dev sets (5-fold held-out ECE) ->"
 	@echo "           rag/calibration.json, evals/reports/calibration/"
+	@echo "make train-ranker  fit the learned sentence ranker on the dev sets, 5-fold end to end"
+	@echo "           -> evals/reports/ranker/; ships rag/sentence_ranker.json only if it wins"
 	@echo "make campaign  rerun the hardening fault and attack campaign (about 5 min) ->"
 	@echo "           evals/reports/campaign/ (LABEL=before|after names the run; default latest)"
 	@echo "make bench performance benchmark (under 10 min) -> evals/reports/bench/; make bench-scale adds 100k and 1M chunks (and re-measures 1k)"
