@@ -82,15 +82,6 @@ def collect(name: str, settings: Any, items: Sequence[Item]) -> DevSet:
     return DevSet(name, settings, list(items), lists)
 
 
-def _score(target: Any, item: Item) -> float:
-    from evals.runner import score_question
-    from evals.tune import question_score
-
-    reply = target.ask(item)
-    ranking = target.ranking(item, reply) if item.sources else []
-    return question_score(item, score_question(item, reply, ranking))
-
-
 # Settings compared: the hand weights first (kept unless beaten by more than one question's
 # worth), then the learned score blended with the hand score in these shares.
 BLENDS: dict[str, dict[str, Any] | None] = {
@@ -123,7 +114,7 @@ def run_ranker(sets: Sequence[tuple[Path, Path | None]], out: Path, k: int = 5,
     fold; `cross_validate` then chooses the setting on the other folds, as `tune` does."""
     from evals.dataset import load_dataset
     from evals.targets import InProcessTarget, shown_path
-    from evals.tune import dev_settings
+    from evals.tune import dev_settings, score_item
 
     dev: list[DevSet] = []
     for dataset, index in sets:
@@ -148,7 +139,7 @@ def run_ranker(sets: Sequence[tuple[Path, Path | None]], out: Path, k: int = 5,
                     ranker=None if blend is None else replace(ranker, **blend)
                 )
                 for j in mine:
-                    scores[name][j] = _score(target, d.items[owners[j][1]])
+                    scores[name][j] = score_item(target, d.items[owners[j][1]])
         progress(f"fold {number + 1}/{k}: {len(fold)} questions held out")
     result = cross_validate(scores, k=k)
     chosen = BLENDS[result.chosen]
@@ -167,15 +158,7 @@ def run_ranker(sets: Sequence[tuple[Path, Path | None]], out: Path, k: int = 5,
     means = {name: sum(values) / n for name, values in scores.items()}
     answerable = [dev[s].items[i].expected_behaviour == "answer" for s, i in owners]
     hand = scores["hand weights"]
-    changes = {
-        name: (
-            sum(a and v > h + 1e-9 for a, v, h in zip(answerable, values, hand, strict=True)),
-            sum(a and v < h - 1e-9 for a, v, h in zip(answerable, values, hand, strict=True)),
-            sum(not a and v > h + 1e-9 for a, v, h in zip(answerable, values, hand, strict=True)),
-            sum(not a and v < h - 1e-9 for a, v, h in zip(answerable, values, hand, strict=True)),
-        )
-        for name, values in scores.items()
-    }
+    changes = {name: _changes(values, hand, answerable) for name, values in scores.items()}
     report = RankerResult(result, means, per_set, changes, n, chosen is not None, final)
     out.mkdir(parents=True, exist_ok=True)
     final.save(out / "sentence_ranker.json")
@@ -188,6 +171,17 @@ def run_ranker(sets: Sequence[tuple[Path, Path | None]], out: Path, k: int = 5,
     elif ship_to.exists():
         ship_to.unlink()
     return report
+
+
+def _changes(values: Sequence[float], hand: Sequence[float],
+             answerable: Sequence[bool]) -> tuple[int, int, int, int]:  # fmt: skip
+    """Questions scoring higher / lower than with the hand weights: answerable ones, then
+    the others."""
+    counts = [0, 0, 0, 0]
+    for value, base, is_answerable in zip(values, hand, answerable, strict=True):
+        if abs(value - base) > 1e-9:
+            counts[(0 if is_answerable else 2) + (0 if value > base else 1)] += 1
+    return counts[0], counts[1], counts[2], counts[3]
 
 
 def render(result: RankerResult, k: int) -> str:

@@ -100,10 +100,18 @@ def question_score(item: Item, metrics: dict[str, Any]) -> float:
     return 0.4 * recall + 0.4 * behaviour + 0.2 * first
 
 
+def score_item(target: Any, item: Item) -> float:
+    """One question answered by `target` (an evals target) and scored as `question_score`."""
+    from evals.runner import score_question
+
+    reply = target.ask(item)
+    ranking = target.ranking(item, reply) if item.sources else []
+    return question_score(item, score_question(item, reply, ranking))
+
+
 def score_grid(settings: Any, items: Sequence[Item], configs: dict[str, dict[str, Any]],
                progress: Callable[[str], None] = print) -> dict[str, list[float]]:  # fmt: skip
     """Per-question scores of every configuration on `items`."""
-    from evals.runner import score_question
     from evals.targets import InProcessTarget
     from rag.composers.extractive import ExtractiveComposer
 
@@ -115,11 +123,7 @@ def score_grid(settings: Any, items: Sequence[Item], configs: dict[str, dict[str
         target.assistant.composers["extractive"] = ExtractiveComposer(
             **{"ranker": shipped, **config}
         )
-        row = []
-        for item in items:
-            reply = target.ask(item)
-            ranking = target.ranking(item, reply) if item.sources else []
-            row.append(question_score(item, score_question(item, reply, ranking)))
+        row = [score_item(target, item) for item in items]
         scores[name] = row
         progress(f"{name:32} {sum(row) / len(row):.4f}")
     return scores

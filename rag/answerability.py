@@ -155,12 +155,13 @@ def unanswered_constraints(
             fits = bool(kinds) and answers_kinds(kinds, sentence, question) > 0
             return coverage >= QUANTITY_COVERAGE or (fits and coverage >= QUANTITY_COVERAGE / 2)
 
-        if not any(gives_figure(s) for s in split_answer(answer)):
+        sentences = split_answer(answer)
+        if not any(gives_figure(s) for s in sentences):
             missing.append("the figure asked for")
         # A figure dated to other years is not the figure for the year asked ("declined by
         # 26% in 2025, following a 38% decrease in 2024" for "by what percentage ... in 2023").
         asked_years = set(single) - set(missing)
-        figures = [s for s in split_answer(answer) if has_quantity(s) or gives_share(s)]
+        figures = [s for s in sentences if has_quantity(s) or gives_share(s)]
         dated = [set(YEAR.findall(_REFERENCE.sub(" ", s))) for s in figures]
         if asked_years and figures and all(d and not d & asked_years for d in dated):
             missing.append(f"the figure for {', '.join(sorted(asked_years))}")

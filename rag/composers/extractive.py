@@ -23,7 +23,6 @@ _FOOTNOTE_PREFIX = re.compile(r"^Footnote \((\w+)\):\s*")
 _BULLET = re.compile(r"^\s*[-•*]\s+")
 _DIGIT = re.compile(r"\d")
 ABSORB_SHARE = 1.0  # chosen on the dev sets
-# A line that continues a list announced by the sentence before it ("as follows:").
 # A paragraph's or point's own number opening a sentence ("5. The ...", "(b) where ...").
 _ENUMERATED = re.compile(r"^\s*(\(?\d{1,3}[.)]|\(?[a-z]{1,4}\))\s")
 # A sentence that spells out the one before it: "At EU level, NCPs cooperate with all other EU
@@ -32,6 +31,7 @@ _CONTINUES = re.compile(
     r"^(These|Those|They|Such\s+\w+)\s+(are|were|include|included|comprise|cover|consist)\b|"
     r"^(For example|For instance|In particular|Namely|This includes)\b"
 )
+# A line that continues a list announced by the sentence before it ("as follows:").
 _LIST_ITEM = re.compile(r"^\s*([-•*]\s+|\(?[a-z]{1,4}\)\s+|\(?\d{1,2}[.)]\s+|[ivx]{1,4}\)\s+)")
 
 
