@@ -119,6 +119,14 @@ class Settings(BaseSettings):
         description="Share of the English model (on the glossary keywords) in a sentence's "
         "similarity to a question not in English; the rest is the multilingual model's.",
     )
+    multilingual_keyword_weight: float = Field(
+        default=2.0,
+        ge=0.0,
+        le=4.0,
+        description="Weight, in the fusion for a question not in English, of the multilingual "
+        "model's ranking of the question's glossary keywords (0: not computed, one model call "
+        "less).",
+    )
     query_prefix: str = Field(default="", description="Prefix the model expects on queries.")
     passage_prefix: str = Field(default="", description="Prefix the model expects on passages.")
 

@@ -33,8 +33,10 @@ from rag.composers.base import Composer
 from rag.composers.extractive import ExtractiveComposer
 from rag.composers.llm import LLMComposer
 from rag.filter_hint import FilterHint
+from rag.glossary import preload as preload_glossaries
 from rag.guard_text import guard_clean
 from rag.guards import check_question
+from rag.lexicon import available as lexicon_languages
 from rag.provenance import Provenance, load_or_create_key, sign_output
 from rag.retrieval import (
     Candidate,
@@ -90,6 +92,7 @@ class Assistant:
                 settings.multilingual_lexical_weight,
                 settings.multilingual_english_weight,
                 settings.multilingual_english_sentences,
+                settings.multilingual_keyword_weight,
             ),
             unverified_weight=settings.unverified_weight,
         )
@@ -201,13 +204,15 @@ class Assistant:
     def warm_models(self) -> None:
         """Load the embedding models, language detection, the input guard's rules (every
         language's injection patterns: about a second of regex compilation a restarted host's
-        first question would otherwise pay) and the semantic guard's examples (the
-        multilingual model's query path when the loaded index has its vectors)."""
+        first question would otherwise pay), the semantic guard's examples and every
+        language's glossary (the multilingual model's query path, about 3 s of regex
+        compilation, when the loaded index has its vectors)."""
         self.embedder.embed_query("warm-up")
         check_question("warm-up")
         detect_language("Quelle est la politique de l'UE en matière de retour ?")
         if self.multilingual is not None and self.index.has_multilingual:
             self.multilingual.embed_query("warm-up")
+            preload_glossaries(lexicon_languages())
         if self.semantic_guard is not None:
             self.semantic_guard.kind("warm-up")
 

@@ -181,6 +181,7 @@ class CrossWeights:
     lexical: float = 0.5
     english: float = 1.0
     sentences: float = 0.5
+    keywords: float = 2.0  # the multilingual model's ranking of the glossary keywords
 
 
 @dataclass
@@ -193,6 +194,7 @@ class CrossLingual:
     english: str = ""
     english_vector: np.ndarray | None = None
     weights: CrossWeights = field(default_factory=CrossWeights)
+    keyword_vector: np.ndarray | None = None  # the multilingual model's vector of `english`
 
     def sentence_sims(self, multilingual: np.ndarray | None, english: np.ndarray) -> np.ndarray:
         """Per sentence: the multilingual similarity on the English scale, blended with the
@@ -365,7 +367,11 @@ class HybridRetriever:
         query = terms.lexical_query(f"{question} {cross.english}")
         lexical = index.lexical(query, self.fetch_k, filters)
         weights = self.cross_weights
-        return fuse(dense, lexical, weights.lexical, more=((english, weights.english),))
+        more = [(english, weights.english)]
+        if cross.keyword_vector is not None and weights.keywords > 0:
+            keywords = index.dense(cross.keyword_vector, self.fetch_k, filters, multilingual=True)
+            more.append((keywords, weights.keywords))
+        return fuse(dense, lexical, weights.lexical, more=tuple(more))
 
     def retrieve(
         self, question: str, query_vector: np.ndarray, k: int = 8, filters: Filters | None = None

@@ -187,11 +187,13 @@ class Retrieve(Step):
         cross = None
         if ctx.multilingual and self.multilingual is not None:
             english = ctx.keywords = english_keywords(ctx.query, ctx.language)
+            weights = self.retriever.cross_weights
             cross = CrossLingual(
                 self.multilingual.embed_query(ctx.query),
                 english,
                 self.embedder.embed_query(english) if english else None,
-                self.retriever.cross_weights,
+                weights,
+                self.multilingual.embed_query(english) if english and weights.keywords else None,
             )
             # The composer reads the candidates' cross-language sentence similarities, not
             # this vector (ComposeInput.multilingual).

@@ -97,3 +97,15 @@ def test_the_default_is_kept_unless_beaten_by_more_than_one_question() -> None:
     assert best_setting({"default": default, "tweak": [0.5] * 97 + [1.5] * 3}, range(100)) == (
         "tweak"
     )
+
+
+def test_one_answer_is_the_noise_floor_when_a_score_averages_several() -> None:
+    """12 questions, each the mean over its 23 languages: a gain of three answers out of 276
+    is not noise, although it is far less than one whole question (1/12)."""
+    default = [0.5] * 12
+    tweak = [0.5 + 3 / 23] + [0.5] * 11  # three more answers right, all in one question
+    scores = {"default": default, "tweak": tweak}
+    assert best_setting(scores, range(12)) == "default"
+    assert best_setting(scores, range(12), rows_per_question=23) == "tweak"
+    half = {"default": default, "tweak": [0.5 + 0.5 / 23] + [0.5] * 11}
+    assert best_setting(half, range(12), rows_per_question=23) == "default"

@@ -14,12 +14,13 @@ import pytest
 from common.language import EU_LANGUAGES, detect_language
 from common.texts import LOCALE_DIR, Texts, available_languages, text
 from rag.asked_for import asked_for
-from rag.glossary import english_keywords, glossary
+from rag.glossary import build_glossary, english_keywords, glossary, specificity
 from rag.guards import check_question, in_domain
 from rag.lexicon import available, lexicon
 from rag.question import classify_question
 
 EXAMPLES = Path(__file__).parent / "data" / "lexicon_examples"
+TERMS = Path(__file__).parents[1] / "rag" / "glossaries" / "terms.txt"
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 # One everyday question per language: "What is the EMN budget for 2026-2027?" in spirit.
@@ -115,11 +116,13 @@ def test_a_missing_language_falls_back_to_english() -> None:
 
 
 def test_every_language_but_english_has_a_lexicon_and_a_glossary() -> None:
+    terms = set(TERMS.read_text(encoding="utf-8").split("\n")) - {""}
     assert available() == sorted(c for c in EU_LANGUAGES if c != "en")
     for code in available():
         assert lexicon(code) is not None
         words = glossary(code)
-        assert words is not None and len(words.patterns) >= 300, code
+        assert words is not None and len(words.patterns) >= 1000, code
+        assert {term for term, _ in words.patterns} <= terms, code  # the documents' terms
 
 
 @pytest.mark.parametrize("code", [c for c in EU_LANGUAGES if c != "en"])
@@ -158,12 +161,63 @@ def test_glossary_turns_a_question_into_english_keywords() -> None:
     assert english_keywords("What is the budget?", "en") == ""
 
 
+@pytest.mark.parametrize(
+    ("code", "question", "meant", "not_meant"),
+    [
+        ("de", "Wie hoch ist die Mittelausstattung für Finanzhilfen?", "grants", "assistance"),
+        ("fi", "Kuinka paljon on varattu avustuksiin?", "grants", "assistance"),
+    ],
+)
+def test_the_glossary_term_spelled_out_further_wins(code, question, meant, not_meant) -> None:
+    """'Finanzhilfen' matches 'grants' by its whole stem and 'assistance' by '-hilfe' alone:
+    the same words, so the stem that spells out more of them decides."""
+    terms = english_keywords(question, code).split()
+    assert meant in terms and not_meant not in terms
+
+
+def test_the_longest_stem_of_a_term_counts_not_the_first_listed() -> None:
+    """Python's alternation stops at the first stem that matches: 'riscontro' would hide
+    'riscontro positivo' and hand the phrase's second word to another term."""
+    words = build_glossary(
+        "it",
+        {"positive": [r"positiv\w*"], "hit": [r"riscontr\w*", r"riscontr\w*\s+positiv\w*"]},
+    )
+    assert words.english_terms("Che cosa succede dopo un riscontro positivo?") == ["hit"]
+
+
+def test_specificity_counts_the_letters_a_stem_requires() -> None:
+    assert specificity(r"finanzhilfe\w*") == 11
+    assert specificity(r"\w*hilfe\w*") == 5
+    assert specificity(r"(?:h|n|t-?)?buiséad\w*") == 7  # an optional prefix spells out nothing
+    assert specificity(r"ελ[εέ]γχ\w*") == 5  # a character class is one letter
+
+
 # --- answers through the pipeline -------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def ask(assistant):  # type: ignore[no-untyped-def]
     return assistant.ask
+
+
+def test_the_multilingual_models_ranking_of_the_keywords_joins_the_fusion(assistant) -> None:
+    """With its weight above 0, the passages the multilingual model finds for the glossary
+    keywords count in the fusion; at 0 they do not."""
+    from rag.retrieval import RRF_K, CrossLingual, CrossWeights, HybridRetriever, QueryTerms
+
+    model, index = assistant.multilingual, assistant.retriever.index
+    question, keywords = "Wer koordiniert das Netzwerk?", "grants envelope work programme"
+    keyword_vector = model.embed_query(keywords)
+    best = index.dense(keyword_vector, 1, None, multilingual=True)[0][0]
+    terms = QueryTerms.of(question, index)
+
+    def fused(weight: float) -> float:
+        weights = CrossWeights(lexical=0.0, english=0.0, keywords=weight)
+        cross = CrossLingual(model.embed_query(question), keywords, None, weights, keyword_vector)
+        retriever = HybridRetriever(index, cross_weights=weights)
+        return retriever.cross_ranked(question, cross, terms, None).get(best, (0.0,))[0]
+
+    assert fused(1.0) - fused(0.0) == pytest.approx(1.0 / (RRF_K + 1))
 
 
 @pytest.mark.parametrize("code", ["fr", "de", "pl", "el"])
