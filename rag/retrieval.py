@@ -173,15 +173,16 @@ def to_english_scale(sims: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class CrossWeights:
-    """How a question not in English is ranked: the weight of keyword search and of the
-    English model's ranking of its glossary keywords in the fusion (the multilingual
-    model's ranking weighs 1), and the English model's share of sentence similarities.
-    Chosen by cross-validation on the multilingual dev set (`python -m evals tune-languages`)."""
+    """How a question not in English is ranked: the weights in the fusion of keyword search,
+    of the English model's and of the multilingual model's rankings of its glossary keywords
+    (the multilingual model's ranking of the question itself weighs 1), and the English
+    model's share of sentence similarities. Chosen by cross-validation on the multilingual
+    dev set (`python -m evals tune-languages`)."""
 
     lexical: float = 0.5
     english: float = 1.0
     sentences: float = 0.5
-    keywords: float = 2.0  # the multilingual model's ranking of the glossary keywords
+    keywords: float = 2.0  # 0: the keywords are not embedded by the multilingual model
 
 
 @dataclass
