@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -107,11 +106,11 @@ def _stem(stem: str) -> tuple[int, re.Pattern[str]]:
     return specificity(stem), re.compile(stem, re.I)
 
 
-def preload(codes: Iterable[str]) -> None:
-    """Compile these languages' glossaries now: the first question in a language would
+def preload() -> None:
+    """Compile every language's glossary now: the first question in a language would
     otherwise wait about 0.1 s for its glossary."""
-    for code in codes:
-        glossary(code)
+    for path in sorted(GLOSSARY_DIR.glob("*.json")):
+        glossary(path.stem)
 
 
 def english_keywords(question: str, language: str) -> str:

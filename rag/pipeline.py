@@ -36,7 +36,6 @@ from rag.filter_hint import FilterHint
 from rag.glossary import preload as preload_glossaries
 from rag.guard_text import guard_clean
 from rag.guards import check_question
-from rag.lexicon import available as lexicon_languages
 from rag.provenance import Provenance, load_or_create_key, sign_output
 from rag.retrieval import (
     Candidate,
@@ -212,7 +211,7 @@ class Assistant:
         detect_language("Quelle est la politique de l'UE en matière de retour ?")
         if self.multilingual is not None and self.index.has_multilingual:
             self.multilingual.embed_query("warm-up")
-            preload_glossaries(lexicon_languages())
+            preload_glossaries()
         if self.semantic_guard is not None:
             self.semantic_guard.kind("warm-up")
 
