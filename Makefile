@@ -102,6 +102,10 @@ eval: install
 		--out $(REPORTS)/dev-answerability
 	$(EXTENDED_ENV) EMN_INDEX_DIR=$(EXTENDED_INDEX) $(PY) -m evals run --no-progress \
 		--dataset evals/datasets/dev-extended2.jsonl --out $(REPORTS)/dev-extended2
+	$(PY) -m evals run --no-progress --dataset evals/datasets/dev-answerability2.jsonl \
+		--out $(REPORTS)/dev-answerability2
+	$(EXTENDED_ENV) EMN_INDEX_DIR=$(EXTENDED_INDEX) $(PY) -m evals run --no-progress \
+		--dataset evals/datasets/dev-answerability3.jsonl --out $(REPORTS)/dev-answerability3
 	$(PY) -m evals run --no-progress --dataset evals/datasets/blind-default.jsonl \
 		--out $(REPORTS)/blind-default
 	$(EXTENDED_ENV) EMN_INDEX_DIR=$(EXTENDED_INDEX) $(PY) -m evals run --no-progress \

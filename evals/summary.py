@@ -37,6 +37,18 @@ SETS: tuple[tuple[str, str, str], ...] = (
         "dev 2, extended corpus",
         "written blind over the extended corpus (a dev set: open to tuning)",
     ),
+    (
+        "dev-answerability2",
+        "dev, near misses 2",
+        "written blind over the five default documents: 40 answerable questions, each beside "
+        "its unanswerable near miss (a dev set: open to tuning)",
+    ),
+    (
+        "dev-answerability3",
+        "dev, near misses 3, extended corpus",
+        "written blind over the extended corpus's legal texts: 30 answerable questions, each "
+        "beside its unanswerable near miss (a dev set: open to tuning)",
+    ),
     ("blind-default", "blind, default corpus", "written blind over the five default documents"),
     (
         "blind-extended",

@@ -26,6 +26,9 @@ EXTENDED_DEV = DATASETS / "dev-extended.jsonl"
 # Dev sets written blind (unseen wording, near misses), open to tuning like the dev set.
 NEAR_MISS_DEV = DATASETS / "dev-answerability.jsonl"
 EXTENDED_DEV_2 = DATASETS / "dev-extended2.jsonl"
+# Near misses written blind beside their answerable twins (default corpus, legal texts).
+NEAR_MISS_DEV_2 = DATASETS / "dev-answerability2.jsonl"
+NEAR_MISS_DEV_3 = DATASETS / "dev-answerability3.jsonl"
 
 
 def dev_settings(index: Path | None) -> Any:
@@ -41,8 +44,8 @@ def dev_settings(index: Path | None) -> Any:
 
 def default_sets(written_blind: bool = True) -> list[tuple[Path, Path | None]]:
     """The dev set on the configured index, and the extended corpus's dev set on the
-    extended index when `make eval` has built it; with `written_blind`, also the two dev sets
-    written blind (near misses, legal texts). Calibration leaves those out, so that
+    extended index when `make eval` has built it; with `written_blind`, also the dev sets
+    written blind (near misses on both corpora, legal texts). Calibration leaves those out, so that
     `make calibrate` reproduces the shipped map: refitted on all four, the held-out dev ECE
     was 0.053, but blind default ECE went 0.097 -> 0.121 as blind extended went 0.277 ->
     0.238; one map cannot serve both corpora, and a second feature did not close it."""
@@ -51,12 +54,12 @@ def default_sets(written_blind: bool = True) -> list[tuple[Path, Path | None]]:
 
     sets: list[tuple[Path, Path | None]] = [(DEV_SET, None)]
     if written_blind:
-        sets.append((NEAR_MISS_DEV, None))
+        sets += [(NEAR_MISS_DEV, None), (NEAR_MISS_DEV_2, None)]
     extended = PROJECT_ROOT / ".emn" / "index-extended"
     if (extended / "manifest.json").exists():
         sets.append((EXTENDED_DEV, extended))
         if written_blind:
-            sets.append((EXTENDED_DEV_2, extended))
+            sets += [(EXTENDED_DEV_2, extended), (NEAR_MISS_DEV_3, extended)]
     return sets
 
 

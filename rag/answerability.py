@@ -16,7 +16,12 @@ down, so that a fluent answer about something nearby becomes an abstention:
   another system's launch date);
 - 'why ...' needs a stated reason or purpose ('because', 'in order to', 'aims to');
 - 'which city / where was ... held' needs a place the question does not name, and 'which
-  contractor / company' an organisation it does not name.
+  contractor / company' an organisation it does not name;
+- a figure, share or date must stand beside the names the question pins it to: "how much does
+  the European Reintegration Network receive?" is not answered by a sentence on another
+  programme's funding, nor "by what percentage have crossings on the Western Balkans route
+  fallen?" by the overall fall (the name may also stand in the cited passage's document title
+  or section).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from rag.asked_for import MONTHS, answers_kinds, asked_for, holds_value, new_val
 from rag.countries import countries_in
 from rag.figures import numbers_in
 from rag.question import COUNTRIES_QUESTION, PERIOD, QUANTITY_QUESTION, YEAR
+from rag.question_names import counted_noun, question_names, recognised
 from rag.retrieval import Candidate, QueryTerms
 from rag.verify import split_answer
 
@@ -97,6 +103,14 @@ _PLACE = re.compile(r"\b(in|at)\s+(the\s+)?([A-Z][\w'-]+)")
 CONTRACTOR_QUESTION = re.compile(
     r"(?i)\b(which|what)\s+(\w+\s+)?(contractor|company|firm|consultancy|consultants)\b"
 )
+ORDINAL = re.compile(r"\b\d+(?:st|nd|rd|th)\b")
+# "What is the contract worth?" asks for an amount as "how much" does.
+WORTH_QUESTION = re.compile(r"(?i)\bworth\b")
+# "List the 42 shortage occupations": a counted list wants its items, not the count.
+COUNTED_LIST_QUESTION = re.compile(
+    r"(?i)\b(list|name|enumerate|what\s+are|which\s+are)\s+(all\s+)?(of\s+)?(the\s+)?"
+    r"([3-9]|[1-9]\d+|three|four|five|six|seven|eight|nine|ten|twelve)\s+[a-z]"
+)
 QUANTITY_COVERAGE = 0.15
 QUANTITY_KINDS = frozenset({"amount", "percentage", "count", "duration"})
 
@@ -141,9 +155,7 @@ def unanswered_constraints(
         content = _without_years(terms)
         # What is counted may be named by the passage's document and section rather than by
         # the figure's own sentence ("EMN" in the title, "Union contribution" in the section).
-        context = {
-            t for c in cited for t in tokenize(f"{c.chunk.doc.title} {c.chunk.section_path}")
-        }
+        context = _context(cited)
         kinds = asked_for(question, terms.language) & QUANTITY_KINDS
 
         def gives_figure(sentence: str) -> bool:
@@ -158,6 +170,10 @@ def unanswered_constraints(
         sentences = split_answer(answer)
         if not any(gives_figure(s) for s in sentences):
             missing.append("the figure asked for")
+        elif (counted := counted_noun(question)) and not any(
+            has_quantity(s) and recognised(counted, set(tokenize(s)) | context) for s in sentences
+        ):
+            missing.append("the number asked for")
         # A figure dated to other years is not the figure for the year asked ("declined by
         # 26% in 2025, following a 38% decrease in 2024" for "by what percentage ... in 2023").
         asked_years = set(single) - set(missing)
@@ -165,6 +181,16 @@ def unanswered_constraints(
         dated = [set(YEAR.findall(_REFERENCE.sub(" ", s))) for s in figures]
         if asked_years and figures and all(d and not d & asked_years for d in dated):
             missing.append(f"the figure for {', '.join(sorted(asked_years))}")
+    # The value must stand beside the names the question pins it to (English names: a
+    # question in another language names them in its own words).
+    if terms.language == "en" and not missing and _value_question(question):
+        missing += _unnamed(question, answer, cited)
+    # "The 42nd meeting" is not answered by the 41st (named in the answer or its passages).
+    missing += [o for o in dict.fromkeys(ORDINAL.findall(question)) if o not in answer_years]
+    if WORTH_QUESTION.search(question) and not holds_value("amount", answer):
+        missing.append("the amount asked for")
+    if COUNTED_LIST_QUESTION.search(question) and list_items(answer) < 3:
+        missing.append("the items asked for")
     if PERCENTAGE_QUESTION.search(question) and not gives_share(answer):
         missing.append("the percentage asked for")
     if DATE_QUESTION.search(question) and not gives_full_date(answer):
@@ -184,6 +210,60 @@ def unanswered_constraints(
     if CONTRACTOR_QUESTION.search(question) and not new_values("organisation", answer, question):
         missing.append("the organisation asked for")
     return missing
+
+
+def list_items(answer: str) -> int:
+    """How many items the answer lists: its bullet lines, or the parts of its longest
+    enumeration in running text ("Morocco, Tunisia, Egypt and Pakistan": 4; a count with one
+    clause after a comma is no list)."""
+    lines = [line for line in answer.split("\n") if line.strip().startswith(("- ", "* ", "• "))]
+    inline = 0
+    for sentence in split_answer(answer):
+        parts = re.split(r"[,;]\s", sentence)
+        if len(parts) >= 3:
+            inline = max(inline, len(parts) + bool(re.search(r"\s(and|or)\s", parts[-1])))
+    return max(len(lines), inline)
+
+
+def _unnamed(question: str, answer: str, cited: list[Candidate]) -> list[str]:
+    """The question's names that no answer sentence holding the kind of value asked for
+    stands beside (a name may also stand in the cited passages' document titles and
+    sections). Each name needs its own such sentence: "when did the EES start, and when is
+    ETIAS due?" is answered by two."""
+    names = question_names(question)
+    if not names:
+        return []
+    dated = bool(DATE_QUESTION.search(question) or WHEN_QUESTION.search(question))
+    shares = bool(PERCENTAGE_QUESTION.search(question))
+    counted = bool(QUANTITY_QUESTION.search(question) or WORTH_QUESTION.search(question))
+    context = _context(cited)
+    beside: list[set[str]] = []  # the tokens around each value sentence
+    for sentence in split_answer(answer):
+        plain = _REFERENCE.sub(" ", sentence)
+        if (
+            (dated and new_values("date", plain, question))
+            or (shares and gives_share(plain))
+            or (counted and has_quantity(plain))
+        ):
+            beside.append(set(tokenize(sentence)) | context)
+    value = "the date" if dated else "the figure"
+    absent = [n.text for n in names if not any(recognised(n.tokens, t) for t in beside)]
+    return [f"{value} for {text}" for text in dict.fromkeys(absent)]
+
+
+def _context(cited: list[Candidate]) -> set[str]:
+    """Tokens of the cited passages' document titles and section paths."""
+    return {t for c in cited for t in tokenize(f"{c.chunk.doc.title} {c.chunk.section_path}")}
+
+
+def _value_question(question: str) -> bool:
+    return bool(
+        QUANTITY_QUESTION.search(question)
+        or WORTH_QUESTION.search(question)
+        or PERCENTAGE_QUESTION.search(question)
+        or DATE_QUESTION.search(question)
+        or WHEN_QUESTION.search(question)
+    )
 
 
 def _names_new_place(question: str, answer: str) -> bool:

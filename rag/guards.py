@@ -82,7 +82,9 @@ _FABRICATION = re.compile(
     + "|".join(
         [
             # invented content, whatever the verb
-            r"\b(fabricate|invent|make\s+up|fake|forge|falsify|made[\s-]up|concoct|dream\s+up|"
+            # ("made up" alone is what a body is composed of: "how is the Board made up?";
+            # a made-up figure is caught below)
+            r"\b(fabricate|invent|make\s+up|fake|forge|falsify|concoct|dream\s+up|"
             r"cook\s+up|come\s+up\s+with)\b[^.?!]{0,60}\b(statement|quote|statistics?|figures?|"
             r"numbers?|data|press\s+release|announcement|decision|document|citation|source|"
             r"estimates?)s?",
@@ -130,7 +132,8 @@ _CASE_TERMS = re.compile(
     r"naturali[sz]ation|return\s+decision|decision|lawyer|refusal|rejection|flight|file|papers|"
     r"passport|transfer|reunification|employer|job|contract)\b"
     r"|\b(will|can|could|should|would|do|am|may|must)\s+(i|we)\b[^.?!]{0,60}\b(be\s+)?(deport\w*|"
-    r"stay|remain|get|obtain|receive|granted|apply|appeal|returned|removed|expelled|allowed|"
+    r"stay|remain|get|obtain|receive|granted|apply(?!\s+(them|it|this|these|those|the|such)\b)|"
+    r"appeal|returned|removed|expelled|allowed|"
     r"eligible|qualify|entitled|work|renew\w*|lose|leave|sent\s+back)\b"
     r"|\b(stop|prevent|avoid|delay|cancel|fight)\s+(my|our|his|her|their)\s+(deport\w*|removal|"
     r"return|expulsion|transfer)\b"
@@ -170,6 +173,7 @@ _DOMAIN = re.compile(
     r"detained|take[\s-](charge|back)|transfer(s|red)?|instrumentali[sz]\w*|force\s+majeure|"
     r"apprehen\w*|fingerprint\w*|safe\s+(third\s+)?countr\w*|guardian\w*|"
     r"derogations?|accelerated\s+(examination\s+)?procedures?|first[\s-]instance|"
+    r"inadmissib\w*|implicitly\s+withdrawn|manifestly\s+unfounded|age\s+assessments?|"
     r"situations?\s+of\s+crisis|crisis\s+(situations?|regulation|derogations?|requests?|rules|"
     r"measures|mode)|declared\s+crisis|mass[\s-]arrivals?|countr(y|ies)\s+of\s+origin|"
     r"(decisions?|examination)\s+on\s+the\s+merits|"

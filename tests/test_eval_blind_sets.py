@@ -21,7 +21,12 @@ SETS = {
     "dev-extended.jsonl": [ROOT / "evals" / "corpus-extended"],
     "dev-answerability.jsonl": [ROOT / "corpus"],
     "dev-extended2.jsonl": [ROOT / "evals" / "corpus-extended", ROOT / "corpus"],
+    "dev-answerability2.jsonl": [ROOT / "corpus"],
+    "dev-answerability3.jsonl": [ROOT / "evals" / "corpus-extended"],
 }
+
+
+TWINS_ONLY = re.compile(r"dev-answerability[23]\.jsonl")
 
 
 def _collapse(text: str) -> str:
@@ -47,7 +52,9 @@ def test_every_gold_quote_is_verbatim_in_its_document(name: str) -> None:
     assert len({item.id for item in items}) == len(items)
     answerable = [i for i in items if i.expected_behaviour == "answer"]
     assert all(i.key_facts and i.sources for i in answerable)
-    assert {i.expected_behaviour for i in items} == {"answer", "abstain", "decline"}
+    # The near-miss sets pair answerable questions with unanswerable twins only.
+    expected = {"answer", "abstain"} if TWINS_ONLY.match(name) else {"answer", "abstain", "decline"}
+    assert {i.expected_behaviour for i in items} == expected
 
 
 def test_the_blind_sets_hold_at_least_150_questions() -> None:

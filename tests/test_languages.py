@@ -185,6 +185,21 @@ def test_the_longest_stem_of_a_term_counts_not_the_first_listed() -> None:
     assert words.english_terms("Che cosa succede dopo un riscontro positivo?") == ["hit"]
 
 
+@pytest.mark.parametrize(
+    ("code", "word", "not_meant"),
+    [
+        ("sv", "historisk", "risk"),  # an adjective in -isk, not a compound of "risk"
+        ("sl", "zakonec", "law"),  # a spouse, not a law
+        ("el", "πόσο", "amount"),  # the question word "how much", not the noun ποσό
+    ],
+)
+def test_a_glossary_stem_does_not_catch_an_unrelated_word(code, word, not_meant) -> None:
+    words = glossary(code)
+    assert not_meant not in words.english_terms(f"{word} {word}")
+    # Not even where a more specific term would win the tie ("zakonec" is also "spouse").
+    assert not any(re.fullmatch(stem, word) for stem in words.stems[not_meant])
+
+
 def test_specificity_counts_the_letters_a_stem_requires() -> None:
     assert specificity(r"finanzhilfe\w*") == 11
     assert specificity(r"\w*hilfe\w*") == 5

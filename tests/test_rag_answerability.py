@@ -3,7 +3,15 @@ kind of value a question pins down."""
 
 from __future__ import annotations
 
-from rag.answerability import DATE_QUESTION, PERCENTAGE_QUESTION, gives_full_date, gives_share
+from rag.answerability import (
+    COUNTED_LIST_QUESTION,
+    DATE_QUESTION,
+    PERCENTAGE_QUESTION,
+    gives_full_date,
+    gives_share,
+    list_items,
+)
+from rag.question_names import counted_noun, question_names, recognised
 
 
 def test_a_percentage_question_needs_a_share() -> None:
@@ -25,3 +33,45 @@ def test_a_date_question_needs_a_day_or_month_not_a_bare_year() -> None:
     assert gives_full_date("It applies from 12.06.2026.")
     assert gives_full_date("Access no later than six months from the date of registration.")
     assert not gives_full_date("The Temporary Protection Directive of 2001 was activated.")
+
+
+def test_a_questions_names_are_its_capitalised_phrases_but_the_generic_ones() -> None:
+    names = question_names(
+        "How much EU funding does the European Reintegration Network (ERIN) receive?"
+    )
+    assert [n.text for n in names] == ["European Reintegration Network", "ERIN"]
+    assert names[0].tokens == {"reintegr"}  # "European" and "Network" name nothing here
+    joined = question_names("What will the Global Alliance to Counter Migrant Smuggling do?")
+    assert [n.text for n in joined] == ["Global Alliance to Counter Migrant Smuggling"]
+    # A capital that starts a sentence, and the Union's own names, pin nothing.
+    assert question_names("What is the EU-wide recognition rate? Give the EMN figure.") == []
+    assert [n.text for n in question_names("What is ICF's contract worth?")] == ["ICF"]
+
+
+def test_a_name_is_recognised_by_a_token_or_a_word_of_the_same_root() -> None:
+    ukrainians, _poland = question_names("How many Ukrainians live in Poland?")
+    assert recognised(ukrainians.tokens, {"displac", "ukrain"})
+    assert not recognised(ukrainians.tokens, {"displac", "syria"})
+    (balkans,) = question_names("By how much have crossings on the Western Balkans route fallen?")
+    assert not recognised(balkans.tokens, {"illeg", "border", "cross", "declin"})
+
+
+def test_what_a_how_many_question_counts() -> None:
+    assert counted_noun("How many staff work across all the EMN NCPs combined?") == {"staff"}
+    assert counted_noun("In how many occupations has the EU Talent Pool found shortages?") == {
+        "occup"
+    }
+    # Things too general to pin a figure to.
+    assert counted_noun("How many people were displaced by mid-2025?") == frozenset()
+    assert counted_noun("How many Member States sent a strategy?") == frozenset()
+    assert counted_noun("What is the EMN budget?") == frozenset()
+
+
+def test_a_counted_list_wants_its_items() -> None:
+    assert COUNTED_LIST_QUESTION.search("Can you list the 42 shortage occupations?")
+    assert COUNTED_LIST_QUESTION.search("What are the five priority areas of the Strategy?")
+    assert not COUNTED_LIST_QUESTION.search("In how many occupations are there shortages?")
+    assert list_items("- one [1]\n- two [1]\n- three [2]") == 3
+    assert list_items("With Morocco, Tunisia, Egypt, Pakistan and Bangladesh [1].") == 5
+    # A count and a clause are not a list.
+    assert list_items("The Talent Pool identified 42 occupations, and more will follow [1].") == 0

@@ -342,6 +342,23 @@ def test_oversized_question_is_declined(assistant: Assistant) -> None:
         ("In which city did the 41st EMN Steering Board meeting take place?", "place"),
         # The strategy gives the falls of 2025 and 2024, and names 2023 elsewhere.
         ("By what percentage did illegal border crossings into the EU drop in 2023?", "for 2023"),
+        # The value must stand beside what the question names: the figures, shares and dates
+        # the passages give are another programme's, the overall fall, another system's launch.
+        ("How much EU funding does the European Reintegration Network (ERIN) receive?", "ERIN"),
+        (
+            "By what percentage have illegal crossings on the Western Balkans route fallen?",
+            "figure for Western Balkans",
+        ),
+        ("When was the EU Immigration Portal launched?", "date for EU Immigration Portal"),
+        ("When was the EU Talent Partnership with Egypt launched?", "date for Egypt"),
+        ("How many staff work across all the EMN NCPs combined?", "number asked for"),
+        (
+            "What is ICF's service provider contract with the Commission for the EMN worth?",
+            "amount",
+        ),
+        ("Can you list the 42 shortage occupations identified under the EU Talent Pool?", "items"),
+        # The documents name the 41st meeting only.
+        ("When is the 42nd meeting of the EMN Steering Board scheduled to take place?", "42nd"),
     ],
 )
 def test_a_near_miss_abstains_naming_what_is_missing(
@@ -362,6 +379,19 @@ def test_a_near_miss_abstains_naming_what_is_missing(
         ),
         ("Why are fewer resettlement places on offer for 2026-2027?", "reception"),
         ("By what percentage did illegal border crossings into the EU drop in 2025?", "26%"),
+        ("Which Western Balkan countries are EMN observers at the moment?", "Albania"),
+        # "Ukrainians" is recognised in "Ukraine" (a shared root)
+        (
+            "When was the Council Recommendation on moving Ukrainians out of temporary "
+            "protection adopted?",
+            "September 2025",
+        ),
+        ("In how many occupations has the EU Talent Pool identified shortages?", "42"),
+        # Each name needs its own dated sentence, not one sentence for both.
+        (
+            "When did the rollout of the Entry/Exit System begin, and when is ETIAS due to launch?",
+            "October 2025",
+        ),
     ],
 )
 def test_the_answerable_twin_of_a_near_miss_is_answered(
