@@ -111,6 +111,13 @@ COUNTED_LIST_QUESTION = re.compile(
     r"(?i)\b(list|name|enumerate|what\s+are|which\s+are)\s+(all\s+)?(of\s+)?(the\s+)?"
     r"([3-9]|[1-9]\d+|three|four|five|six|seven|eight|nine|ten|twelve)\s+[a-z]"
 )
+# Questions that ask for a person as such (not "who chairs?", often answered by a body).
+PERSON_QUESTION = re.compile(
+    r"(?i)\b(by\s+name|(what\s+is\s+)?the\s+name\s+of|who\s+is\s+the\s+current|"
+    r"who\s+(has|had)\s+been\s+appointed|who\s+was\s+appointed)\b"
+)
+# What a "what ... Member States" phrase asks for when it is not the countries.
+_NOT_COUNTRIES = re.compile(r"(?i)\b(share|percentage|proportion|rate|much|many)\b")
 QUANTITY_COVERAGE = 0.15
 QUANTITY_KINDS = frozenset({"amount", "percentage", "count", "duration"})
 
@@ -139,8 +146,11 @@ def unanswered_constraints(
     # period ("the 2024-2025 programme") only as that period.
     # The year may stand in the cited sentence's context rather than in the quoted sentence
     # ("MFF 2028-2034 ... EUR 81 billion" quoted as its figure sentence alone).
+    # A year may also name the cited document itself ("according to the 2026 Strategy":
+    # COM(2026) 45).
     evidence = " ".join(f"{c.chunk.text} {c.chunk.section_path}" for c in cited)
-    answer_years = _REFERENCE.sub(" ", f"{answer} {evidence}")
+    titles = " ".join(f"{c.chunk.doc.title} {c.chunk.doc.reference or ''}" for c in cited)
+    answer_years = _REFERENCE.sub(" ", f"{answer} {evidence} {titles}")
     periods = PERIOD.findall(question)
     missing = [
         p for p in dict.fromkeys(periods) if _period_key(p) not in {
@@ -187,6 +197,8 @@ def unanswered_constraints(
         missing += _unnamed(question, answer, cited)
     # "The 42nd meeting" is not answered by the 41st (named in the answer or its passages).
     missing += [o for o in dict.fromkeys(ORDINAL.findall(question)) if o not in answer_years]
+    if PERSON_QUESTION.search(question) and not holds_value("person", answer):
+        missing.append("the person asked for")
     if WORTH_QUESTION.search(question) and not holds_value("amount", answer):
         missing.append("the amount asked for")
     if COUNTED_LIST_QUESTION.search(question) and list_items(answer) < 3:
@@ -195,7 +207,7 @@ def unanswered_constraints(
         missing.append("the percentage asked for")
     if DATE_QUESTION.search(question) and not gives_full_date(answer):
         missing.append("the date asked for")
-    if COUNTRIES_QUESTION.search(question) and not countries_in(answer):
+    if asks_for_countries(question) and not countries_in(answer):
         missing.append("the countries asked for")
     if MONTH_QUESTION.search(question) and not _MONTH.search(answer):
         missing.append("the month asked for")
@@ -210,6 +222,17 @@ def unanswered_constraints(
     if CONTRACTOR_QUESTION.search(question) and not new_values("organisation", answer, question):
         missing.append("the organisation asked for")
     return missing
+
+
+def asks_for_countries(question: str) -> bool:
+    """'Which countries ...?', not a clause that mentions Member States inside another
+    question ("how does it compare with what Member States have?", "what share do Member
+    States cover?")."""
+    m = COUNTRIES_QUESTION.search(question)
+    if not m or _NOT_COUNTRIES.search(m.group(0)):
+        return False
+    clause = re.search(r"(\b(and|or)|[,;])\s*$", question[: m.start()])
+    return not (re.match(r"(?i)\s*how\b", question) and not clause)
 
 
 def list_items(answer: str) -> int:

@@ -23,7 +23,7 @@ _WORD_NUMBERS = (
 # --- what the question asks for -----------------------------------------------------------
 _ASKS: dict[str, re.Pattern[str]] = {
     "amount": re.compile(
-        r"(?i)\b(how\s+much(\s+money)?|budget\w*|fund(s|ing|ed)?|financ\w*|cost\w*|eur\b|euros?|"
+        r"(?i)\b(how\s+much(?!\s+(time|longer|later|earlier|sooner)\b)(\s+money)?|budget\w*|fund(s|ing|ed)?|financ\w*|cost\w*|eur\b|euros?|"
         r"€|envelope|contribution|allocat\w*|money|spend\w*|paid|pay)\b"
     ),
     "percentage": re.compile(
@@ -37,6 +37,7 @@ _ASKS: dict[str, re.Pattern[str]] = {
     ),
     "duration": re.compile(
         r"(?i)\b(how\s+long|how\s+quickly|how\s+fast|how\s+soon|how\s+often|duration|deadline|"
+        r"within\s+what\s+(time|period)|how\s+much\s+(time|longer)|"
         r"time[-\s]limits?|within\s+how|maximum\s+(period|length|time)|period|days?|weeks?|"
         r"months?|frequency|extend\w*|extension)\b"
     ),
@@ -45,6 +46,10 @@ _ASKS: dict[str, re.Pattern[str]] = {
         r"(?i)\b(who|whom|which\s+(body|bodies|agency|agencies|organi[sz]ations?|authorit\w+|"
         r"institutions?|committee|provider|company|directorate|service|entity|entities)|"
         r"service\s+provider|responsible)\b"
+    ),
+    "person": re.compile(
+        r"(?i)\b(by\s+name|the\s+name\s+of|who\s+is\s+the\s+current|who\s+(has|had)\s+been\s+"
+        r"appointed|who\s+was\s+appointed|who\s+signed|which\s+(commissioner|person|official))\b"
     ),
     "country": re.compile(
         r"(?i)\b((which|what)\s+(\w+\s+){0,2}(countries|country|member\s+states|states|"
@@ -98,6 +103,14 @@ _VALUES: dict[str, re.Pattern[str]] = {
         r"Eurojust|FRA|Eurostat|NCPs?|National\s+Contact\s+Points?|Steering\s+Board|"
         r"[A-Z][A-Za-z]+\s+(Office|Authority|Network|Board|Committee|Group|Directorate)|"
         r"DG\s+[A-Z]+|[A-Z]{3,})\b"
+    ),
+    # A person's name as EU documents write it: "Ms Martine DEPREZ", "Commissioner Brunner",
+    # "Magnus BRUNNER".
+    "person": re.compile(
+        r"\b(Mr|Ms|Mrs|Dr|Commissioner|President|Director|Vice-President)\.?\s+[A-Z][\w'-]+|"
+        r"\b(?!(The|This|That|These|Those|For|And|Of|In|On|By|To|At|With|From|Each|All|An?|Our|"
+        r"Its|Their|European|Union|National|Member|Council|Commission|Global|Annual)\b)"
+        r"[A-Z][a-zà-ÿ]+\s+[A-Z]{3,}\b(?!\s*\()"
     ),
     "legal": re.compile(
         r"(?i)\b(article\s+\d+|regulation\s+\((eu|ec)\)|directive\s+(\((eu|ec)\)\s+)?\d|"

@@ -7,10 +7,13 @@ from rag.answerability import (
     COUNTED_LIST_QUESTION,
     DATE_QUESTION,
     PERCENTAGE_QUESTION,
+    PERSON_QUESTION,
+    asks_for_countries,
     gives_full_date,
     gives_share,
     list_items,
 )
+from rag.asked_for import holds_value
 from rag.question_names import counted_noun, question_names, recognised
 
 
@@ -75,3 +78,24 @@ def test_a_counted_list_wants_its_items() -> None:
     assert list_items("With Morocco, Tunisia, Egypt, Pakistan and Bangladesh [1].") == 5
     # A count and a clause are not a list.
     assert list_items("The Talent Pool identified 42 occupations, and more will follow [1].") == 0
+
+
+def test_a_countries_question_is_not_a_clause_that_mentions_member_states() -> None:
+    assert asks_for_countries("Which countries are on the EU list of safe countries of origin?")
+    assert asks_for_countries("How many were resettled, and which countries took them in?")
+    # (written blind: evals/datasets/dev-answerability2.jsonl, dev-answerability.jsonl)
+    assert not asks_for_countries(
+        "How does the proposed envelope in the 2028-2034 MFF compare with what Member States "
+        "have under AMIF in 2021-2027?"
+    )
+    assert not asks_for_countries("What rate applies, i.e. what share do Member States cover?")
+
+
+def test_a_person_question_wants_a_name_as_eu_documents_write_it() -> None:
+    assert PERSON_QUESTION.search("Who, by name, chairs the EMN Steering Board?")
+    assert PERSON_QUESTION.search("Who is the current EU Return Coordinator?")
+    assert not PERSON_QUESTION.search("Who chairs the EMN Steering Board?")  # often a body
+    assert holds_value("person", "For the Commission Magnus BRUNNER Member of the Commission")
+    assert holds_value("person", "signed by Ms Martine DEPREZ, Director")
+    assert not holds_value("person", "The EMN Steering Board is chaired by the Commission.")
+    assert not holds_value("person", "The European Travel Information System (ETIAS)")

@@ -359,6 +359,8 @@ def test_oversized_question_is_declined(assistant: Assistant) -> None:
         ("Can you list the 42 shortage occupations identified under the EU Talent Pool?", "items"),
         # The documents name the 41st meeting only.
         ("When is the 42nd meeting of the EMN Steering Board scheduled to take place?", "42nd"),
+        # A person by name: the documents give the role, not who holds it.
+        ("Who is the current EU Return Coordinator?", "person asked for"),
     ],
 )
 def test_a_near_miss_abstains_naming_what_is_missing(
@@ -387,6 +389,18 @@ def test_a_near_miss_abstains_naming_what_is_missing(
             "September 2025",
         ),
         ("In how many occupations has the EU Talent Pool identified shortages?", "42"),
+        # A year may name the cited document itself (COM(2026) 45).
+        (
+            "What was the EU-wide asylum recognition rate in 2024 according to the 2026 "
+            "Migration Strategy?",
+            "51.4%",
+        ),
+        # "what Member States have" is a clause of a comparison, not a countries question.
+        (
+            "How does the proposed envelope for asylum, migration and integration in the "
+            "2028-2034 MFF compare with what Member States have under AMIF in 2021-2027?",
+            "12 billion",
+        ),
         # Each name needs its own dated sentence, not one sentence for both.
         (
             "When did the rollout of the Entry/Exit System begin, and when is ETIAS due to launch?",

@@ -55,3 +55,10 @@ def test_an_age_is_not_a_duration() -> None:
     assert not holds_value("duration", "children under 14 years old")
     assert holds_value("duration", "no later than fifteen working days from the application")
     assert holds_value("duration", "for a period of 18 years")
+
+
+def test_how_much_time_asks_for_a_duration_not_an_amount() -> None:
+    within = "If our authorities order detention, within what time must the court review it?"
+    assert asked_for(within) == {"duration"}
+    assert asked_for("And how much longer can that be in a crisis?") == {"duration"}
+    assert asked_for("How much money does the EMN get?") == {"amount"}
