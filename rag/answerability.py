@@ -21,7 +21,11 @@ down, so that a fluent answer about something nearby becomes an abstention:
   the European Reintegration Network receive?" is not answered by a sentence on another
   programme's funding, nor "by what percentage have crossings on the Western Balkans route
   fallen?" by the overall fall (the name may also stand in the cited passage's document title
-  or section).
+  or section); 'how many staff' needs a figure beside 'staff';
+- 'what is X worth' needs an amount, 'list the 42 occupations' at least three items, 'the 42nd
+  meeting' that ordinal, and 'who, by name' or 'who is the current' a person's name;
+- a date answers 'until what date is it extended?' only in a sentence about that event
+  (extended, prolonged), not another's ('adopted in September 2025').
 """
 
 from __future__ import annotations
@@ -111,10 +115,17 @@ COUNTED_LIST_QUESTION = re.compile(
     r"(?i)\b(list|name|enumerate|what\s+are|which\s+are)\s+(all\s+)?(of\s+)?(the\s+)?"
     r"([3-9]|[1-9]\d+|three|four|five|six|seven|eight|nine|ten|twelve)\s+[a-z]"
 )
-# Questions that ask for a person as such (not "who chairs?", often answered by a body).
-PERSON_QUESTION = re.compile(
-    r"(?i)\b(by\s+name|(what\s+is\s+)?the\s+name\s+of|who\s+is\s+the\s+current|"
-    r"who\s+(has|had)\s+been\s+appointed|who\s+was\s+appointed)\b"
+# The event a date question asks about ("until what date is it extended?"): the date
+# must be that event's, not another's ("adopted in September 2025"). Words of one event share
+# a group ("begin", "start", "launch", "roll out").
+_EVENTS: tuple[frozenset[str], ...] = (
+    frozenset({"adopt", "agre", "approv", "sign", "signatur", "conclud", "endors"}),
+    frozenset({"launch", "start", "begin", "began", "begun", "roll", "introduc", "open", "appli"}),
+    frozenset({"extend", "extens", "prolong", "renew"}),
+    frozenset({"expir", "expiri", "end", "ceas", "termin", "laps"}),
+    frozenset({"complet", "finish", "fulli"}),
+    frozenset({"join", "becam", "becom", "admit", "acced"}),
+    frozenset({"publish", "releas", "issu"}),
 )
 # What a "what ... Member States" phrase asks for when it is not the countries.
 _NOT_COUNTRIES = re.compile(r"(?i)\b(share|percentage|proportion|rate|much|many)\b")
@@ -197,7 +208,7 @@ def unanswered_constraints(
         missing += _unnamed(question, answer, cited)
     # "The 42nd meeting" is not answered by the 41st (named in the answer or its passages).
     missing += [o for o in dict.fromkeys(ORDINAL.findall(question)) if o not in answer_years]
-    if PERSON_QUESTION.search(question) and not holds_value("person", answer):
+    if "person" in asked_for(question) and not holds_value("person", answer):
         missing.append("the person asked for")
     if WORTH_QUESTION.search(question) and not holds_value("amount", answer):
         missing.append("the amount asked for")
@@ -207,6 +218,10 @@ def unanswered_constraints(
         missing.append("the percentage asked for")
     if DATE_QUESTION.search(question) and not gives_full_date(answer):
         missing.append("the date asked for")
+    elif (DATE_QUESTION.search(question) or WHEN_QUESTION.search(question)) and not event_dated(
+        question, answer
+    ):
+        missing.append("the date of the event asked for")
     if asks_for_countries(question) and not countries_in(answer):
         missing.append("the countries asked for")
     if MONTH_QUESTION.search(question) and not _MONTH.search(answer):
@@ -287,6 +302,20 @@ def _value_question(question: str) -> bool:
         or DATE_QUESTION.search(question)
         or WHEN_QUESTION.search(question)
     )
+
+
+def event_dated(question: str, answer: str) -> bool:
+    """Some sentence holding a new date also names the event the question dates (any word of
+    its group), or the question names no such event."""
+    asked = [g for g in _EVENTS if g & set(tokenize(question))]
+    if not asked:
+        return True
+    for sentence in split_answer(answer):
+        if new_values("date", _REFERENCE.sub(" ", sentence), question):
+            tokens = set(tokenize(sentence))
+            if all(g & tokens for g in asked):
+                return True
+    return False
 
 
 def _names_new_place(question: str, answer: str) -> bool:

@@ -47,9 +47,10 @@ _ASKS: dict[str, re.Pattern[str]] = {
         r"institutions?|committee|provider|company|directorate|service|entity|entities)|"
         r"service\s+provider|responsible)\b"
     ),
+    # A person as such ("who chairs?" is often answered by a body: an organisation question).
     "person": re.compile(
         r"(?i)\b(by\s+name|the\s+name\s+of|who\s+is\s+the\s+current|who\s+(has|had)\s+been\s+"
-        r"appointed|who\s+was\s+appointed|who\s+signed|which\s+(commissioner|person|official))\b"
+        r"appointed|who\s+was\s+appointed)\b"
     ),
     "country": re.compile(
         r"(?i)\b((which|what)\s+(\w+\s+){0,2}(countries|country|member\s+states|states|"

@@ -156,7 +156,7 @@ _ADMINISTRATION = re.compile(
 
 # Words that make a question about migration, asylum or the EMN on their own.
 _DOMAIN = re.compile(
-    r"(?ix)\b(migra\w*|immigra\w*|emigra\w*|asylum|refugee\w*|border\w*|frontex|schengen|return\w*|"
+    r"(?ix)\b(migra\w*|immigra\w*|emigra\w*|asylum|refugee\w*|border\w*|frontex|schengen|(?<!tax\s)return\w*|"
     r"readmission|deport\w*|visa\w*|emn|ncps?|national\s+contact\s+points?|integration|"
     r"smuggl\w*|traffick\w*|protection|displace\w*|pact|amif|euaa|eurostat|resettle\w*|"
     r"third[\s-]countr\w*|non[\s-]eu|residence|permit\w*|citizenship|naturali[sz]\w*|"

@@ -119,6 +119,11 @@ def test_the_asylum_procedures_own_terms_are_in_scope(question: str) -> None:
     assert in_domain(question), question
 
 
+def test_a_tax_return_is_not_a_return_of_migrants() -> None:
+    assert not in_domain("How do I file my income tax return as a freelancer in the Netherlands?")
+    assert in_domain("What does the Strategy plan on the return of rejected applicants?")
+
+
 @pytest.mark.parametrize(
     ("question", "code"),
     [

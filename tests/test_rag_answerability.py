@@ -7,13 +7,13 @@ from rag.answerability import (
     COUNTED_LIST_QUESTION,
     DATE_QUESTION,
     PERCENTAGE_QUESTION,
-    PERSON_QUESTION,
     asks_for_countries,
+    event_dated,
     gives_full_date,
     gives_share,
     list_items,
 )
-from rag.asked_for import holds_value
+from rag.asked_for import asked_for, holds_value
 from rag.question_names import counted_noun, question_names, recognised
 
 
@@ -92,10 +92,21 @@ def test_a_countries_question_is_not_a_clause_that_mentions_member_states() -> N
 
 
 def test_a_person_question_wants_a_name_as_eu_documents_write_it() -> None:
-    assert PERSON_QUESTION.search("Who, by name, chairs the EMN Steering Board?")
-    assert PERSON_QUESTION.search("Who is the current EU Return Coordinator?")
-    assert not PERSON_QUESTION.search("Who chairs the EMN Steering Board?")  # often a body
+    assert "person" in asked_for("Who, by name, chairs the EMN Steering Board?")
+    assert "person" in asked_for("Who is the current EU Return Coordinator?")
+    assert "person" not in asked_for("Who chairs the EMN Steering Board?")  # often a body
     assert holds_value("person", "For the Commission Magnus BRUNNER Member of the Commission")
     assert holds_value("person", "signed by Ms Martine DEPREZ, Director")
     assert not holds_value("person", "The EMN Steering Board is chaired by the Commission.")
     assert not holds_value("person", "The European Travel Information System (ETIAS)")
+
+
+def test_a_date_answers_only_for_the_event_asked_about() -> None:
+    adopted = "The Council Recommendation on temporary protection adopted in September 2025 [1]."
+    assert not event_dated("Until what date is temporary protection extended?", adopted)
+    assert event_dated("When was the Council Recommendation adopted?", adopted)
+    started = "With the gradual roll-out of the EES started in October 2025, the EU ... [1]."
+    assert event_dated("When did the EU begin rolling out the EES?", started)  # one event
+    assert not event_dated("By what date will the EES be fully rolled out?", started)
+    # A question that names no event is left to the other checks.
+    assert event_dated("What is the deadline for the strategy?", started)

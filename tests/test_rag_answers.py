@@ -359,6 +359,17 @@ def test_oversized_question_is_declined(assistant: Assistant) -> None:
         ("Can you list the 42 shortage occupations identified under the EU Talent Pool?", "items"),
         # The documents name the 41st meeting only.
         ("When is the 42nd meeting of the EMN Steering Board scheduled to take place?", "42nd"),
+        # The date must be the event's asked about: the passages date the Recommendation's
+        # adoption, not the extension, and the start of the roll-out, not its completion.
+        (
+            "Until what date is temporary protection for people fleeing Ukraine currently "
+            "extended?",
+            "date of the event",
+        ),
+        (
+            "By what date will the EES be fully rolled out at all external border crossing points?",
+            "date of the event",
+        ),
         # A person by name: the documents give the role, not who holds it.
         ("Who is the current EU Return Coordinator?", "person asked for"),
     ],
@@ -389,6 +400,7 @@ def test_a_near_miss_abstains_naming_what_is_missing(
             "September 2025",
         ),
         ("In how many occupations has the EU Talent Pool identified shortages?", "42"),
+        ("When did the EU begin rolling out the Entry/Exit System at its borders?", "October 2025"),
         # A year may name the cited document itself (COM(2026) 45).
         (
             "What was the EU-wide asylum recognition rate in 2024 according to the 2026 "
