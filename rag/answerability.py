@@ -11,9 +11,9 @@ down, so that a fluent answer about something nearby becomes an abstention:
   'what date' a date with its day or month (or a time limit that fixes one), not a bare year;
 - 'which month' needs a month; 'how often / how many times' a frequency ('annually', 'twice
   a year', 'every two years');
-- 'when was / when did ...' needs a date the question does not hold, in a sentence about what
-  was asked ('when was the Immigration Portal launched?' is not answered by a sentence on
-  another system's launch date);
+- 'when was / when did / since when has ...' needs a date the question does not hold, in a
+  sentence about what was asked ('when was the Immigration Portal launched?' is not answered
+  by a sentence on another system's launch date);
 - 'why ...' needs a stated reason or purpose ('because', 'in order to', 'aims to');
 - 'which city / where was ... held' needs a place the question does not name, and 'which
   contractor / company' an organisation it does not name;
@@ -88,7 +88,7 @@ _FREQUENCY = re.compile(
 )
 # "When was/did/will X ...": a past or planned event's date (not "when must...": a deadline
 # is as often answered by a time limit or a condition).
-WHEN_QUESTION = re.compile(r"(?i)^\s*when\s+(was|were|did|will|is|are)\b")
+WHEN_QUESTION = re.compile(r"(?i)^\s*(since\s+)?when\s+(was|were|did|will|is|are|has|have)\b")
 WHY_QUESTION = re.compile(r"(?i)^\s*(why|for\s+what\s+reason)\b")
 _REASON = re.compile(
     r"(?i)\b(because|since|as\s+a\s+result|due\s+to|owing\s+to|given\s+that|in\s+order\s+to|"

@@ -370,6 +370,7 @@ def test_oversized_question_is_declined(assistant: Assistant) -> None:
             "By what date will the EES be fully rolled out at all external border crossing points?",
             "date of the event",
         ),
+        ("Since when has Albania been an EMN observer country?", "date"),
         # A person by name: the documents give the role, not who holds it.
         ("Who is the current EU Return Coordinator?", "person asked for"),
     ],
@@ -401,6 +402,7 @@ def test_a_near_miss_abstains_naming_what_is_missing(
         ),
         ("In how many occupations has the EU Talent Pool identified shortages?", "42"),
         ("When did the EU begin rolling out the Entry/Exit System at its borders?", "October 2025"),
+        ("Since when has the EMN had a Return Expert Group?", "2014"),
         # A year may name the cited document itself (COM(2026) 45).
         (
             "What was the EU-wide asylum recognition rate in 2024 according to the 2026 "
