@@ -202,9 +202,9 @@ def unanswered_constraints(
         dated = [set(YEAR.findall(_REFERENCE.sub(" ", s))) for s in figures]
         if asked_years and figures and all(d and not d & asked_years for d in dated):
             missing.append(f"the figure for {', '.join(sorted(asked_years))}")
-    # The value must stand beside the names the question pins it to (English names: a
-    # question in another language names them in its own words).
-    if terms.language == "en" and not missing and _value_question(question):
+    # A figure, share or date must stand beside the names the question pins it to (English
+    # names: a question in another language names them in its own words).
+    if terms.language == "en" and not missing:
         missing += _unnamed(question, answer, cited)
     # "The 42nd meeting" is not answered by the 41st (named in the answer or its passages).
     missing += [o for o in dict.fromkeys(ORDINAL.findall(question)) if o not in answer_years]
@@ -268,18 +268,18 @@ def _unnamed(question: str, answer: str, cited: list[Candidate]) -> list[str]:
     stands beside (a name may also stand in the cited passages' document titles and
     sections). Each name needs its own such sentence: "when did the EES start, and when is
     ETIAS due?" is answered by two."""
-    names = question_names(question)
-    if not names:
-        return []
     dated = bool(DATE_QUESTION.search(question) or WHEN_QUESTION.search(question))
     shares = bool(PERCENTAGE_QUESTION.search(question))
     counted = bool(QUANTITY_QUESTION.search(question) or WORTH_QUESTION.search(question))
+    names = question_names(question) if dated or shares or counted else []
+    if not names:
+        return []
     context = _context(cited)
     beside: list[set[str]] = []  # the tokens around each value sentence
     for sentence in split_answer(answer):
         plain = _REFERENCE.sub(" ", sentence)
         if (
-            (dated and new_values("date", plain, question))
+            (dated and _gives_new_date(sentence, question))
             or (shares and gives_share(plain))
             or (counted and has_quantity(plain))
         ):
@@ -294,14 +294,9 @@ def _context(cited: list[Candidate]) -> set[str]:
     return {t for c in cited for t in tokenize(f"{c.chunk.doc.title} {c.chunk.section_path}")}
 
 
-def _value_question(question: str) -> bool:
-    return bool(
-        QUANTITY_QUESTION.search(question)
-        or WORTH_QUESTION.search(question)
-        or PERCENTAGE_QUESTION.search(question)
-        or DATE_QUESTION.search(question)
-        or WHEN_QUESTION.search(question)
-    )
+def _gives_new_date(sentence: str, question: str) -> bool:
+    """The sentence holds a date the question does not (legal references are no dates)."""
+    return bool(new_values("date", _REFERENCE.sub(" ", sentence), question))
 
 
 def event_dated(question: str, answer: str) -> bool:
@@ -310,12 +305,10 @@ def event_dated(question: str, answer: str) -> bool:
     asked = [g for g in _EVENTS if g & set(tokenize(question))]
     if not asked:
         return True
-    for sentence in split_answer(answer):
-        if new_values("date", _REFERENCE.sub(" ", sentence), question):
-            tokens = set(tokenize(sentence))
-            if all(g & tokens for g in asked):
-                return True
-    return False
+    return any(
+        _gives_new_date(sentence, question) and all(g & set(tokenize(sentence)) for g in asked)
+        for sentence in split_answer(answer)
+    )
 
 
 def _names_new_place(question: str, answer: str) -> bool:
@@ -336,8 +329,8 @@ def _without_years(terms: QueryTerms) -> QueryTerms:
 def _dated_sentence(question: str, answer: str, terms: QueryTerms) -> bool:
     """A sentence of the answer holding a date the question lacks, about what was asked."""
     content = _without_years(terms)
-    for sentence in split_answer(answer):
-        dates = new_values("date", _REFERENCE.sub(" ", sentence), question)
-        if dates and content.coverage(set(tokenize(sentence))) >= QUANTITY_COVERAGE:
-            return True
-    return False
+    return any(
+        _gives_new_date(sentence, question)
+        and content.coverage(set(tokenize(sentence))) >= QUANTITY_COVERAGE
+        for sentence in split_answer(answer)
+    )
