@@ -323,7 +323,10 @@ def _names_new_place(question: str, answer: str) -> bool:
 def _without_years(terms: QueryTerms) -> QueryTerms:
     """The question's terms but its years: a year is checked on its own, and a sentence is
     'about what was asked' by the question's other words."""
-    return QueryTerms({t: w for t, w in terms.weights.items() if not YEAR.fullmatch(t)})
+    return QueryTerms(
+        {t: w for t, w in terms.weights.items() if not YEAR.fullmatch(t)},
+        alternatives=terms.alternatives,
+    )
 
 
 def _dated_sentence(question: str, answer: str, terms: QueryTerms) -> bool:

@@ -25,6 +25,11 @@ MONEY_QUESTION = re.compile(
     r"contribution|envelope|spen[dt]\w*|money|financ\w*|appropriations?)\b"
 )
 SHARE_QUESTION = re.compile(r"(?i)\b(percent\w*|%|rate|share|proportion|by\s+how\s+much)\b")
+# A period or deadline asked for (retrieval prefers passages stating one).
+DURATION_QUESTION = re.compile(
+    r"(?i)\b(how\s+long|how\s+quickly|how\s+soon|deadlines?|time[-\s]limits?|"
+    r"within\s+what\s+(time|period)|how\s+much\s+time|maximum\s+(period|duration))\b"
+)
 # Narrower than wanting numbers: the answer must hold a counted figure.
 QUANTITY_QUESTION = re.compile(
     r"(?i)\b(how\s+(many|much)|number\s+of|amount\s+of|what\s+percentage|what\s+share)\b"
