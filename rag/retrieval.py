@@ -84,6 +84,13 @@ def quoted_terms(question: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=256)
+def _named(term: str) -> re.Pattern[str]:
+    """The term as words of a heading, plural too ('new' names "New residence permit", not
+    "Renewal"; 'subsequent application' names "Subsequent applications")."""
+    return re.compile(rf"(?i)(?<!\w){re.escape(term)}(?:e?s)?(?!\w)")
+
+
+@lru_cache(maxsize=256)
 def _defines(term: str) -> re.Pattern[str]:
     return re.compile(
         rf"(?im)^\W*(?:\(\w+\)\s*)?['‘\"“]{re.escape(term)}['’\"”]\s+(?:means|shall\s+mean|refers)"
@@ -161,7 +168,7 @@ class QueryTerms:
         for term in self.quoted:
             if _defines(term).search(chunk.text):
                 return 1.0
-            if term in chunk.section_path.lower():
+            if _named(term).search(chunk.section_path):
                 best = 0.5
         return best
 

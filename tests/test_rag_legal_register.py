@@ -111,6 +111,10 @@ def test_a_definition_of_the_quoted_term_outranks_a_mention() -> None:
     assert terms.defines(definition) == 1.0
     assert terms.defines(named) == 0.5
     assert terms.defines(mention) == 0.0
+    assert _terms("When is a permit 'new'?").defines(_chunk("Text.", "Renewals")) == 0.0
+    assert _terms("When is a permit 'new'?").defines(_chunk("Text.", "New permits")) == 0.5
+    plural = _chunk("Text.", "Article 55 > Subsequent applications")
+    assert _terms("What is a 'subsequent application'?").defines(plural) == 0.5
 
 
 REGULATION = """# Regulation (EU) 2099/1 on responsibility for applications
