@@ -31,6 +31,7 @@ down, so that a fluent answer about something nearby becomes an abstention:
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from index.lexical import tokenize
 from rag.asked_for import MONTHS, answers_kinds, asked_for, holds_value, new_values
@@ -302,13 +303,16 @@ def _gives_new_date(sentence: str, question: str) -> bool:
 def event_dated(question: str, answer: str) -> bool:
     """Some sentence holding a new date also names the event the question dates (any word of
     its group), or the question names no such event."""
-    asked = [g for g in _EVENTS if g & set(tokenize(question))]
+    words = set(tokenize(question))
+    asked = [g for g in _EVENTS if g & words]
     if not asked:
         return True
-    return any(
-        _gives_new_date(sentence, question) and all(g & set(tokenize(sentence)) for g in asked)
-        for sentence in split_answer(answer)
-    )
+    for sentence in split_answer(answer):
+        if _gives_new_date(sentence, question):
+            said = set(tokenize(sentence))
+            if all(g & said for g in asked):
+                return True
+    return False
 
 
 def _names_new_place(question: str, answer: str) -> bool:
@@ -323,10 +327,7 @@ def _names_new_place(question: str, answer: str) -> bool:
 def _without_years(terms: QueryTerms) -> QueryTerms:
     """The question's terms but its years: a year is checked on its own, and a sentence is
     'about what was asked' by the question's other words."""
-    return QueryTerms(
-        {t: w for t, w in terms.weights.items() if not YEAR.fullmatch(t)},
-        alternatives=terms.alternatives,
-    )
+    return replace(terms, weights={t: w for t, w in terms.weights.items() if not YEAR.fullmatch(t)})
 
 
 def _dated_sentence(question: str, answer: str, terms: QueryTerms) -> bool:
