@@ -33,11 +33,114 @@ def specificity(stem: str) -> int:
     return len(_SYNTAX.sub("", required)) + len(re.findall(r"\[[^\]]*\]", required))
 
 
+def literal(stem: str) -> str | None:
+    """The longest run of letters every match of a stem contains, case-folded ('hilfe' for
+    '\\w*hilfe\\w*', 'κρ' for 'κρ[αά]τ(?:...)'), or None when the stem promises none (a
+    top-level alternative, or nothing but syntax). A question without it cannot match the
+    stem, so the stem's pattern need not be compiled or run for that question: compiling
+    every language's 1,400 terms took about 9 s of a host's start."""
+    runs, run, i = [], "", 0
+    while i < len(stem):
+        char = stem[i]
+        if char == "|":
+            return None
+        if char == "\\" or char in "[(.^$":
+            if char == "\\":  # one character however it is spelled ('\\u012b' is 'ī')
+                kind = stem[i + 1]
+                if kind == "N":
+                    i = stem.index("}", i) + 1
+                else:
+                    i += {"x": 4, "u": 6, "U": 10}.get(kind, 2)
+            elif char == "[":
+                i = stem.index("]", i + 2) + 1  # ']' right after '[' is a member
+            elif char == "(":
+                depth = 0
+                while True:  # to the matching ')', past escapes and classes
+                    c = stem[i]
+                    if c == "\\":
+                        i += 1
+                    elif c == "[":
+                        i = stem.index("]", i + 2)
+                    elif c == "(":
+                        depth += 1
+                    elif c == ")":
+                        depth -= 1
+                        if depth == 0:
+                            break
+                    i += 1
+                i += 1
+            else:
+                i += 1
+            runs.append(run)
+            run = ""
+            i = _past_quantifier(stem, i)
+            continue
+        i += 1
+        if i < len(stem) and stem[i] in "?*{":  # this letter is optional
+            runs.append(run)
+            run = ""
+            i = _past_quantifier(stem, i)
+        elif i < len(stem) and stem[i] == "+":  # required once, then repeated
+            runs.append(run + char)
+            run = ""
+            i += 1
+        else:
+            run += char
+    runs.append(run)
+    best = max(runs, key=len)
+    return fold(best) or None
+
+
+def fold(text: str) -> str:
+    """Case-folded as `re.IGNORECASE` compares letters (it also takes dotless 'ı' for 'i')."""
+    return text.casefold().replace("ı", "i")
+
+
+def _past_quantifier(stem: str, i: int) -> int:
+    if i < len(stem) and stem[i] == "{":
+        i = stem.index("}", i) + 1
+    elif i < len(stem) and stem[i] in "?*+":
+        i += 1
+    if i < len(stem) and stem[i] in "?+":  # lazy or possessive
+        i += 1
+    return i
+
+
 @dataclass(frozen=True)
 class Glossary:
+    """A language's terms. A term's pattern is compiled the first time a question holds one
+    of its stems' letters (`literals`), not when the glossary loads."""
+
     code: str
-    patterns: tuple[tuple[str, re.Pattern[str]], ...]  # (English term, its stems)
-    stems: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False)  # per term
+    stems: dict[str, tuple[str, ...]]  # per English term, in the documents' frequency order
+    literals: dict[str, tuple[str | None, ...]] = field(default_factory=dict, compare=False)
+    _patterns: dict[str, re.Pattern[str]] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        return tuple(self.stems)
+
+    def pattern(self, term: str) -> re.Pattern[str]:
+        """The term's stems as one pattern, compiled once."""
+        compiled = self._patterns.get(term)
+        if compiled is None:
+            stems = "|".join(f"(?:{s})" for s in self.stems[term])
+            try:
+                compiled = re.compile(r"(?<!\w)(?:" + stems + ")", re.I)
+            except re.error as exc:
+                raise ValueError(f"rag/glossaries/{self.code}.json: {term!r}: {exc}") from exc
+            self._patterns[term] = compiled
+        return compiled
+
+    def candidates(self, question: str) -> list[tuple[int, str]]:
+        """The terms whose stems' letters the question holds, with their place in the
+        glossary's order."""
+        folded = fold(question)
+        return [
+            (order, term)
+            for order, (term, literals) in enumerate(self.literals.items())
+            if any(lit is None or lit in folded for lit in literals)
+        ]
 
     def _longest(self, term: str, question: str, start: int, words: str) -> tuple[int, int]:
         """The longest of the term's stems at `start`, and how much of it that stem spells
@@ -59,8 +162,8 @@ class Glossary:
         the one more frequent in the documents (earlier in terms.txt); synonyms would only
         blur the query."""
         found: list[tuple[int, int, int, int, int, str]] = []
-        for order, (term, pattern) in enumerate(self.patterns):
-            for match in pattern.finditer(question):
+        for order, term in self.candidates(question):
+            for match in self.pattern(term).finditer(question):
                 length, spelled = self._longest(term, question, match.start(), match.group(0))
                 found.append((match.start(), -length, -spelled, -len(term.split()), order,
                               term))  # fmt: skip
@@ -79,36 +182,25 @@ def glossary(code: str) -> Glossary | None:
     if code == "en" or not path.is_file():
         return None
     data = json.loads(path.read_text(encoding="utf-8"))
-    try:
-        return build_glossary(code, data.get("terms", {}))
-    except ValueError as exc:
-        raise ValueError(f"rag/glossaries/{code}.json: {exc}") from exc
+    return build_glossary(code, data.get("terms", {}))
 
 
 def build_glossary(code: str, terms: dict[str, list[str]]) -> Glossary:
     """A glossary from {English term: stems}, in the order of the documents' frequency."""
-    patterns = []
-    for term, stems in terms.items():
-        if not stems:
-            continue
-        try:
-            compiled = re.compile(r"(?<!\w)(?:" + "|".join(f"(?:{s})" for s in stems) + ")", re.I)
-        except re.error as exc:
-            raise ValueError(f"{term!r}: {exc}") from exc
-        patterns.append((term, compiled))
-    return Glossary(code, tuple(patterns), {term: tuple(s) for term, s in terms.items() if s})
+    stems = {term: tuple(s) for term, s in terms.items() if s}
+    return Glossary(code, stems, {term: tuple(map(literal, s)) for term, s in stems.items()})
 
 
 @lru_cache(maxsize=8192)
 def _stem(stem: str) -> tuple[int, re.Pattern[str]]:
-    """A stem on its own, compiled when a question first matches its term (a glossary's
-    1,400 terms compile in about 0.1 s; their 3,000 stems would double that)."""
+    """A stem on its own, compiled when a question first matches its term (to tell which
+    of the term's stems matched)."""
     return specificity(stem), re.compile(stem, re.I)
 
 
 def preload() -> None:
-    """Compile every language's glossary now: the first question in a language would
-    otherwise wait about 0.1 s for its glossary."""
+    """Load every language's glossary now (its terms' letters; the patterns compile as
+    questions need them)."""
     for path in sorted(GLOSSARY_DIR.glob("*.json")):
         glossary(path.stem)
 
