@@ -281,7 +281,7 @@ def components(assistant: Any, questions: list[str]) -> dict[str, Any]:
     ]
     lexical = [QueryTerms.of(q, index).lexical_query(q) for q in questions]
     for vector in vectors:
-        timed("dense: Chroma query", lambda v=vector: index.dense(v, k))
+        timed("dense search", lambda v=vector: index.dense(v, k))
     for query in lexical:
         timed("BM25", lambda q=query: index.lexical(q, k))
     for question, vector in zip(questions, vectors, strict=True):
@@ -289,10 +289,11 @@ def components(assistant: Any, questions: list[str]) -> dict[str, Any]:
             "candidates (search + re-scoring)",
             lambda q=question, v=vector: retriever.candidates(q, v),
         )
-    # Chroma right after an embedding, as in the retrieve step.
+    # Dense search right after an embedding, as in the retrieve step (exact up to
+    # EMN_EXACT_SEARCH_MAX_CHUNKS, else Chroma's graph).
     for question, vector in zip(questions, vectors, strict=True):
         embedder.embed_query(question)
-        timed("dense: Chroma query right after embed_query", lambda v=vector: index.dense(v, k))
+        timed("dense search right after embed_query", lambda v=vector: index.dense(v, k))
     model = embedder.model
 
     def forward(text: str) -> Any:

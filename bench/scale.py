@@ -198,7 +198,9 @@ def query(params: dict[str, Any]) -> dict[str, Any]:
     vectors = np.load(params["query_vectors"])
     rss_start = rss_mb()
 
-    settings = load_settings(index_dir=workdir, collection=COLLECTION)
+    # Chroma's graph at every size, the exact search below EMN_EXACT_SEARCH_MAX_CHUNKS
+    # apart: this measures how the graph scales.
+    settings = load_settings(index_dir=workdir, collection=COLLECTION, exact_search_max_chunks=0)
     t0 = time.perf_counter()
     collection = get_collection(chroma_client(settings), COLLECTION)
     count = int(collection.count())

@@ -65,6 +65,16 @@ class Settings(BaseSettings):
     chroma_host: str = Field(default="127.0.0.1", description="Chroma server host (server mode).")
     chroma_port: int = Field(default=8001, description="Chroma server port (server mode).")
     chroma_ssl: bool = Field(default=False, description="Use HTTPS to reach the Chroma server.")
+    exact_search_max_chunks: int = Field(
+        default=20_000,
+        ge=0,
+        description="Embedded mode, up to this many chunks: dense search compares the question "
+        "with every passage vector, read from Chroma once per index version and kept in memory "
+        "(about 1.5 MB per 1,000 chunks per model; p50 0.16 ms a question at 1,545 chunks "
+        "against 1.6 ms for Chroma's query), instead of Chroma's "
+        "approximate graph, which left a question's nearest passage out in one process in four "
+        "on the 1,545-chunk extended index. 0: always Chroma's graph.",
+    )
 
     # --- embedding model --------------------------------------------------------------
     embedding_model: str = Field(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from common.settings import Settings
 
 
@@ -51,6 +53,27 @@ def get_collection(client: Any, name: str, create: bool = False) -> Any:
 def multilingual_collection(name: str) -> str:
     """The collection of the multilingual vectors beside collection `name`."""
     return f"{name}_ml"
+
+
+def collection_vectors(collection: Any) -> tuple[list[str], np.ndarray]:
+    """Every id and its vector as unit rows, in id order, read a page at a time."""
+    ids: list[str] = []
+    rows: list[np.ndarray] = []
+    offset = 0
+    while True:
+        page = collection.get(include=["embeddings"], limit=10_000, offset=offset)
+        ids.extend(page["ids"])
+        if len(page["ids"]):
+            rows.append(np.asarray(page["embeddings"], dtype=np.float32))
+        if len(page["ids"]) < 10_000:
+            break
+        offset += len(page["ids"])
+    if not ids:
+        return [], np.zeros((0, 1), np.float32)
+    vectors = np.concatenate(rows)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    return [ids[i] for i in order], vectors[order]
 
 
 def collection_ids(collection: Any) -> set[str]:

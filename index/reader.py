@@ -15,6 +15,7 @@ from index.bm25 import read_bm25
 from index.chroma import (
     ChromaUnavailableError,
     chroma_client,
+    collection_vectors,
     get_collection,
     multilingual_collection,
 )
@@ -40,6 +41,54 @@ class SentenceIndex:
 TERMS_CACHE_SIZE = 50_000
 
 
+@dataclass
+class _ExactVectors:
+    """A collection's vectors for exact cosine search: ids in id order, unit rows, and each
+    row's document (an index into `docs`; -1, never allowed by a filter, for a vector
+    whose chunk the store lacks)."""
+
+    ids: list[str]
+    vectors: np.ndarray
+    row_doc: np.ndarray
+    docs: list[Chunk]
+
+    @classmethod
+    def of(cls, ids: list[str], vectors: np.ndarray, chunks: dict[str, Chunk]) -> _ExactVectors:
+        docs: list[Chunk] = []
+        doc_index: dict[str, int] = {}
+        row_doc = np.full(len(ids), -1, dtype=np.int32)
+        for row, cid in enumerate(ids):
+            chunk = chunks.get(cid)
+            if chunk is None:
+                continue
+            index = doc_index.get(chunk.doc.doc_id)
+            if index is None:
+                index = doc_index[chunk.doc.doc_id] = len(docs)
+                docs.append(chunk)
+            row_doc[row] = index
+        return cls(ids, vectors, row_doc, docs)
+
+    def search(
+        self, query_vector: np.ndarray, k: int, allowed_docs: np.ndarray | None
+    ) -> list[tuple[str, float]]:
+        """(id, cosine), best first; ties in id order. `allowed_docs`: per document, and one
+        more entry (False) for rows without a document; None: every row."""
+        if not len(self.ids):
+            return []
+        query = np.asarray(query_vector, dtype=np.float32)
+        sims = self.vectors @ (query / max(float(np.linalg.norm(query)), 1e-12))
+        rows = np.arange(len(self.ids))
+        if allowed_docs is not None:
+            rows = rows[allowed_docs[self.row_doc]]
+            sims = sims[rows]
+        k = min(k, len(rows))
+        if k <= 0:
+            return []
+        top = np.argpartition(-sims, k - 1)[:k] if k < len(rows) else np.arange(len(rows))
+        top = top[np.lexsort((rows[top], -sims[top]))]
+        return [(self.ids[rows[i]], float(sims[i])) for i in top]
+
+
 class IndexReader:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -54,6 +103,10 @@ class IndexReader:
         # `sentences`); empty when the index has none.
         self.multilingual: dict[str, np.ndarray] = {}
         self._ml_collection: Any = None
+        # Exact dense search (settings.exact_search_max_chunks): per collection (False: the
+        # English model's, True: the multilingual one), its ids, unit vectors and the
+        # document of each row; read from Chroma on the first question after a load.
+        self._exact: dict[bool, _ExactVectors] = {}
         self.by_doc: dict[str, list[str]] = {}
         self._bm25: Any = None
         self._bm25_ids: list[str] = []
@@ -117,6 +170,7 @@ class IndexReader:
         self.attach_lexical(bm25, ids)
         self._collection = None  # reopened lazily (and after a Chroma outage)
         self._ml_collection = None
+        self._exact = {}
 
     def attach_lexical(self, bm25: Any, ids: list[str]) -> None:
         """Use this BM25 index (positions are `ids`) for keyword search."""
@@ -222,6 +276,9 @@ class IndexReader:
     ) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity), best first; `multilingual`: in the multilingual
         model's collection (the vector must come from that model)."""
+        exact = self._exact_vectors(multilingual)
+        if exact is not None:
+            return exact.search(query_vector, k, self._allowed_docs(exact.docs, filters))
         try:
             collection = self.ml_collection() if multilingual else self.collection()
             result = collection.query(
@@ -236,6 +293,31 @@ class IndexReader:
         ids = result["ids"][0]
         distances = result["distances"][0]
         return [(cid, 1.0 - float(d)) for cid, d in zip(ids, distances, strict=True)]
+
+    def _exact_vectors(self, multilingual: bool) -> _ExactVectors | None:
+        """The collection's vectors for exact search, or None where Chroma's graph answers
+        (server mode, or more chunks than settings.exact_search_max_chunks)."""
+        limit = self.settings.exact_search_max_chunks
+        if self.settings.chroma_mode != "embedded" or not 0 < len(self.chunks) <= limit:
+            return None
+        exact = self._exact.get(multilingual)
+        if exact is None:
+            with self._lock:
+                exact = self._exact.get(multilingual)
+                if exact is None:
+                    try:
+                        collection = self.ml_collection() if multilingual else self.collection()
+                        ids, vectors = collection_vectors(collection)
+                    except Exception as exc:
+                        self._collection = self._ml_collection = None
+                        raise ChromaUnavailableError(f"Chroma read failed: {exc}") from exc
+                    exact = self._exact[multilingual] = _ExactVectors.of(ids, vectors, self.chunks)
+        return exact
+
+    def _allowed_docs(self, docs: list[Chunk], filters: Filters | None) -> np.ndarray | None:
+        if filters is None or filters.is_empty():
+            return None
+        return np.array([self.allowed(chunk, filters) for chunk in docs] + [False])
 
     def lexical(
         self, query: str, k: int, filters: Filters | None = None
