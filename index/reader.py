@@ -76,7 +76,10 @@ class _ExactVectors:
         if not len(self.ids):
             return []
         query = np.asarray(query_vector, dtype=np.float32)
-        sims = self.vectors @ (query / max(float(np.linalg.norm(query)), 1e-12))
+        query = query / max(float(np.linalg.norm(query)), 1e-12)
+        # einsum, not BLAS: right after the query embedding, BLAS's threads waited for
+        # torch's (the retrieve step took 40 ms longer); one core does this in 0.3 ms.
+        sims = np.einsum("ij,j->i", self.vectors, query)
         rows = np.arange(len(self.ids))
         if allowed_docs is not None:
             rows = rows[allowed_docs[self.row_doc]]
