@@ -56,15 +56,34 @@ def _stemmer():
     return snowballstemmer.stemmer("english")
 
 
+def _term(token: str) -> str:
+    """A matched word as an index term: '' for a stop word or a lone letter."""
+    token = token.removesuffix("'s")
+    if token in STOPWORDS or (len(token) == 1 and not token.isdigit()):
+        return ""
+    return token if token[0].isdigit() else _stem(token)
+
+
+# Words seen -> their terms. A plain dict, not lru_cache: the same words recur in every
+# text, and a dict lookup is several times cheaper than an lru_cache call (which was most
+# of tokenising). Cleared when full, so an endless stream of new numbers stays bounded.
+_TERMS: dict[str, str] = {}
+_TERMS_MAX = 500_000
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-case word and number tokens, stop words dropped, English stems."""
     text = join_digit_groups(text.lower().replace("’", "'"))
+    terms = _TERMS
     out = []
     for token in _TOKEN.findall(text):
-        token = token.removesuffix("'s")
-        if token in STOPWORDS or (len(token) == 1 and not token.isdigit()):
-            continue
-        out.append(token if token[0].isdigit() else _stem(token))
+        term = terms.get(token)
+        if term is None:
+            if len(terms) >= _TERMS_MAX:
+                terms.clear()
+            term = terms[token] = _term(token)
+        if term:
+            out.append(term)
     return out
 
 
@@ -91,9 +110,12 @@ class ChunkTerms:
 
     @classmethod
     def of(cls, chunk: Chunk, spans: list[tuple[int, int]]) -> ChunkTerms:
+        # No token spans a line break, so `lexical_text`'s tokens are its header's and then
+        # the passage's: the passage is tokenised once.
+        text = frozenset(tokenize(chunk.text))
         return cls(
-            all=frozenset(tokenize(lexical_text(chunk))),
+            all=frozenset(tokenize(lexical_header(chunk.doc.title, chunk.section_path))) | text,
             header=frozenset(tokenize(f"{chunk.doc.title} {chunk.section_path}")),
-            text=frozenset(tokenize(chunk.text)),
+            text=text,
             sentences=tuple(tuple(tokenize(chunk.text[a:b])) for a, b in spans),
         )

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from common.settings import Settings
-from index.lexical import tokenize
+from index.lexical import lexical_text, tokenize
 from index.lexical_search import LexicalMatrix, TopK
 from index.reader import IndexReader
 from index.schema import Filters
@@ -174,6 +174,9 @@ def test_chunk_terms_are_the_tokens_of_the_chunk(default_index_settings: Setting
     assert terms.text == frozenset(tokenize(chunk.text))
     spans = index.sentences[chunk.id].spans
     assert terms.sentences == tuple(tuple(tokenize(chunk.text[a:b])) for a, b in spans)
+    # The passage is tokenised once: header and passage tokens are those of the keyword text.
+    for other in index.chunks.values():
+        assert index.terms(other).all == frozenset(tokenize(lexical_text(other))), other.id
 
 
 def test_tokenize_is_safe_in_threads_running_at_once() -> None:
