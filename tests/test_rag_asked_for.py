@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from rag.asked_for import answers_kinds, asked_for, holds_value, new_values
+from rag.countries import countries_in, trie_pattern
 
 
 @pytest.mark.parametrize(
@@ -62,3 +65,16 @@ def test_how_much_time_asks_for_a_duration_not_an_amount() -> None:
     assert asked_for(within) == {"duration"}
     assert asked_for("And how much longer can that be in a crisis?") == {"duration"}
     assert asked_for("How much money does the EMN get?") == {"amount"}
+
+
+def test_a_trie_pattern_matches_what_the_longest_first_alternation_matches() -> None:
+    words = ["iran", "iraq", "ira", "niger", "nigeria", "ital", "sri lanka", "côte"]
+    trie = re.compile(rf"\b(?:{trie_pattern(words)})", re.IGNORECASE)
+    flat = re.compile(
+        r"\b(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + ")",
+        re.IGNORECASE,
+    )
+    text = "Nigeria, Niger, IRAQ and Iran, the ira, Italy, Sri Lanka, Côte d'Ivoire, irate"
+    assert trie.findall(text) == flat.findall(text)
+    assert trie.findall(text)[:2] == ["Nigeria", "Niger"]  # the longer word where both fit
+    assert countries_in("Migrants from Iraq, Nigeria and Niger ") == ["Iraq", "Nigeria", "Niger"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -345,8 +346,14 @@ def _fold_items(sentences: list[_Sentence], share: float) -> set[int]:
 
 def _is_title(text: str, title: str) -> bool:
     """The document's title line quoted as if it were an answer."""
-    a, b = set(tokenize(text)), set(tokenize(title))
+    a, b = set(tokenize(text)), _title_terms(title)
     return bool(a and b) and len(a & b) / len(a | b) > 0.6
+
+
+@lru_cache(maxsize=4096)
+def _title_terms(title: str) -> frozenset[str]:
+    """A document title's terms, once per title rather than once per candidate sentence."""
+    return frozenset(tokenize(title))
 
 
 def _gain(data: ComposeInput, sentence_tokens: set[str], covered: set[str]) -> float:
