@@ -133,7 +133,7 @@ class Service:
             log.warning("index not ready: %s", exc)
         self.assistant.warm_models()
         try:
-            self.assistant.index.check_chroma()
+            self.assistant.index.warm_dense()
         except ChromaUnavailableError as exc:
             log.warning("Chroma unavailable at startup: %s", exc)
 

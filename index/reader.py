@@ -230,6 +230,14 @@ class IndexReader:
             self._collection = None
             raise ChromaUnavailableError(f"Chroma unreachable: {exc}") from exc
 
+    def warm_dense(self) -> None:
+        """Open Chroma and read the vectors exact search keeps, now rather than on the first
+        question (importing chromadb alone took 1.9 s of a first question); raises
+        ChromaUnavailableError when unreachable."""
+        self.check_chroma()
+        for multilingual in (False, True) if self.has_multilingual else (False,):
+            self._exact_vectors(multilingual)
+
     def terms(self, chunk: Chunk) -> ChunkTerms:
         terms = self._terms.get(chunk.id)
         if terms is None:

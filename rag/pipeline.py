@@ -196,8 +196,10 @@ class Assistant:
         yield StreamEvent(kind="answer", answer=answer)
 
     def warm_up(self) -> None:
-        """Load the index and the models now rather than on the first question."""
+        """Load the index, open its dense search and load the models now rather than on the
+        first question."""
         self.index.ensure_loaded()
+        self.index.warm_dense()
         self.warm_models()
 
     def warm_models(self) -> None:

@@ -95,3 +95,16 @@ def test_a_new_index_version_is_read_again(
     reader.ensure_loaded()
     assert reader._exact == {}  # dropped with the old version, read again on the next search
     assert reader.dense(query, 3) and reader._exact
+
+
+def test_warm_up_opens_dense_search_so_the_first_question_does_not(
+    default_index_settings: Settings,
+) -> None:
+    from rag.pipeline import Assistant
+
+    assistant = Assistant(default_index_settings.model_copy(update={"composer": "extractive"}))
+    assert assistant.index._collection is None and assistant.index._exact == {}
+    assistant.warm_up()
+    assert assistant.index._collection is not None
+    assert assistant.index._exact.get(False) is not None
+    assert (True in assistant.index._exact) == assistant.index.has_multilingual
