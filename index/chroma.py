@@ -3,6 +3,7 @@ code does not care which), and our collection in it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -55,19 +56,28 @@ def multilingual_collection(name: str) -> str:
     return f"{name}_ml"
 
 
-def collection_vectors(collection: Any) -> tuple[list[str], np.ndarray]:
-    """Every id and its vector as unit rows, in id order, read a page at a time."""
-    ids: list[str] = []
-    rows: list[np.ndarray] = []
+PAGE = 10_000
+
+
+def _pages(collection: Any, include: list[str]) -> Iterator[dict[str, Any]]:
+    """The collection read a page at a time."""
     offset = 0
     while True:
-        page = collection.get(include=["embeddings"], limit=10_000, offset=offset)
+        page = collection.get(include=include, limit=PAGE, offset=offset)
+        yield page
+        if len(page["ids"]) < PAGE:
+            return
+        offset += len(page["ids"])
+
+
+def collection_vectors(collection: Any) -> tuple[list[str], np.ndarray]:
+    """Every id and its vector as unit rows, in id order."""
+    ids: list[str] = []
+    rows: list[np.ndarray] = []
+    for page in _pages(collection, ["embeddings"]):
         ids.extend(page["ids"])
         if len(page["ids"]):
             rows.append(np.asarray(page["embeddings"], dtype=np.float32))
-        if len(page["ids"]) < 10_000:
-            break
-        offset += len(page["ids"])
     if not ids:
         return [], np.zeros((0, 1), np.float32)
     vectors = np.concatenate(rows)
@@ -77,12 +87,5 @@ def collection_vectors(collection: Any) -> tuple[list[str], np.ndarray]:
 
 
 def collection_ids(collection: Any) -> set[str]:
-    """Every id in the collection, read a page at a time."""
-    ids: set[str] = set()
-    offset = 0
-    while True:
-        page = collection.get(include=[], limit=10_000, offset=offset)["ids"]
-        ids.update(page)
-        if len(page) < 10_000:
-            return ids
-        offset += len(page)
+    """Every id in the collection."""
+    return {cid for page in _pages(collection, []) for cid in page["ids"]}

@@ -41,6 +41,25 @@ class SentenceIndex:
 TERMS_CACHE_SIZE = 50_000
 
 
+def documents_of(ids: list[str], chunks: dict[str, Chunk]) -> tuple[list[Chunk], np.ndarray]:
+    """One chunk of each document the ids belong to, and per id the index of its document
+    in that list (-1 where the store lacks the chunk): filters look at documents only, so
+    each is checked once and the answer spread to its chunks."""
+    docs: list[Chunk] = []
+    doc_index: dict[str, int] = {}
+    positions = np.full(len(ids), -1, dtype=np.int32)
+    for position, cid in enumerate(ids):
+        chunk = chunks.get(cid)
+        if chunk is None:
+            continue
+        index = doc_index.get(chunk.doc.doc_id)
+        if index is None:
+            index = doc_index[chunk.doc.doc_id] = len(docs)
+            docs.append(chunk)
+        positions[position] = index
+    return docs, positions
+
+
 @dataclass
 class _ExactVectors:
     """A collection's vectors for exact cosine search: ids in id order, unit rows, and each
@@ -54,18 +73,7 @@ class _ExactVectors:
 
     @classmethod
     def of(cls, ids: list[str], vectors: np.ndarray, chunks: dict[str, Chunk]) -> _ExactVectors:
-        docs: list[Chunk] = []
-        doc_index: dict[str, int] = {}
-        row_doc = np.full(len(ids), -1, dtype=np.int32)
-        for row, cid in enumerate(ids):
-            chunk = chunks.get(cid)
-            if chunk is None:
-                continue
-            index = doc_index.get(chunk.doc.doc_id)
-            if index is None:
-                index = doc_index[chunk.doc.doc_id] = len(docs)
-                docs.append(chunk)
-            row_doc[row] = index
+        docs, row_doc = documents_of(ids, chunks)
         return cls(ids, vectors, row_doc, docs)
 
     def search(
@@ -183,19 +191,7 @@ class IndexReader:
             self._lexical.warm_up()
         # Documents per term (CSC columns are terms), for weighting query words.
         self._doc_freq = self._lexical.doc_freq if self._lexical else np.zeros(0)
-        doc_index: dict[str, int] = {}
-        self._docs = []
-        positions = np.full(len(ids), -1, dtype=np.int32)
-        for position, cid in enumerate(ids):
-            chunk = self.chunks.get(cid)
-            if chunk is None:
-                continue
-            index = doc_index.get(chunk.doc.doc_id)
-            if index is None:
-                index = doc_index[chunk.doc.doc_id] = len(self._docs)
-                self._docs.append(chunk)
-            positions[position] = index
-        self._bm25_doc = positions
+        self._docs, self._bm25_doc = documents_of(ids, self.chunks)
 
     def collection(self) -> Any:
         if self._collection is None:
@@ -326,6 +322,8 @@ class IndexReader:
         return exact
 
     def _allowed_docs(self, docs: list[Chunk], filters: Filters | None) -> np.ndarray | None:
+        """Per document of `documents_of`, whether it passes the filters, and a trailing
+        False that position -1 (no chunk) picks; None: no filter."""
         if filters is None or filters.is_empty():
             return None
         return np.array([self.allowed(chunk, filters) for chunk in docs] + [False])
@@ -349,10 +347,8 @@ class IndexReader:
     def allowed_positions(self, filters: Filters | None) -> np.ndarray | None:
         """Which BM25 positions pass the filters (None: all). Filters look at documents
         only, so each document is checked once and the answer spread to its chunks."""
-        if filters is None or filters.is_empty():
-            return None
-        documents = np.array([self.allowed(chunk, filters) for chunk in self._docs] + [False])
-        return documents[self._bm25_doc]  # position -1 (no chunk) picks the trailing False
+        documents = self._allowed_docs(self._docs, filters)
+        return None if documents is None else documents[self._bm25_doc]
 
     def idf(self, token: str) -> float:
         """Inverse document frequency of a (tokenised) term; 0 for unknown terms."""

@@ -113,8 +113,12 @@ class Glossary:
 
     code: str
     stems: dict[str, tuple[str, ...]]  # per English term, in the documents' frequency order
-    literals: dict[str, tuple[str | None, ...]] = field(default_factory=dict, compare=False)
+    literals: dict[str, tuple[str | None, ...]] = field(init=False, compare=False, repr=False)
     _patterns: dict[str, re.Pattern[str]] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        literals = {term: tuple(map(literal, stems)) for term, stems in self.stems.items()}
+        object.__setattr__(self, "literals", literals)
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -187,8 +191,7 @@ def glossary(code: str) -> Glossary | None:
 
 def build_glossary(code: str, terms: dict[str, list[str]]) -> Glossary:
     """A glossary from {English term: stems}, in the order of the documents' frequency."""
-    stems = {term: tuple(s) for term, s in terms.items() if s}
-    return Glossary(code, stems, {term: tuple(map(literal, s)) for term, s in stems.items()})
+    return Glossary(code, {term: tuple(s) for term, s in terms.items() if s})
 
 
 @lru_cache(maxsize=8192)
