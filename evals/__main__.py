@@ -167,7 +167,7 @@ def _dev_sets(args: argparse.Namespace) -> list[tuple[Path, Path | None]]:
     sets = (
         [(d, indexes[i] if i < len(indexes) else None) for i, d in enumerate(datasets)]
         if datasets
-        else default_sets(written_blind=args.command in ("tune", "ranker"))
+        else default_sets()
     )
     if any("blind" in d.name for d, _ in sets):
         raise ValueError(f"{args.command} on dev sets only: the blind sets are run to report")

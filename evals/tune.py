@@ -42,24 +42,22 @@ def dev_settings(index: Path | None) -> Any:
     return load_settings(**overrides)
 
 
-def default_sets(written_blind: bool = True) -> list[tuple[Path, Path | None]]:
-    """The dev set on the configured index, and the extended corpus's dev set on the
-    extended index when `make eval` has built it; with `written_blind`, also the dev sets
-    written blind (near misses on both corpora, legal texts). Calibration leaves those out, so that
-    `make calibrate` reproduces the shipped map: refitted on all four, the held-out dev ECE
-    was 0.053, but blind default ECE went 0.097 -> 0.121 as blind extended went 0.277 ->
-    0.238; one map cannot serve both corpora, and a second feature did not close it."""
+def default_sets() -> list[tuple[Path, Path | None]]:
+    """Every dev set: the dev set and the two near-miss sets written blind on the configured
+    index, and, when `make eval` has built the extended index, the extended corpus's dev sets
+    (dev-extended, dev-extended2, near misses 3) on it. Tuning, the ranker and calibration all
+    read these six; the blind sets never."""
     from common.settings import PROJECT_ROOT
     from evals.dataset import DEV_SET
 
-    sets: list[tuple[Path, Path | None]] = [(DEV_SET, None)]
-    if written_blind:
-        sets += [(NEAR_MISS_DEV, None), (NEAR_MISS_DEV_2, None)]
+    sets: list[tuple[Path, Path | None]] = [
+        (DEV_SET, None),
+        (NEAR_MISS_DEV, None),
+        (NEAR_MISS_DEV_2, None),
+    ]
     extended = PROJECT_ROOT / ".emn" / "index-extended"
     if (extended / "manifest.json").exists():
-        sets.append((EXTENDED_DEV, extended))
-        if written_blind:
-            sets += [(EXTENDED_DEV_2, extended), (NEAR_MISS_DEV_3, extended)]
+        sets += [(EXTENDED_DEV, extended), (EXTENDED_DEV_2, extended), (NEAR_MISS_DEV_3, extended)]
     return sets
 
 

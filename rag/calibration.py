@@ -6,9 +6,12 @@ answer could show 0.9. `python -m evals calibrate` fits a monotone map on the de
 the blind ones) and writes it to rag/calibration.json; this module reads it, so that an
 answer shown with 0.8 holds every key fact about 8 times in 10.
 
-Two forms are read: `isotonic` (knots `x` ascending, `y` non-decreasing, linear between them,
-flat beyond them) and `platt` (1 / (1 + exp(-(a * raw + b))), a >= 0). A missing or invalid
-file gives the identity, with one warning in the log: the raw score, as before calibration.
+Three forms are read: `isotonic` (knots `x` ascending, `y` non-decreasing, linear between them,
+flat beyond them), `platt` (1 / (1 + exp(-(a * raw + b))), a >= 0) and `logistic` (Platt's
+form with named evidence features beside the raw score: z = a * raw + b + sum of weight *
+feature, a >= 0). The features are the ones `FEATURES` names; rag.steps computes them. A missing
+or invalid file gives the identity, with one warning in the log: the raw score, as before
+calibration.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import itertools
 import json
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,25 +31,34 @@ import numpy as np
 log = logging.getLogger("rag")
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
-METHODS = ("identity", "isotonic", "platt")
+METHODS = ("identity", "isotonic", "platt", "logistic")
+# Evidence a `logistic` map may read beside the raw score (rag.steps.confidence_features):
+# - legal_share: the share of the cited passages that come from a legal act (regulation,
+#   directive, decision). On the six dev sets, answers on the extended corpus held every key
+#   fact 54 times in 100 against 78 on the default documents, at the same mean raw score.
+FEATURES = ("legal_share",)
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """A monotone map from [0, 1] to [0, 1]."""
+    """A map from [0, 1] to [0, 1], increasing in the raw score whatever the features."""
 
     method: str = "identity"
     x: tuple[float, ...] = ()
     y: tuple[float, ...] = ()
     a: float = 1.0
     b: float = 0.0
+    weights: tuple[tuple[str, float], ...] = ()  # logistic: (feature, weight), FEATURES only
 
-    def __call__(self, raw: float) -> float:
+    def __call__(self, raw: float, features: Mapping[str, float] | None = None) -> float:
+        """`features`: the evidence features of the answer (a logistic map reads them; a
+        feature not given counts 0, i.e. no legal source)."""
         raw = min(1.0, max(0.0, float(raw)))
         if self.method == "isotonic":
             return float(np.interp(raw, self.x, self.y))
-        if self.method == "platt":
-            z = self.a * raw + self.b
+        if self.method in ("platt", "logistic"):
+            given = features or {}
+            z = self.a * raw + self.b + sum(w * float(given.get(n, 0.0)) for n, w in self.weights)
             return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
         return raw
 
@@ -54,6 +67,8 @@ class Calibration:
             return {"method": "isotonic", "x": list(self.x), "y": list(self.y)}
         if self.method == "platt":
             return {"method": "platt", "a": self.a, "b": self.b}
+        if self.method == "logistic":
+            return {"method": "logistic", "a": self.a, "b": self.b, "features": dict(self.weights)}
         return {"method": "identity"}
 
 
@@ -78,11 +93,22 @@ def parse(data: Any) -> Calibration:
         if not all(0.0 <= v <= 1.0 for v in xs + ys):
             raise ValueError("knots must lie in [0, 1]")
         return Calibration("isotonic", xs, ys)
-    if method == "platt":
+    if method in ("platt", "logistic"):
         a, b = float(data["a"]), float(data["b"])
         if not (math.isfinite(a) and math.isfinite(b)) or a < 0:
             raise ValueError("'a' must be finite and >= 0 (the map must be increasing)")
-        return Calibration("platt", a=a, b=b)
+        if method == "platt":
+            return Calibration("platt", a=a, b=b)
+        features = data.get("features")
+        if not isinstance(features, dict):
+            raise ValueError("'features' must be an object of feature weights")
+        unknown = sorted(set(features) - set(FEATURES))
+        if unknown:  # a map reading evidence this code does not compute would be applied wrong
+            raise ValueError(f"unknown feature(s) {', '.join(unknown)}; known: {FEATURES}")
+        weights = tuple((name, float(features[name])) for name in FEATURES if name in features)
+        if not all(math.isfinite(w) for _, w in weights):
+            raise ValueError("feature weights must be finite")
+        return Calibration("logistic", a=a, b=b, weights=weights)
     return IDENTITY
 
 
@@ -104,7 +130,7 @@ def default_calibration() -> Calibration:
     return load_calibration(CALIBRATION_FILE)
 
 
-def calibrated(raw: float) -> float:
-    """The shown confidence for a raw score. 0 stays 0: no verified sentence, nothing to be
-    confident about."""
-    return 0.0 if raw <= 0.0 else default_calibration()(raw)
+def calibrated(raw: float, features: Mapping[str, float] | None = None) -> float:
+    """The shown confidence for a raw score and the answer's evidence features. 0 stays 0: no
+    verified sentence, nothing to be confident about."""
+    return 0.0 if raw <= 0.0 else default_calibration()(raw, features)

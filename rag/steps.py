@@ -28,7 +28,14 @@ from rag.calibration import calibrated
 from rag.composers.base import ComposeInput, Composer, ComposerError, Draft, SubQuestion
 from rag.glossary import english_keywords
 from rag.question import classify_question, split_question
-from rag.retrieval import Candidate, CrossLingual, HybridRetriever, QueryTerms, diversify
+from rag.retrieval import (
+    LEGAL_KINDS,
+    Candidate,
+    CrossLingual,
+    HybridRetriever,
+    QueryTerms,
+    diversify,
+)
 from rag.rewrite import rewrite_followup
 from rag.semantic_guard import SemanticGuard
 from rag.verify import SentenceChecks, Verified, Verifier, split_answer
@@ -426,7 +433,7 @@ class Verify(Step):
     def decide(self, ctx: Context, verified: Verified) -> None:
         # Thresholds compare the raw score (they were set on it); users see the calibrated one.
         raw = ctx.raw_confidence = raw_confidence(ctx)
-        ctx.confidence = calibrated(raw)
+        ctx.confidence = calibrated(raw, confidence_features(ctx))
         assert ctx.terms is not None
         uncovered = unanswered_constraints(
             ctx.query, verified.text, [ctx.passages[i] for i in verified.cited], ctx.terms
@@ -469,6 +476,16 @@ def raw_confidence(ctx: Context) -> float:
     kept = ctx.verified.kept / (ctx.verified.kept + len(ctx.verified.removed))
     value = 0.55 * best_sentence + 0.30 * coverage + 0.15 * kept
     return float(min(1.0, max(0.0, value)))
+
+
+def confidence_features(ctx: Context) -> dict[str, float]:
+    """The evidence the calibration map reads beside the raw score (rag.calibration.FEATURES):
+    the share of the cited passages that come from a legal act."""
+    if not ctx.passages or ctx.verified is None:
+        return {"legal_share": 0.0}
+    cited = [ctx.passages[i] for i in ctx.verified.cited] or [ctx.passages[0]]
+    legal = sum(1 for c in cited if c.chunk.doc.kind in LEGAL_KINDS)
+    return {"legal_share": legal / len(cited)}
 
 
 def abstention_text(ctx: Context) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from common.settings import PROJECT_ROOT
@@ -17,6 +18,7 @@ from evals.calibration import (
     calibration_pairs,
     ece,
     fit_isotonic,
+    fit_logistic,
     fit_platt,
     held_out,
     reliability_bins,
@@ -116,18 +118,78 @@ def test_platt_on_a_score_that_does_not_rank_gives_the_overall_rate() -> None:
     assert mapping(0.1) == mapping(0.9) == pytest.approx(3 / 6)  # (2 + 1) / (2 + 1 + 2 + 1)
 
 
+def legal_texts_are_harder(n: int = 200) -> tuple[list[float], list[bool], list[dict[str, float]]]:
+    """Answers whose raw scores look alike on both corpora, right 4 times in 5 on the default
+    documents and 2 times in 5 when they cite legal acts, a little more often the higher the
+    raw score."""
+    scores, labels, features = [], [], []
+    for i in range(n):
+        legal = i % 2 == 1
+        raw = 0.5 + (i % 10) / 20
+        right = (i // 2) % 5 < (2 if legal else 4) or (raw > 0.9 and (i // 2) % 5 < 3)
+        scores.append(raw)
+        labels.append(right)
+        features.append({"legal_share": 1.0 if legal else 0.0})
+    return scores, labels, features
+
+
+def test_logistic_learns_that_legal_sources_lower_the_confidence_and_keeps_raw_order() -> None:
+    scores, labels, features = legal_texts_are_harder()
+    mapping = fit_logistic(scores, labels, features, ["legal_share"])
+    assert mapping.method == "logistic" and mapping.a >= 0
+    weight = dict(mapping.weights)["legal_share"]
+    assert weight < -1.0  # about log(0.8/0.2) - log(0.4/0.6) = 1.8 before the ridge
+    default = [mapping(g, {"legal_share": 0.0}) for g in GRID]
+    legal = [mapping(g, {"legal_share": 1.0}) for g in GRID]
+    assert default == sorted(default) and legal == sorted(legal)
+    assert all(lo < hi for lo, hi in zip(legal, default, strict=True))
+    assert mapping(0.7) == mapping(0.7, {"legal_share": 0.0})  # a feature not given counts 0
+    # each group's mean confidence is near its rate of right answers (in sample)
+    for share, rate in ((0.0, 0.8), (1.0, 0.4)):
+        mean = np.mean([mapping(s, f) for s, f in zip(scores, features, strict=True)
+                        if f["legal_share"] == share])  # fmt: skip
+        assert mean == pytest.approx(rate, abs=0.08)
+
+
+def test_logistic_never_lets_a_stronger_answer_show_less() -> None:
+    """Right answers at low raw scores: a free fit would give the raw score a negative
+    weight; the map keeps it at 0 instead."""
+    scores = [0.2, 0.3, 0.4, 0.7, 0.8, 0.9] * 5
+    labels = [True, True, True, False, False, False] * 5
+    features = [{"legal_share": float(i % 2)} for i in range(30)]
+    mapping = fit_logistic(scores, labels, features, ["legal_share"])
+    assert mapping.a == 0.0
+    assert mapping(0.2, {"legal_share": 0.0}) == mapping(0.9, {"legal_share": 0.0})
+
+
 def test_held_out_maps_each_pair_by_the_other_folds() -> None:
     scores = [i / 20 for i in range(20)]
     labels = [i % 3 != 0 for i in range(20)]
     values = held_out(scores, labels, fit_platt, k=5)
     assert len(values) == 20 and all(0.0 <= v <= 1.0 for v in values)
-    observations = [Observation("dev", str(i), s, y) for i, (s, y) in
-                    enumerate(zip(scores, labels, strict=True))]  # fmt: skip
+    observations = [Observation("dev", str(i), s, y, {"legal_share": float(i % 2)},
+                                "default" if i % 2 == 0 else "extended")
+                    for i, (s, y) in enumerate(zip(scores, labels, strict=True))]  # fmt: skip
     mapping, result, held = fit_observations(observations, k=5)
-    assert result.pairs == 20 and result.correct == sum(labels) and mapping.method == "platt"
-    assert set(result.held_out_ece) == {"isotonic", "platt"} == set(held)
-    low, high = result.held_out_range["platt"]
-    assert low <= result.held_out_ece["platt"] <= high
+    assert result.pairs == 20 and result.correct == sum(labels) and mapping.method == "logistic"
+    assert set(result.held_out_ece) == {"isotonic", "platt", "logistic"} == set(held)
+    low, high = result.held_out_range["logistic"]
+    assert low <= result.held_out_ece["logistic"] <= high
+    assert set(result.held_out_by_corpus["logistic"]) == {"default", "extended"}
+
+
+def test_held_out_by_corpus_shows_what_one_map_for_both_hides() -> None:
+    """Pooled, the raw score's map looks calibrated (the two corpora's errors cancel); per
+    corpus it is not, and the logistic map with the legal share is."""
+    scores, labels, features = legal_texts_are_harder()
+    rows = zip(scores, labels, features, strict=True)
+    observations = [Observation("dev", str(i), s, y, f,
+                                "extended" if f["legal_share"] else "default")
+                    for i, (s, y, f) in enumerate(rows)]  # fmt: skip
+    _, result, _ = fit_observations(observations, k=5)
+    platt, logistic = result.held_out_by_corpus["platt"], result.held_out_by_corpus["logistic"]
+    assert platt["default"] > 0.15 and platt["extended"] > 0.15
+    assert logistic["default"] < 0.08 and logistic["extended"] < 0.08
 
 
 # --- reports ------------------------------------------------------------------------------
@@ -196,14 +258,14 @@ def test_calibrate_refuses_blind_sets(name: str, capsys: pytest.CaptureFixture[s
 
 def test_make_calibrate_fits_on_the_sets_the_shipped_map_names() -> None:
     """`python -m evals calibrate` with no set given must refit on what rag/calibration.json
-    says it was fitted on (the two dev sets written blind serve tuning, not calibration)."""
+    says it was fitted on: the dev sets, the ones written blind included (all dev sets)."""
     import json
 
     from evals.targets import shown_path
     from evals.tune import default_sets
 
     shipped = set(json.loads((PROJECT_ROOT / "rag" / "calibration.json").read_text())["sets"])
-    calibration = {shown_path(d) for d, _ in default_sets(written_blind=False)}
-    tuning = {shown_path(d) for d, _ in default_sets()}
+    calibration = {shown_path(d) for d, _ in default_sets()}
     assert calibration <= shipped and "evals/datasets/dev.jsonl" in calibration
-    assert "evals/datasets/dev-answerability.jsonl" in tuning - calibration
+    assert "evals/datasets/dev-answerability.jsonl" in calibration
+    assert not any("blind-" in s for s in shipped)

@@ -58,6 +58,18 @@ def test_forms_map_as_documented() -> None:
     assert monotone_within_0_1(isotonic)
 
 
+def test_a_logistic_map_reads_the_legal_share_and_stays_increasing_in_the_raw_score() -> None:
+    mapping = parse({"method": "logistic", "a": 2.0, "b": -1.0, "features": {"legal_share": -1.0}})
+    assert mapping(0.5) == pytest.approx(0.5)  # no feature given: a legal share of 0
+    assert mapping(0.5, {"legal_share": 0.0}) == pytest.approx(0.5)
+    assert mapping(1.0, {"legal_share": 1.0}) == pytest.approx(0.5)
+    assert mapping(0.5, {"legal_share": 1.0}) < mapping(0.5, {"legal_share": 0.5}) < 0.5
+    for share in (0.0, 0.5, 1.0):
+        values = [mapping(g, {"legal_share": share}) for g in GRID]
+        assert values == sorted(values) and all(0.0 < v < 1.0 for v in values)
+    assert parse(mapping.to_json()) == mapping
+
+
 @pytest.mark.parametrize(
     "data",
     [
@@ -67,6 +79,10 @@ def test_forms_map_as_documented() -> None:
         {"method": "isotonic", "x": [], "y": []},
         {"method": "platt", "a": -1.0, "b": 0.0},  # decreasing
         {"method": "platt", "a": "nan", "b": 0.0},
+        {"method": "logistic", "a": -1.0, "b": 0.0, "features": {}},  # decreasing in raw
+        {"method": "logistic", "a": 1.0, "b": 0.0},  # no features object
+        {"method": "logistic", "a": 1.0, "b": 0.0, "features": {"share_of_moon": 1.0}},
+        {"method": "logistic", "a": 1.0, "b": 0.0, "features": {"legal_share": "inf"}},
         {"method": "spline"},
         ["not", "an", "object"],
     ],
@@ -116,7 +132,9 @@ def test_confidence_is_the_map_of_the_raw_score(assistant: Assistant) -> None:
     ctx, shown = ask(assistant)
     assert ctx.behaviour == "answered", ctx.reason
     assert 0.0 < ctx.raw_confidence <= 1.0 and 0.0 <= shown <= 1.0
-    assert ctx.confidence == pytest.approx(default_calibration()(ctx.raw_confidence))
+    features = steps.confidence_features(ctx)
+    assert features == {"legal_share": 0.0}  # the default corpus holds no legal act
+    assert ctx.confidence == pytest.approx(default_calibration()(ctx.raw_confidence, features))
     assert shown == round(ctx.confidence, 3)
     assert steps.raw_confidence(ctx) == pytest.approx(ctx.raw_confidence)
 
@@ -126,8 +144,31 @@ def test_thresholds_compare_the_raw_score(
 ) -> None:
     """A map that shows almost nothing changes the shown confidence, never the behaviour."""
     before, _ = ask(assistant)
-    monkeypatch.setattr(steps, "calibrated", lambda raw: 0.01)
+    monkeypatch.setattr(steps, "calibrated", lambda raw, features=None: 0.01)
     after, shown = ask(assistant)
     assert shown == 0.01
     assert after.behaviour == before.behaviour == "answered"
     assert after.answer == before.answer and after.raw_confidence == before.raw_confidence
+
+
+def test_the_legal_share_counts_the_cited_passages_from_legal_acts() -> None:
+    from index.schema import Chunk, DocumentMeta
+    from rag.retrieval import Candidate
+    from rag.verify import Verified
+
+    regulation = DocumentMeta(doc_id="reg", title="Regulation", kind="regulation")
+    strategy = DocumentMeta(doc_id="st", title="Strategy", kind="strategy")
+    passages = [
+        Candidate(chunk=Chunk(id="a", doc=regulation, ordinal=0, text="Article 8 ...")),
+        Candidate(chunk=Chunk(id="b", doc=strategy, ordinal=0, text="Building on ...")),
+        Candidate(chunk=Chunk(id="c", doc=regulation, ordinal=1, text="Article 9 ...")),
+    ]
+    ctx = Context(question="q", history=[], filters=None, composer="extractive")
+    assert steps.confidence_features(ctx) == {"legal_share": 0.0}  # nothing retrieved
+    ctx.passages = passages
+    ctx.verified = Verified(text="x [2]", cited=[1], kept=1)
+    assert steps.confidence_features(ctx) == {"legal_share": 0.0}
+    ctx.verified = Verified(text="x [1][2][3]", cited=[0, 1, 2], kept=1)
+    assert steps.confidence_features(ctx) == {"legal_share": pytest.approx(2 / 3)}
+    ctx.verified = Verified(text="x", cited=[], kept=1)  # no marker: the top passage counts
+    assert steps.confidence_features(ctx) == {"legal_share": 1.0}
