@@ -172,7 +172,7 @@ def unanswered_constraints(
     single = YEAR.findall(PERIOD.sub(" ", question))
     missing += [y for y in dict.fromkeys(single) if y not in YEAR.findall(answer_years)]
     named = set(countries_in(evidence))
-    missing += [c for c in countries_in(question) if c not in named]
+    missing += [c for c in countries_in(question, terms.language) if c not in named]
     if QUANTITY_QUESTION.search(question):
         content = _without_years(terms)
         # What is counted may be named by the passage's document and section rather than by

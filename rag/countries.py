@@ -83,12 +83,26 @@ _ANY_COUNTRY = re.compile(r"\b(?:" + trie_pattern(list(_STEM_TO_COUNTRY)) + ")",
 _NEEDS_SPACE_AFTER = {s.strip() for stems in COUNTRIES.values() for s in stems if s.endswith(" ")}
 
 
-def countries_in(text: str) -> list[str]:
+# In another language an English stem of a few letters often begins an unrelated word
+# (Finnish "perustettiin", established, is no mention of Peru): there a short stem counts
+# only with a short ending ("Perussa", in Peru).
+SHORT_STEM = 5
+SHORT_ENDING = 3
+_REST_OF_WORD = re.compile(r"\w*")
+
+
+def countries_in(text: str, language: str = "en") -> list[str]:
+    """The countries `text` names, by the English stems of `COUNTRIES` (`language`: the
+    text's, for the rule on short stems)."""
     padded = f" {text} "
     found: dict[str, None] = {}
     for match in _ANY_COUNTRY.finditer(padded):
         stem = match.group(0).lower()
         if stem in _NEEDS_SPACE_AFTER and not padded[match.end() : match.end() + 1].isspace():
             continue  # "niger " is Niger, not Nigeria
+        if language != "en" and len(stem) <= SHORT_STEM:
+            ending = _REST_OF_WORD.match(padded, match.end())
+            if ending is not None and len(ending.group(0)) > SHORT_ENDING:
+                continue
         found.setdefault(_STEM_TO_COUNTRY[stem], None)
     return list(found)

@@ -21,6 +21,8 @@ GLOSSARY_DIR = Path(__file__).with_name("glossaries")
 _INVARIANT = re.compile(r"\b\d[\d\s.,/–-]*\d\b|\b\d\b|\b[A-Z]{2,}[A-Za-z]*\b|\b[A-Z]\(\d{4}\)")
 
 
+# The fewest letters a stem must spell out to count as one part of a compound.
+MIN_COMPOUND_PART = 4
 # Regex syntax that is not a letter the stem spells out: wildcards, boundaries, groups.
 _OPTIONAL = re.compile(r"\((?:\?:)?[^()]*\)[?*]")  # an optional group spells out nothing
 _SYNTAX = re.compile(r"\\[wsbdWSBD][*+?]?|\[[^\]]*\]|[()?:|*+{}\d,^$\\.-]")
@@ -146,16 +148,19 @@ class Glossary:
             if any(lit is None or lit in folded for lit in literals)
         ]
 
-    def _longest(self, term: str, question: str, start: int, words: str) -> tuple[int, int]:
-        """The longest of the term's stems at `start`, and how much of it that stem spells
-        out: the combined pattern stops at the first stem that matches ('riscontro' before
-        'riscontro positivo')."""
-        found = [
-            (len(m.group(0)), n)
-            for n, stem in map(_stem, self.stems.get(term, ()))
-            if (m := stem.match(question, start))
-        ]
-        return max(found, default=(len(words), 0))
+    def _longest(self, term: str, question: str, start: int, words: str) -> tuple[int, int, int]:
+        """The longest of the term's stems at `start`, how much of it that stem spells out,
+        and where in the question that stem's letters (`literal`) stand (-1: unknown): the
+        combined pattern stops at the first stem that matches ('riscontro' before 'riscontro
+        positivo')."""
+        found = []
+        for (n, stem), letters in zip(
+            map(_stem, self.stems.get(term, ())), self.literals.get(term, ()), strict=True
+        ):
+            if m := stem.match(question, start):
+                at = fold(m.group(0)).find(letters) if letters else -1
+                found.append((len(m.group(0)), n, start + at if at >= 0 else -1))
+        return max(found, default=(len(words), 0, -1))
 
     def english_terms(self, question: str) -> list[str]:
         """The English terms the question expresses, in the order they appear in it. One
@@ -164,20 +169,34 @@ class Glossary:
         wins, then the stem that spells out more of it ('Finanzhilfen' is 'grants' by
         'finanzhilfe', not 'assistance' by '-hilfe'), then the term with more words, then
         the one more frequent in the documents (earlier in terms.txt); synonyms would only
-        blur the query."""
-        found: list[tuple[int, int, int, int, int, str]] = []
+        blur the query. A compound says two things when two terms' letters stand side by
+        side in it ('Talentpartnerschaften': 'talent' and 'partnerships'): then both
+        count."""
+        found: list[tuple[int, int, int, int, int, str, tuple[int, int]]] = []
         for order, term in self.candidates(question):
             for match in self.pattern(term).finditer(question):
-                length, spelled = self._longest(term, question, match.start(), match.group(0))
+                length, spelled, at = self._longest(term, question, match.start(), match.group(0))
+                core = (at, at + spelled) if at >= 0 and spelled >= MIN_COMPOUND_PART else (0, 0)
                 found.append((match.start(), -length, -spelled, -len(term.split()), order,
-                              term))  # fmt: skip
-        kept: list[tuple[int, int, str]] = []
-        for start, negative_length, _, _, _, term in sorted(found):
+                              term, core))  # fmt: skip
+        kept: list[tuple[int, int, tuple[int, int], str]] = []
+        for start, negative_length, _, _, _, term, core in sorted(found):
             end = start - negative_length
-            if any(start >= a and end <= b for a, b, _ in kept):
+            inside = [k for k in kept if start >= k[0] and end <= k[1]]
+            if inside and not (
+                core[1] > core[0]
+                and all(k[2][1] > k[2][0] and _one_word(question[k[0] : k[1]]) for k in inside)
+                and not any(core[0] < k[2][1] and k[2][0] < core[1] for k in inside)
+            ):
                 continue  # inside a longer match already kept (or the same one)
-            kept.append((start, end, term))
-        return list(dict.fromkeys(term for _, _, term in kept))
+            kept.append((start, end, core, term))
+        return list(dict.fromkeys(term for _, _, _, term in kept))
+
+
+def _one_word(text: str) -> bool:
+    """A compound, not a phrase: the parts of "Réseau européen des migrations" are no more
+    than the term it names."""
+    return not any(c.isspace() for c in text)
 
 
 @lru_cache(maxsize=32)

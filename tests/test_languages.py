@@ -186,6 +186,22 @@ def test_the_longest_stem_of_a_term_counts_not_the_first_listed() -> None:
 
 
 @pytest.mark.parametrize(
+    ("code", "text", "terms"),
+    [
+        ("de", "Talentpartnerschaften", ["partnerships", "talent"]),  # two parts, two terms
+        ("da", "talentpartnerskaber", ["partnerships", "talent"]),
+        ("de", "Arbeitsprogramm", ["work programme"]),  # one term spells out both parts
+        ("de", "Finanzhilfen", ["grants"]),  # '-hilfe' lies inside 'finanzhilfe'
+        ("fr", "le Réseau européen des migrations", ["emn"]),  # a phrase is no compound
+    ],
+)
+def test_a_compound_gives_a_term_for_each_of_its_parts(code, text, terms) -> None:
+    """'Talentpartnerschaften' is talent and partnerships: before, the longer stem took the
+    whole word and a Danish, German or Swedish question on Talent Partnerships lost 'talent'."""
+    assert glossary(code).english_terms(text) == terms
+
+
+@pytest.mark.parametrize(
     ("code", "word", "not_meant"),
     [
         ("sv", "historisk", "risk"),  # an adjective in -isk, not a compound of "risk"
@@ -370,3 +386,26 @@ def test_the_emn_by_its_own_languages_acronym_is_in_scope(question: str, code: s
     # (Only the scope: adding "EMN" to the search keywords lowered retrieval for sk and sl on
     # the per-language sets, "EMN" being in nearly every passage.)
     assert in_domain(question, code), (code, question)
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "countries"),
+    [
+        ("Milloin Euroopan muuttoliikeverkosto perustettiin?", "fi", []),  # established
+        ("Millä perusteella hakemus hylättiin?", "fi", []),  # on what grounds
+        ("Montako turvapaikkahakemusta Perussa tehtiin?", "fi", ["Peru"]),  # in Peru
+        (
+            "Wie viele Anträge stellten Staatsangehörige der Ukraine und Pakistans?",
+            "de",
+            ["Ukraine", "Pakistan"],
+        ),
+        ("ukrainische Flüchtlinge", "de", ["Ukraine"]),  # a long stem takes any ending
+        ("How many perusals of the Peru file?", "en", ["Peru"]),
+    ],
+)
+def test_a_short_country_stem_is_no_mention_inside_another_languages_word(
+    text: str, code: str, countries: list[str]
+) -> None:
+    from rag.countries import countries_in
+
+    assert countries_in(text, code) == countries
