@@ -124,10 +124,10 @@ _FABRICATION = re.compile(
 _FIRST_PERSON = re.compile(r"(?i)\b(i|i'm|i've|i'd|me|my|mine|myself|we|our|us)\b")
 _FAMILY = (
     r"(husband|wife|partner|son|daughter|child(?:ren)?|kids?|family|brother|sister|mother|"
-    r"father|parents?|cousin|uncle|aunt|friend|fianc[ée]e?)"
+    r"father|parents?|cousin|uncle|aunt|friend|fianc[ée]e?|client)"
 )
 _CASE_TERMS = re.compile(
-    r"(?ix)\b(my|our)\s+(\w+\s+){0,2}(application|claim|case|permit|visa|deport\w*|removal|"
+    r"(?ix)\b(my|our)\s+(\w+(?:['’]s)?\s+){0,2}(application|claim|case|permit|visa|deport\w*|removal|"
     r"expulsion|detention|appeal|interview|hearing|status|protection|residence|citizenship|"
     r"naturali[sz]ation|return\s+decision|decision|lawyer|refusal|rejection|flight|file|papers|"
     r"passport|transfer|reunification|employer|job|contract)\b"
@@ -138,7 +138,8 @@ _CASE_TERMS = re.compile(
     r"|\b(stop|prevent|avoid|delay|cancel|fight)\s+(my|our|his|her|their)\s+(deport\w*|removal|"
     r"return|expulsion|transfer)\b"
     r"|\b(my|our)\s+" + _FAMILY + r"\b[^?!]{0,120}\b(visa|permit|asylum|deport\w*|residence|"
-    r"reunification|application|claim|fingerprint\w*|sent\s+back|transfer\w*)\b"
+    r"reunification|application|claim|fingerprint\w*|sent\s+back|transfer\w*|detain\w*|"
+    r"detention|released?|appeal\w*|removal|return\s+decision)\b"
     r"|\b(i|we)\s+(applied|fled|arrived|live|lived|entered|was|were|got|received|have)\b"
     r"[^?!]{0,120}\b(asylum|protection|permit|visa|refugee|deport\w*|residence|status)\b"
 )

@@ -40,6 +40,18 @@ INDIVIDUAL = (
     "I am on a work permit. Can my family come to live with me?",
     "Will my residence permit be renewed if I change employer?",
     "What should I do, my visa expires next week?",
+    # Someone else's case, asked by a relative or a lawyer: without these, 10 of 44 such
+    # requests in other languages on the dev sets were caught by meaning; with them, 23 of 44
+    # when each request's own paraphrase is left out (44 of 44 with it), and no more
+    # in-scope question taken (6 of 1,035, the same six).
+    "My client's transfer to another Member State has been ordered. Which arguments should I "
+    "put in the appeal, and will the court suspend it?",
+    "My cousin has been held in detention at the airport for a week without a lawyer. What "
+    "should we do to get him released?",
+    "My brother got a return decision. How can he avoid being deported?",
+    "I represent an asylum seeker whose claim was rejected. What are his chances on appeal?",
+    "My daughter's student visa was refused. Should she appeal or apply again?",
+    "My residence permit expires soon and I lost my job. What should I do to stay in the country?",
 )
 # Ordinary policy questions: a question must be closer to a guarded kind than to these.
 POLICY = (

@@ -110,6 +110,34 @@ def test_someones_own_we_applying_for_protection_is_still_a_personal_case(questi
 @pytest.mark.parametrize(
     "question",
     [
+        "Under the Reception Conditions Directive, is my cousin's detention at the airport "
+        "lawful? Tell me what we should do to get him released.",
+        "My client's transfer to Croatia has been ordered. Which arguments should I put in his "
+        "appeal?",
+    ],
+)
+def test_a_relatives_or_clients_case_is_a_personal_case(question: str) -> None:
+    """Asked for someone else ("my cousin's detention", "my client"): still one person's case,
+    and legal advice is not given for it (multilingual dev set, guard-06 and guard-03)."""
+    assert check_question(question).individual_case, question
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How long may Member States keep applicants in detention under the Reception "
+        "Conditions Directive?",
+        "When must detained applicants be released, and may a client of a reception centre be "
+        "detained at all?",
+    ],
+)
+def test_questions_on_detention_rules_are_no_personal_case(question: str) -> None:
+    assert not check_question(question).decline_message, question
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
         "How do the appeal deadlines we must set in national law differ between a rejection as "
         "inadmissible, implicitly withdrawn or unfounded in an accelerated case?",
         "Which medical techniques do the new procedure rules prescribe for age assessments?",

@@ -409,3 +409,22 @@ def test_a_short_country_stem_is_no_mention_inside_another_languages_word(
     from rag.countries import countries_in
 
     assert countries_in(text, code) == countries
+
+
+@pytest.mark.parametrize(
+    ("code", "question"),
+    [
+        ("de", "Mein Mandant soll nach Kroatien überstellt werden. Welche Argumente soll ich in "
+               "der Beschwerde vorbringen?"),
+        ("it", "Mio cugino è trattenuto in aeroporto da dieci giorni senza avvocato. Cosa "
+               "dobbiamo fare per farlo liberare?"),
+    ],
+)  # fmt: skip
+def test_someone_elses_case_is_recognised_by_meaning(assistant, code: str, question: str) -> None:
+    """No rule of these languages reads a lawyer's client or a detained cousin as a personal
+    case; the semantic guard's examples of someone else's case do."""
+    assert not check_question(question, language=code).decline_message
+    assert assistant.semantic_guard.kind(question) == "individual_case"
+    assert not assistant.semantic_guard.kind(
+        "Wie lange dürfen Antragsteller nach der Aufnahmerichtlinie in Haft gehalten werden?"
+    )
