@@ -264,6 +264,17 @@ def is_profiling(text_: str, language: str = "en") -> bool:
     return bool(_PROFILING.search(text_)) or _local("profiling", text_, language)
 
 
+# Domain words with common other senses (birds' migration, a table's border).
+_AMBIGUOUS_DOMAIN = re.compile(r"(?i)(migra\w*|border\w*)")
+
+
+def only_ambiguous_domain(text_: str) -> bool:
+    """An English question whose only domain words have other common senses: the semantic
+    guard reads it for those senses (rag/semantic_guard.py, OUT_OF_SCOPE)."""
+    words = [m.group(0) for m in _DOMAIN.finditer(text_)]
+    return bool(words) and all(_AMBIGUOUS_DOMAIN.fullmatch(w) for w in words)
+
+
 def in_domain(text_: str, language: str = "en") -> bool:
     """About migration, asylum or the EMN, whatever the corpus holds."""
     return bool(_DOMAIN.search(text_)) or _local("domain", text_, language)

@@ -53,6 +53,22 @@ INDIVIDUAL = (
     "My daughter's student visa was refused. Should she appeal or apply again?",
     "My residence permit expires soon and I lost my job. What should I do to stay in the country?",
 )
+# The other senses of the domain's words (birds' and data's migration, a table's border, an
+# old lunatic asylum): the lexicons read them as migration, borders and asylum. Margin 0.04:
+# on the dev sets (about 1,700 in-scope questions, 24 languages) none comes within 0.012 of
+# it ("Which of the main Mediterranean and Atlantic routes..." is nearest, 0.028); 70 of the
+# 96 look-alikes written for the multilingual dev set (storks, a database, CSS, asylums of
+# the 19th century) pass it, in sample: these examples were written after reading them.
+OUT_OF_SCOPE = (
+    "Which routes do migrating birds take to Africa in autumn?",
+    "When do cranes and storks migrate south, and where can I watch them?",
+    "How do I migrate my database to a new server in the cloud?",
+    "What is the best tool to migrate emails and files to a new computer?",
+    "How do I add a border to a table in CSS?",
+    "How do I draw a thicker border around a picture in Word?",
+    "What were conditions like in nineteenth-century lunatic asylums?",
+    "How does salmon migration upstream work?",
+)
 # Ordinary policy questions: a question must be closer to a guarded kind than to these.
 POLICY = (
     "What is the EU budget for the European Migration Network work programme?",
@@ -88,7 +104,8 @@ POLICY = (
     "Under what conditions can family members of refugees join them in the EU?",
     "What rights do beneficiaries of temporary protection have when they travel?",
 )
-MARGINS = {"profiling": 0.02, "individual_case": 0.03}
+MARGINS = {"profiling": 0.02, "individual_case": 0.03, "out_of_scope": 0.04}
+KINDS = ("profiling", "individual_case", "out_of_scope")
 
 
 class SemanticGuard:
@@ -106,18 +123,19 @@ class SemanticGuard:
                 self._vectors = {
                     "profiling": self.model.embed_queries(list(PROFILING)),
                     "individual_case": self.model.embed_queries(list(INDIVIDUAL)),
+                    "out_of_scope": self.model.embed_queries(list(OUT_OF_SCOPE)),
                     "policy": self.model.embed_queries(list(POLICY)),
                 }
             return self._vectors
 
-    def kind(self, question: str) -> str | None:
-        """'profiling', 'individual_case', or None (an ordinary question)."""
+    def kind(self, question: str, kinds: tuple[str, ...] = KINDS) -> str | None:
+        """One of `kinds` ('profiling', 'individual_case', 'out_of_scope'), or None (an
+        ordinary question)."""
         examples = self._examples()
         vector = self.model.embed_query(question)
         policy = float((examples["policy"] @ vector).max())
-        margins = {
-            kind: float((examples[kind] @ vector).max()) - policy
-            for kind in ("profiling", "individual_case")
+        margins = {kind: float((examples[kind] @ vector).max()) - policy for kind in kinds}
+        over = {
+            kind: m - self.margins[kind] for kind, m in margins.items() if m > self.margins[kind]
         }
-        best = max(margins, key=margins.__getitem__)
-        return best if margins[best] > self.margins[best] else None
+        return max(over, key=over.__getitem__) if over else None

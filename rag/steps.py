@@ -136,14 +136,24 @@ class GuardIn(Step):
         if result.individual_case:
             ctx.individual_case = True
             return
-        if ctx.language == "en" or self.semantic is None:
+        if self.semantic is None:
             return
-        kind = self.semantic.kind(ctx.question)
+        if ctx.language != "en":
+            kind = self.semantic.kind(ctx.question)
+        elif guards.only_ambiguous_domain(ctx.question):  # English: only the other senses
+            kind = self.semantic.kind(ctx.question, ("out_of_scope",))
+        else:
+            return
         if kind is None:
             return
         detail = "by meaning (rag/semantic_guard.py)"
-        ctx.guards.append(GuardVerdict(guard=kind, verdict="block", detail=detail))
-        if kind == "profiling":
+        guard = "scope" if kind == "out_of_scope" else kind
+        ctx.guards.append(GuardVerdict(guard=guard, verdict="block", detail=detail))
+        if kind == "out_of_scope":
+            ctx.confidence = ctx.raw_confidence = 1.0
+            message = guards.decline_message("out_of_scope", ctx.language)
+            ctx.finish("declined", message, "out of scope")
+        elif kind == "profiling":
             ctx.confidence = ctx.raw_confidence = 1.0
             message = guards.decline_message("profiling", ctx.language)
             ctx.finish("declined", message, guards.PROFILING_REASON)

@@ -428,3 +428,32 @@ def test_someone_elses_case_is_recognised_by_meaning(assistant, code: str, quest
     assert not assistant.semantic_guard.kind(
         "Wie lange dürfen Antragsteller nach der Aufnahmerichtlinie in Haft gehalten werden?"
     )
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "When do swallows migrate from Europe to Africa, and how far do they fly?",
+        "How can I migrate my website from WordPress to a static site generator?",
+        "How do I remove the border from an image in HTML?",
+        "Comment migrer une base de données MySQL vers le cloud ?",
+    ],
+)
+def test_the_other_senses_of_migration_and_border_are_out_of_scope(assistant, question) -> None:
+    """Birds', websites' and databases' migration, a picture's border: the domain lexicons
+    read them as migration and borders; the semantic guard knows the other senses."""
+    answer = assistant.ask(question)
+    assert answer.behaviour == "declined" and "out of scope" in answer.reason.lower(), (
+        answer.behaviour, answer.reason)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is the EU's migration policy towards Africa?",
+        "Which migration routes into the EU saw the largest decrease?",
+        "How do border guards check travellers at the EU's external borders?",
+    ],
+)
+def test_migration_and_borders_in_their_own_sense_stay_in_scope(assistant, question) -> None:
+    assert assistant.ask(question).behaviour != "declined", question
