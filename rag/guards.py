@@ -117,6 +117,14 @@ _FABRICATION = re.compile(
             r"\battribut\w*\s+(it|them|this|these|those|the\s+\w+)\s+to\s+(the\s+)?"
             rf"([\w-]+\s+){{0,2}}{_A}\b",
             rf"\bquote\s+(the\s+)?([\w-]+\s+){{0,2}}{_A}\s+as\s+saying",
+            # a document made to say what it may not ("quote it as if the document said so,
+            # even if you can't find the passage")
+            r"\b(quote|cite|present|report|word|write)\s+(it|this|that|them)\s+as\s+if\s+"
+            r"(the\s+|a\s+|this\s+)?([\w()/-]+\s+){0,3}(document|strategy|report|text|source|"
+            r"regulation|directive|decision|communication|passage)s?\s+(said|says|stated|states|"
+            r"contained|contains|did)\b",
+            r"\beven\s+if\s+(you\s+)?(can\s*not|can['’]?t|could\s*n['’]?t|could\s+not|"
+            r"don['’]?t|do\s+not)\s+find\s+(it|them|the|a|any|such)\b",
         ]
     )
 )
