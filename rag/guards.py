@@ -249,12 +249,22 @@ def _injection_lexicons(language: str) -> tuple[Lexicon, ...]:
     return tuple(words for code in codes if (words := lexicon(code)) is not None)
 
 
+# An instruction dressed as a note from the system, in brackets, in any language ("[SYSTEM NOTE:
+# ...]", "[SYSTEMHINWEIS: ...]", "[NOTA DI SISTEMA: ...]", "[JÄRJESTELMÄHUOMAUTUS: ...]").
+_SYSTEM_LABEL = re.compile(
+    r"(?i)[\[{]\s*[^\]}\n:]{0,30}(syst[eèéē]|sistem|sustav|süsteem|järjestelm|rendszer|"
+    r"συστ[ηή]μ|систем|córas)[^\]}\n:]{0,30}:"
+)
+
+
 def is_injection(text_: str, language: str = "en") -> bool:
     """An attack on the assistant, in any view of the text (rag/guard_text.py): invisible
     characters, full-width, spaced-out or look-alike letters do not hide it."""
     lexicons = _injection_lexicons(language)
     return any(
-        _INJECTION.search(view) or any(words.matches("injection", view) for words in lexicons)
+        _INJECTION.search(view)
+        or _SYSTEM_LABEL.search(view)
+        or any(words.matches("injection", view) for words in lexicons)
         for view in attack_views(text_)
     )
 
