@@ -134,6 +134,22 @@ def fit_isotonic(scores: Sequence[float], labels: Sequence[bool]) -> Calibration
     return Calibration("isotonic", tuple(xs), tuple(ys))
 
 
+def _newton(design: np.ndarray, targets: np.ndarray, penalty: np.ndarray, start: np.ndarray,
+            iterations: int) -> np.ndarray:  # fmt: skip
+    """The weights of a logistic regression of `targets` on the `design` columns, with a
+    quadratic `penalty` on them, by Newton's method from `start`."""
+    w = start.astype(float)
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-(design @ w)))
+        gradient = design.T @ (p - targets) + penalty @ w
+        hessian = design.T @ (design * (p * (1 - p))[:, None]) + penalty
+        step = np.linalg.solve(hessian + 1e-9 * np.eye(len(w)), gradient)
+        w -= step
+        if float(np.abs(step).max()) < 1e-10:
+            break
+    return w
+
+
 def fit_platt(scores: Sequence[float], labels: Sequence[bool],
               iterations: int = 100) -> Calibration:  # fmt: skip
     """Logistic regression of the label on the score (Newton's method), with Platt's targets
@@ -146,16 +162,8 @@ def fit_platt(scores: Sequence[float], labels: Sequence[bool],
     positives, negatives = int(y.sum()), int((~y).sum())
     t = np.where(y, (positives + 1) / (positives + 2), 1 / (negatives + 2))
     design = np.column_stack([x, np.ones_like(x)])
-    w = np.array([0.0, math.log((positives + 1) / (negatives + 1))])
-    for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-(design @ w)))
-        gradient = design.T @ (p - t)
-        hessian = design.T @ (design * (p * (1 - p))[:, None]) + 1e-9 * np.eye(2)
-        step = np.linalg.solve(hessian, gradient)
-        w -= step
-        if float(np.abs(step).max()) < 1e-10:
-            break
-    a, b = float(w[0]), float(w[1])
+    start = np.array([0.0, math.log((positives + 1) / (negatives + 1))])
+    a, b = map(float, _newton(design, t, np.zeros((2, 2)), start, iterations))
     if a < 0:
         a, b = 0.0, math.log((positives + 1) / (negatives + 1))
     return Calibration("platt", a=round(a, 6), b=round(b, 6))
@@ -183,16 +191,7 @@ def fit_logistic(
         design = np.column_stack([*cols, np.ones(len(y))])
         penalty = ridge * np.eye(design.shape[1])
         penalty[-1, -1] = 0.0
-        w = np.zeros(design.shape[1])
-        for _ in range(iterations):
-            p = 1.0 / (1.0 + np.exp(-(design @ w)))
-            gradient = design.T @ (p - y) + penalty @ w
-            hessian = design.T @ (design * (p * (1 - p))[:, None]) + penalty
-            step = np.linalg.solve(hessian + 1e-9 * np.eye(len(w)), gradient)
-            w -= step
-            if float(np.abs(step).max()) < 1e-10:
-                break
-        return w
+        return _newton(design, y, penalty, np.zeros(design.shape[1]), iterations)
 
     w = solve(columns)
     if w[0] < 0:

@@ -149,16 +149,12 @@ class GuardIn(Step):
         detail = "by meaning (rag/semantic_guard.py)"
         guard = "scope" if kind == "out_of_scope" else kind
         ctx.guards.append(GuardVerdict(guard=guard, verdict="block", detail=detail))
-        if kind == "out_of_scope":
-            ctx.confidence = ctx.raw_confidence = 1.0
-            message = guards.decline_message("out_of_scope", ctx.language)
-            ctx.finish("declined", message, "out of scope")
-        elif kind == "profiling":
-            ctx.confidence = ctx.raw_confidence = 1.0
-            message = guards.decline_message("profiling", ctx.language)
-            ctx.finish("declined", message, guards.PROFILING_REASON)
-        else:
+        if kind == "individual_case":
             ctx.individual_case = True
+            return
+        ctx.confidence = ctx.raw_confidence = 1.0
+        reason = guards.PROFILING_REASON if kind == "profiling" else "out of scope"
+        ctx.finish("declined", guards.decline_message(kind, ctx.language), reason)
 
 
 class Rewrite(Step):
@@ -479,8 +475,7 @@ def raw_confidence(ctx: Context) -> float:
     probability. Thresholds (`EMN_ABSTAIN_THRESHOLD`, individual cases) compare this."""
     if not ctx.passages or ctx.verified is None or not ctx.verified.kept:
         return 0.0
-    top = ctx.passages[0]
-    cited = [ctx.passages[i] for i in ctx.verified.cited] or [top]
+    cited = cited_passages(ctx)
     best_sentence = max(c.best_sentence for c in cited)
     coverage = max(c.coverage for c in cited)
     kept = ctx.verified.kept / (ctx.verified.kept + len(ctx.verified.removed))
@@ -488,12 +483,18 @@ def raw_confidence(ctx: Context) -> float:
     return float(min(1.0, max(0.0, value)))
 
 
+def cited_passages(ctx: Context) -> list[Candidate]:
+    """The passages the verified answer cites; the top passage when it cites none."""
+    assert ctx.verified is not None and ctx.passages
+    return [ctx.passages[i] for i in ctx.verified.cited] or [ctx.passages[0]]
+
+
 def confidence_features(ctx: Context) -> dict[str, float]:
     """The evidence the calibration map reads beside the raw score (rag.calibration.FEATURES):
     the share of the cited passages that come from a legal act."""
     if not ctx.passages or ctx.verified is None:
         return {"legal_share": 0.0}
-    cited = [ctx.passages[i] for i in ctx.verified.cited] or [ctx.passages[0]]
+    cited = cited_passages(ctx)
     legal = sum(1 for c in cited if c.chunk.doc.kind in LEGAL_KINDS)
     return {"legal_share": legal / len(cited)}
 
