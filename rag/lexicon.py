@@ -41,16 +41,39 @@ def _compile(code: str, key: str, patterns: list[str]) -> re.Pattern[str] | None
 
 @dataclass(frozen=True)
 class Lexicon:
+    """A language's rules, each compiled the first time it is read: the injection check reads
+    one rule of every language on every question, the others are read only for questions in
+    their own language (compiling all of them cost about 2 s of every start)."""
+
     code: str
-    guards: dict[str, re.Pattern[str] | None] = field(default_factory=dict)
-    asks: dict[str, re.Pattern[str] | None] = field(default_factory=dict)
+    guards: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    asks: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def pattern(self, key: str) -> re.Pattern[str] | None:
+        if key in self.guards:
+            return _compiled(self.code, key, self.guards[key])
+        if key in self.asks:
+            return _compiled(self.code, f"asks.{key}", self.asks[key])
+        return None
 
     def matches(self, key: str, text: str) -> bool:
-        pattern = self.guards.get(key) or self.asks.get(key)
+        pattern = self.pattern(key)
         return bool(pattern and pattern.search(text))
 
     def asked(self, text: str) -> frozenset[str]:
-        return frozenset(k for k, p in self.asks.items() if p is not None and p.search(text))
+        return frozenset(
+            k for k in self.asks if (p := self.pattern(k)) is not None and p.search(text)
+        )
+
+    def check(self) -> None:
+        """Compile every rule now (LexiconError names the file and the rule that fails)."""
+        for key in (*self.guards, *self.asks):
+            self.pattern(key)
+
+
+@lru_cache(maxsize=1024)
+def _compiled(code: str, key: str, patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    return _compile(code, key, list(patterns))
 
 
 def available() -> list[str]:
@@ -69,6 +92,6 @@ def lexicon(code: str) -> Lexicon | None:
     ]
     if missing:
         raise LexiconError(f"rag/lexicons/{code}.json lacks {', '.join(missing)}")
-    guards = {k: _compile(code, k, list(data[k])) for k in GUARD_KEYS}
-    asks = {k: _compile(code, f"asks.{k}", list(data["asks"][k])) for k in ASK_KEYS}
+    guards = {k: tuple(data[k]) for k in GUARD_KEYS}
+    asks = {k: tuple(data["asks"][k]) for k in ASK_KEYS}
     return Lexicon(code, guards, asks)

@@ -10,6 +10,7 @@ never change a result. Delete the folder to measure a cold ingest.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import sqlite3
@@ -63,12 +64,28 @@ def default_index_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings
         chroma_mode="embedded",
     )
     cache = IndexPaths(settings.index_dir).embedding_cache
-    if TEST_CACHE.exists():
-        copy_sqlite(TEST_CACHE, cache)
-    run_ingest(settings, progress=False)
-    with contextlib.suppress(sqlite3.Error):  # a concurrent session holds it: next run
-        copy_sqlite(cache, TEST_CACHE)
+    # Parallel workers (pytest -n 2) each build their own index: the first embeds and fills
+    # the shared cache while the others wait, then they start from it (on a clean clone, two
+    # workers embedding the corpus at once would double the slowest part of the session).
+    with embedding_cache_lock():
+        if TEST_CACHE.exists():
+            copy_sqlite(TEST_CACHE, cache)
+        run_ingest(settings, progress=False)
+        with contextlib.suppress(sqlite3.Error):  # another session holds it: next run
+            copy_sqlite(cache, TEST_CACHE)
     return settings
+
+
+@contextlib.contextmanager
+def embedding_cache_lock() -> Iterator[None]:
+    """An exclusive lock on the shared embedding cache, across processes."""
+    TEST_CACHE.parent.mkdir(parents=True, exist_ok=True)
+    with (TEST_CACHE.parent / "cache.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="module")

@@ -119,7 +119,9 @@ def test_every_language_but_english_has_a_lexicon_and_a_glossary() -> None:
     terms = set(TERMS.read_text(encoding="utf-8").split("\n")) - {""}
     assert available() == sorted(c for c in EU_LANGUAGES if c != "en")
     for code in available():
-        assert lexicon(code) is not None
+        words_of = lexicon(code)
+        assert words_of is not None
+        words_of.check()  # every rule compiles
         words = glossary(code)
         assert words is not None and len(words.terms) >= 1000, code
         assert set(words.terms) <= terms, code  # the documents' terms
@@ -457,3 +459,12 @@ def test_the_other_senses_of_migration_and_border_are_out_of_scope(assistant, qu
 )
 def test_migration_and_borders_in_their_own_sense_stay_in_scope(assistant, question) -> None:
     assert assistant.ask(question).behaviour != "declined", question
+
+
+def test_a_rule_that_does_not_compile_is_named_with_its_file() -> None:
+    from rag.lexicon import Lexicon, LexiconError
+
+    broken = Lexicon("xx", {"domain": ("migra\\w*",), "injection": ("(unclosed",)}, {})
+    assert broken.matches("domain", "migration policy")
+    with pytest.raises(LexiconError, match=r"rag/lexicons/xx\.json: injection"):
+        broken.check()
