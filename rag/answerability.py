@@ -9,6 +9,7 @@ down, so that a fluent answer about something nearby becomes an abstention:
 - 'which countries' needs at least one country named in the answer;
 - 'what percentage / what share' needs a percentage (or a fraction such as 'half'), and
   'what date' a date with its day or month (or a time limit that fixes one), not a bare year;
+- 'how many days / weeks / months' needs a time span ('seven days'), not any figure;
 - 'which month' needs a month; 'how often / how many times' a frequency ('annually', 'twice
   a year', 'every two years');
 - 'when was / when did / since when has ...' needs a date the question does not hold, in a
@@ -79,6 +80,11 @@ _FULL_DATE = re.compile(
 _TIME_LIMIT = re.compile(
     r"(?i)\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
     r"eighteen|twenty|thirty)(\s|-)(working\s+|calendar\s+)?(days?|weeks?|months?|years?)\b"
+)
+# "How many days may the screening last?": a time span, not any figure.
+DURATION_COUNT_QUESTION = re.compile(
+    r"(?i)\bhow\s+many\s+(more\s+|extra\s+|additional\s+)?(working\s+|calendar\s+)?"
+    r"(days|weeks|months|years|hours)\b"
 )
 MONTH_QUESTION = re.compile(r"(?i)\b(which|what)\s+month\b")
 _MONTH = re.compile(rf"(?i)\b({MONTHS})\b")
@@ -251,6 +257,8 @@ def unanswered_constraints(
         missing.append("the date of the event asked for")
     if asks_for_countries(question) and not countries_in(answer):
         missing.append("the countries asked for")
+    if DURATION_COUNT_QUESTION.search(question) and not holds_value("duration", answer):
+        missing.append("the time span asked for")
     if MONTH_QUESTION.search(question) and not _MONTH.search(answer):
         missing.append("the month asked for")
     if FREQUENCY_QUESTION.search(question) and not _FREQUENCY.search(answer):

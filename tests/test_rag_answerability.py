@@ -6,6 +6,7 @@ from __future__ import annotations
 from rag.answerability import (
     COUNTED_LIST_QUESTION,
     DATE_QUESTION,
+    DURATION_COUNT_QUESTION,
     PERCENTAGE_QUESTION,
     WORTH_QUESTION,
     asks_for_countries,
@@ -153,3 +154,11 @@ def test_a_paragraph_number_is_no_quantity() -> None:
     assert not has_quantity("1. Unless compelling reasons of national security require otherwise")
     assert not has_quantity("- 2. Member States shall issue travel documents")
     assert has_quantity("1. The screening shall last no more than 7 days")
+
+
+def test_how_many_days_asks_for_a_time_span() -> None:
+    assert DURATION_COUNT_QUESTION.search("How many days may the screening last at most?")
+    assert DURATION_COUNT_QUESTION.search("By how many working days can it be extended?")
+    assert not DURATION_COUNT_QUESTION.search("How many applicants were relocated?")
+    assert holds_value("duration", "The screening shall not exceed seven days [1].")
+    assert not holds_value("duration", "As of mid-2026, Member States start the screening [1].")
