@@ -16,7 +16,9 @@ English rules, and is read for the other senses only when its only domain words 
 
 from __future__ import annotations
 
+import hashlib
 import threading
+from pathlib import Path
 
 import numpy as np
 
@@ -123,12 +125,7 @@ class SemanticGuard:
     def _examples(self) -> dict[str, np.ndarray]:
         with self._lock:
             if self._vectors is None:
-                self._vectors = {
-                    "profiling": self.model.embed_queries(list(PROFILING)),
-                    "individual_case": self.model.embed_queries(list(INDIVIDUAL)),
-                    "out_of_scope": self.model.embed_queries(list(OUT_OF_SCOPE)),
-                    "policy": self.model.embed_queries(list(POLICY)),
-                }
+                self._vectors = shipped_vectors(self.model.model_id) or embed_examples(self.model)
             return self._vectors
 
     def kind(self, question: str, kinds: tuple[str, ...] = KINDS) -> str | None:
@@ -142,3 +139,48 @@ class SemanticGuard:
             kind: m - self.margins[kind] for kind, m in margins.items() if m > self.margins[kind]
         }
         return max(over, key=over.__getitem__) if over else None
+
+
+EXAMPLES = {
+    "profiling": PROFILING,
+    "individual_case": INDIVIDUAL,
+    "out_of_scope": OUT_OF_SCOPE,
+    "policy": POLICY,
+}
+# The examples' vectors, shipped: embedding them took about 1.5 s of every start (more beside
+# a busy process). Used only when they were made by the same model from the same examples;
+# `python -m rag.semantic_guard` rewrites the file after an edit.
+VECTORS_FILE = Path(__file__).with_name("semantic_guard_vectors.npz")
+
+
+def examples_digest(model_id: str) -> str:
+    text = "\n".join([model_id, *(f"{k}\t{e}" for k, v in EXAMPLES.items() for e in v)])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def embed_examples(model: MultilingualEmbedder) -> dict[str, np.ndarray]:
+    return {kind: model.embed_queries(list(texts)) for kind, texts in EXAMPLES.items()}
+
+
+def shipped_vectors(model_id: str, path: Path = VECTORS_FILE) -> dict[str, np.ndarray] | None:
+    """The shipped vectors, or None when they are missing, unreadable or stale."""
+    try:
+        with np.load(path) as data:
+            if str(data["digest"]) != examples_digest(model_id):
+                return None
+            vectors = {kind: np.asarray(data[kind], dtype=np.float32) for kind in EXAMPLES}
+    except (OSError, KeyError, ValueError):
+        return None
+    if any(vectors[k].shape != (len(v), vectors[k].shape[-1]) for k, v in EXAMPLES.items()):
+        return None
+    return vectors
+
+
+def write_vectors(model: MultilingualEmbedder, path: Path = VECTORS_FILE) -> None:
+    vectors = embed_examples(model)
+    np.savez(path, digest=np.array(examples_digest(model.model_id)), **vectors)
+
+
+if __name__ == "__main__":
+    write_vectors(MultilingualEmbedder())
+    print(f"wrote {VECTORS_FILE}")

@@ -468,3 +468,27 @@ def test_a_rule_that_does_not_compile_is_named_with_its_file() -> None:
     assert broken.matches("domain", "migration policy")
     with pytest.raises(LexiconError, match=r"rag/lexicons/xx\.json: injection"):
         broken.check()
+
+
+def test_the_shipped_example_vectors_are_the_models_own_and_stale_ones_are_ignored(
+    tmp_path: Path,
+) -> None:
+    """rag/semantic_guard_vectors.npz saves every start embedding the examples: it must be
+    what the model gives for the current examples (rewrite it with
+    `python -m rag.semantic_guard`), and a file made from other examples is not used."""
+    import numpy as np
+
+    from common.multilingual import MultilingualEmbedder
+    from rag.semantic_guard import embed_examples, shipped_vectors, write_vectors
+
+    model = MultilingualEmbedder()
+    shipped = shipped_vectors(model.model_id)
+    assert shipped is not None, "stale: run python -m rag.semantic_guard"
+    fresh = embed_examples(model)
+    for kind, vectors in fresh.items():
+        assert np.allclose(shipped[kind], vectors, atol=1e-4), kind
+    other = tmp_path / "vectors.npz"
+    write_vectors(model, other)
+    assert shipped_vectors(model.model_id, other) is not None
+    assert shipped_vectors("another-model", other) is None
+    assert shipped_vectors(model.model_id, tmp_path / "missing.npz") is None
