@@ -9,16 +9,14 @@ down, so that a fluent answer about something nearby becomes an abstention:
 - 'which countries' needs at least one country named in the answer;
 - 'what percentage / what share' needs a percentage (or a fraction such as 'half'), and
   'what date' a date with its day or month (or a time limit that fixes one), not a bare year;
-- 'how many days / weeks / months' needs a time span ('seven days'), not any figure;
 - 'which month' needs a month; 'how often / how many times' a frequency ('annually', 'twice
   a year', 'every two years');
 - 'when was / when did / since when has ...' needs a date the question does not hold, in a
   sentence about what was asked ('when was the Immigration Portal launched?' is not answered
   by a sentence on another system's launch date);
 - 'why ...' needs a stated reason or purpose ('because', 'in order to', 'aims to');
-- 'which city / where was ... held' needs a place the question does not name (a city, not a
-  country), and 'which contractor / company' an organisation it does not name that is no EU
-  institution or body (the Commission organises; a contractor is hired);
+- 'which city / where was ... held' needs a place the question does not name, and 'which
+  contractor / company' an organisation it does not name;
 - a figure, share or date must stand beside the names the question pins it to: "how much does
   the European Reintegration Network receive?" is not answered by a sentence on another
   programme's funding, nor "by what percentage have crossings on the Western Balkans route
@@ -56,7 +54,7 @@ def _period_key(period: str) -> str:
 # "Article 4(5)", "No 516/2014", "(9)", "20 May 2025": numbers that are not quantities.
 _NOT_QUANTITIES = re.compile(
     r"(?i)\b(articles?|art\.|no\.?|nos\.?|points?|paragraphs?|protocol|annex|recital)\s*"
-    r"[\d()/.a-z]*|\(\d{1,3}\)|\b\d{2,4}/\d{1,4}(/\w+)?\b|\[\d+\]|^\s*(-\s+)?\d{1,3}\.\s"
+    r"[\d()/.a-z]*|\(\d{1,3}\)|\b\d{2,4}/\d{1,4}(/\w+)?\b|\[\d+\]"
     r"|\b\d{1,2}\s+(january|february|march|april|may|june|july|august|september|october|"
     r"november|december)\b|" + YEAR.pattern + r"|\b\d{1,2}\.\d{1,2}\.\d{4}\b"
 )
@@ -80,11 +78,6 @@ _FULL_DATE = re.compile(
 _TIME_LIMIT = re.compile(
     r"(?i)\b(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|"
     r"eighteen|twenty|thirty)(\s|-)(working\s+|calendar\s+)?(days?|weeks?|months?|years?)\b"
-)
-# "How many days may the screening last?": a time span, not any figure.
-DURATION_COUNT_QUESTION = re.compile(
-    r"(?i)\bhow\s+many\s+(more\s+|extra\s+|additional\s+)?(working\s+|calendar\s+)?"
-    r"(days|weeks|months|years|hours)\b"
 )
 MONTH_QUESTION = re.compile(r"(?i)\b(which|what)\s+month\b")
 _MONTH = re.compile(rf"(?i)\b({MONTHS})\b")
@@ -112,28 +105,12 @@ PLACE_QUESTION = re.compile(
     r".*\b(held|hosted|host|take\s+place|took\s+place|located|based|headquartered|seated)\b"
 )
 _PLACE = re.compile(r"\b(in|at)\s+(the\s+)?([A-Z][\w'-]+)")
-# "Which city / town" is not answered by a country ("a Legal Gateway Office in India").
-_SETTLEMENT_QUESTION = re.compile(r"(?i)\b(which|what)\s+(\w+\s+)?(city|town)\b")
 CONTRACTOR_QUESTION = re.compile(
     r"(?i)\b(which|what)\s+(\w+\s+)?(contractor|company|firm|consultancy|consultants)\b"
 )
-# A contractor is a company, not a public body: "organised by the Commission" does not name the
-# contractor selected for the evaluation.
-_PUBLIC_BODY = re.compile(
-    r"(?i)^(commission|council|parliament|agency|agencies|euaa|frontex|eu-lisa|europol|eurojust|"
-    r"fra|eurostat|ncps?|national\s+contact\s+points?|steering\s+board|dg\s+\w+|emn|amif|eur|"
-    r"[\w-]+\s+(directorate|board|committee|network|group))$"
-)
-_BRACKETED_ACRONYM = re.compile(r"\(([A-Z]{2,6})\)")
 ORDINAL = re.compile(r"\b\d+(?:st|nd|rd|th)\b")
-# "What is the contract worth?", "how much may a Member State charge?", "what minimum monthly
-# amount ...?", "... in euros": an amount of money (or a share of one), not any figure.
-WORTH_QUESTION = re.compile(
-    r"(?i)\b(worth|in\s+euros?|how\s+much\s+(\w+\s+){0,2}(money|funding|funds|eur|euros)|"
-    r"how\s+much\s+(may|can|does|do|will|must|should)\b.{0,60}?\b(charge[sd]?|pay|cost|"
-    r"receive|get)|(what|which)\s+(\w+\s+){0,3}(amount|fee|salary|allowance|sum)s?)\b"
-)
-_EURO = re.compile(r"(?i)\b(eur|euros?)\b|€")
+# "What is the contract worth?" asks for an amount as "how much" does.
+WORTH_QUESTION = re.compile(r"(?i)\bworth\b")
 # "List the 42 shortage occupations": a counted list wants its items, not the count.
 COUNTED_LIST_QUESTION = re.compile(
     r"(?i)\b(list|name|enumerate|what\s+are|which\s+are)\s+(all\s+)?(of\s+)?(the\s+)?"
@@ -164,15 +141,6 @@ def has_quantity(sentence: str) -> bool:
 
 def gives_share(text: str) -> bool:
     return holds_value("percentage", text) or _FRACTION.search(text) is not None
-
-
-def gives_amount(answer: str, cited: list[Candidate]) -> bool:
-    """An amount of money, a share of one, or a figure whose passage's section gives the
-    currency ("Procurement: 4 664 900" under "Amounts in EUR")."""
-    if holds_value("amount", answer) or gives_share(answer):
-        return True
-    sections = " ".join(c.chunk.section_path for c in cited)
-    return bool(_EURO.search(sections)) and any(has_quantity(s) for s in split_answer(answer))
 
 
 def gives_full_date(text: str) -> bool:
@@ -243,7 +211,7 @@ def unanswered_constraints(
     missing += [o for o in dict.fromkeys(ORDINAL.findall(question)) if o not in answer_years]
     if "person" in asked_for(question) and not holds_value("person", answer):
         missing.append("the person asked for")
-    if WORTH_QUESTION.search(question) and not gives_amount(answer, cited):
+    if WORTH_QUESTION.search(question) and not holds_value("amount", answer):
         missing.append("the amount asked for")
     if COUNTED_LIST_QUESTION.search(question) and list_items(answer) < 3:
         missing.append("the items asked for")
@@ -257,8 +225,6 @@ def unanswered_constraints(
         missing.append("the date of the event asked for")
     if asks_for_countries(question) and not countries_in(answer):
         missing.append("the countries asked for")
-    if DURATION_COUNT_QUESTION.search(question) and not holds_value("duration", answer):
-        missing.append("the time span asked for")
     if MONTH_QUESTION.search(question) and not _MONTH.search(answer):
         missing.append("the month asked for")
     if FREQUENCY_QUESTION.search(question) and not _FREQUENCY.search(answer):
@@ -267,9 +233,9 @@ def unanswered_constraints(
         missing.append("the date asked for")
     if WHY_QUESTION.search(question) and not _REASON.search(answer):
         missing.append("the reason asked for")
-    if PLACE_QUESTION.search(question) and not names_new_place(question, answer):
+    if PLACE_QUESTION.search(question) and not _names_new_place(question, answer):
         missing.append("the place asked for")
-    if CONTRACTOR_QUESTION.search(question) and not names_new_company(question, answer):
+    if CONTRACTOR_QUESTION.search(question) and not new_values("organisation", answer, question):
         missing.append("the organisation asked for")
     return missing
 
@@ -349,25 +315,13 @@ def event_dated(question: str, answer: str) -> bool:
     return False
 
 
-def names_new_place(question: str, answer: str) -> bool:
+def _names_new_place(question: str, answer: str) -> bool:
     named = {w.lower() for w in re.findall(r"[\w'-]+", question)}
     months = set(MONTHS.split("|"))
-    settlement = _SETTLEMENT_QUESTION.search(question) is not None
     return any(
-        m.group(3).lower() not in named
-        and m.group(3).lower() not in months
-        and not (settlement and countries_in(m.group(3)))
+        m.group(3).lower() not in named and m.group(3).lower() not in months
         for m in _PLACE.finditer(answer)
     )
-
-
-def names_new_company(question: str, answer: str) -> bool:
-    """An organisation the question does not name that is not an EU institution or body
-    (an acronym in brackets counts: "the EMN Service Provider (ICF)")."""
-    named = {w.lower() for w in re.findall(r"[\w'-]+", question)}
-    bracketed = [m for m in _BRACKETED_ACRONYM.findall(answer) if m.lower() not in named]
-    found = [*new_values("organisation", answer, question), *bracketed]
-    return any(not _PUBLIC_BODY.match(v) for v in found)
 
 
 def _without_years(terms: QueryTerms) -> QueryTerms:

@@ -127,9 +127,8 @@ _VALUES: dict[str, re.Pattern[str]] = {
         r"to\s+ensure|purpose|due\s+to|given\s+that|as\s+a\s+result)\b"
     ),
 }
-# Values that never count as an answer on their own: markers, list letters and numbers ("(b)",
-# "(iv)", "(9)"); an acronym in brackets is a name ("the EMN Service Provider (ICF)").
-_NOISE = re.compile(r"\[\d+\]|\((?:[a-z]{1,3}|\d{1,3})\)")
+# Values that never count as an answer on their own: markers, list letters, footnote numbers.
+_NOISE = re.compile(r"\[\d+\]|\(\w{1,3}\)")
 
 
 def _normal(text: str) -> str:
