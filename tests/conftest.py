@@ -320,11 +320,3 @@ def sqlite_db(path: Path) -> AuditDb:
 def audit_db(database_url: str, tmp_path: Path) -> AuditDb:
     """The audit tests' database: each runs on SQLite and on PostgreSQL."""
     return AuditDb(database_url, tmp_path / "audit-checkpoints.jsonl")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files with slow tests first (servers, browsers, whole-corpus embedding), each file's
-    tests in their own order: with two workers taking a file at a time (make test), a long file
-    drawn last would leave the other worker idle at the end."""
-    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow_files)
