@@ -30,7 +30,9 @@ class LexiconError(ValueError):
     """A lexicon file is malformed (a missing key or a pattern that does not compile)."""
 
 
-def _compile(code: str, key: str, patterns: list[str]) -> re.Pattern[str] | None:
+@lru_cache(maxsize=1024)
+def _compile(code: str, key: str, patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One rule as one pattern, compiled once per process."""
     if not patterns:
         return None
     try:
@@ -51,9 +53,9 @@ class Lexicon:
 
     def pattern(self, key: str) -> re.Pattern[str] | None:
         if key in self.guards:
-            return _compiled(self.code, key, self.guards[key])
+            return _compile(self.code, key, self.guards[key])
         if key in self.asks:
-            return _compiled(self.code, f"asks.{key}", self.asks[key])
+            return _compile(self.code, f"asks.{key}", self.asks[key])
         return None
 
     def matches(self, key: str, text: str) -> bool:
@@ -69,11 +71,6 @@ class Lexicon:
         """Compile every rule now (LexiconError names the file and the rule that fails)."""
         for key in (*self.guards, *self.asks):
             self.pattern(key)
-
-
-@lru_cache(maxsize=1024)
-def _compiled(code: str, key: str, patterns: tuple[str, ...]) -> re.Pattern[str] | None:
-    return _compile(code, key, list(patterns))
 
 
 def available() -> list[str]:

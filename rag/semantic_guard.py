@@ -171,7 +171,7 @@ def shipped_vectors(model_id: str, path: Path = VECTORS_FILE) -> dict[str, np.nd
             vectors = {kind: np.asarray(data[kind], dtype=np.float32) for kind in EXAMPLES}
     except (OSError, KeyError, ValueError):
         return None
-    if any(vectors[k].shape != (len(v), vectors[k].shape[-1]) for k, v in EXAMPLES.items()):
+    if any(vectors[k].ndim != 2 or len(vectors[k]) != len(v) for k, v in EXAMPLES.items()):
         return None
     return vectors
 

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 CODE = """
 from rag.guards import _injection_lexicons
-from rag.lexicon import _compiled
+from rag.lexicon import _compile
 from rag.pipeline import Assistant
 from common.settings import load_settings
 assistant = Assistant(load_settings())
@@ -23,7 +23,7 @@ assistant.index.ensure_loaded()
 assert _injection_lexicons.cache_info().currsize == 0
 assistant.warm_models()
 # Every language's injection rule is compiled (rules are compiled when first read).
-print(_compiled.cache_info().currsize)
+print(_compile.cache_info().currsize)
 print(_injection_lexicons.cache_info().currsize)
 """
 
