@@ -4,6 +4,9 @@ from passages that mention that country."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+
+from rag.country_names import FIRST_WORD_ONLY, NOT_LOCALISED, load_names, name_pattern
 
 # name -> stems that count as a mention (adjectives included).
 COUNTRIES: dict[str, tuple[str, ...]] = {
@@ -85,24 +88,68 @@ _NEEDS_SPACE_AFTER = {s.strip() for stems in COUNTRIES.values() for s in stems i
 
 # In another language an English stem of a few letters often begins an unrelated word
 # (Finnish "perustettiin", established, is no mention of Peru): there a short stem counts
-# only with a short ending ("Perussa", in Peru).
+# only with a capital and a short ending ("Perussa", in Peru).
 SHORT_STEM = 5
 SHORT_ENDING = 3
 _REST_OF_WORD = re.compile(r"\w*")
 
 
 def countries_in(text: str, language: str = "en") -> list[str]:
-    """The countries `text` names, by the English stems of `COUNTRIES` (`language`: the
-    text's, for the rule on short stems)."""
+    """The countries `text` names, in the order it names them: by the English stems of
+    `COUNTRIES` and, in another language, by that language's names (`language`: the text's,
+    also for the rule on short stems). Of two names found at one place, the one spelled out
+    further is meant (Spanish "Sudán del Sur" is South Sudan, Slovak "Slovensko" Slovakia)."""
+    spans = local_mentions(text, language)
     padded = f" {text} "
-    found: dict[str, None] = {}
+    found: list[tuple[int, str]] = [(start, country) for start, _, country in spans]
     for match in _ANY_COUNTRY.finditer(padded):
         stem = match.group(0).lower()
         if stem in _NEEDS_SPACE_AFTER and not padded[match.end() : match.end() + 1].isspace():
             continue  # "niger " is Niger, not Nigeria
         if language != "en" and len(stem) <= SHORT_STEM:
+            if not match.group(0)[:1].isupper():
+                continue  # Croatian "mali" (small) is no mention of Mali
             ending = _REST_OF_WORD.match(padded, match.end())
             if ending is not None and len(ending.group(0)) > SHORT_ENDING:
                 continue
-        found.setdefault(_STEM_TO_COUNTRY[stem], None)
-    return list(found)
+        start = match.start() - 1  # in `text`
+        if any(s <= start < e for s, e, _ in spans):
+            continue
+        found.append((start, _STEM_TO_COUNTRY[stem]))
+    return list(dict.fromkeys(country for _, country in sorted(found)))
+
+
+def local_mentions(text: str, language: str) -> list[tuple[int, int, str]]:
+    """(start, end, country) of the names in `language` that `text` holds, the longest stem
+    kept where two overlap."""
+    candidates = []
+    for country, pattern in local_patterns(language):
+        for match in pattern.finditer(text):
+            if len(match.group("stem")) > SHORT_STEM or len(match.group("end")) <= LOCAL_ENDING:
+                spelled = match.start("end") - match.start()
+                candidates.append((spelled, match.start(), match.end(), country))
+    kept: list[tuple[int, int, str]] = []
+    for _, start, end, country in sorted(candidates, key=lambda c: (-c[0], c[1])):
+        if all(end <= s or start >= e for s, e, _ in kept):
+            kept.append((start, end, country))
+    return kept
+
+
+# A short name in the language's own spelling may take a longer ending than an English stem
+# (Finnish "Saksassa", in Germany): its capital letter already tells it from other words.
+LOCAL_ENDING = 4
+
+
+@lru_cache(maxsize=32)
+def local_patterns(language: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """(country, pattern) for each name of a country in `language` (none for English)."""
+    names = load_names().get(language, {})
+    patterns = []
+    for country, spellings in names.items():
+        if country in NOT_LOCALISED:
+            continue
+        for spelling in spellings:
+            pattern = name_pattern(spelling, language, country in FIRST_WORD_ONLY)
+            if pattern is not None:
+                patterns.append((country, re.compile(pattern)))
+    return tuple(patterns)

@@ -333,6 +333,25 @@ def test_an_unanswerable_question_in_polish_abstains_in_polish(ask) -> None:
     assert answer.answer.startswith(text("pl", "messages", "abstain"))
 
 
+@pytest.mark.parametrize(
+    ("code", "question", "country"),
+    [
+        ("de", "Wie viele Asylerstanträge wurden 2024 in Deutschland gestellt?", "Germany"),
+        ("pl", "Ile wniosków o ochronę międzynarodową złożono w Polsce w 2024 r.?", "Poland"),
+        ("el", "Πόσες αιτήσεις διεθνούς προστασίας υποβλήθηκαν στην Ελλάδα το 2024;", "Greece"),
+    ],
+)
+def test_a_country_the_documents_never_name_is_abstained_on_in_its_own_language(
+    ask, code: str, question: str, country: str
+) -> None:
+    # As "How many asylum applications were lodged in Germany in 2024?" is: the country is
+    # found by its name in the question's language (Deutschland, w Polsce, στην Ελλάδα).
+    answer = ask(question)
+    assert answer.language == code
+    assert answer.behaviour == "abstained", answer.answer
+    assert answer.reason.startswith(f"the documents do not mention {country}"), answer.reason
+
+
 def test_in_scope_questions_are_not_declined_for_their_language(ask) -> None:
     for code in ("es", "pl", "fi", "hu", "lv"):
         answer = ask(QUESTIONS[code])
