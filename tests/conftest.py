@@ -64,16 +64,54 @@ def default_index_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings
         chroma_mode="embedded",
     )
     cache = IndexPaths(settings.index_dir).embedding_cache
-    # Parallel workers (pytest -n 2) each build their own index: the first embeds and fills
-    # the shared cache while the others wait, then they start from it (on a clean clone, two
-    # workers embedding the corpus at once would double the slowest part of the session).
+    # Parallel workers (pytest -n 2) share one ingest: the first builds the index (from the
+    # persistent embedding cache where it can) while the others wait, then each starts from
+    # a copy of it (each worker's own files: Chroma writes beside its database on open).
+    shared = shared_session_dir(tmp_path_factory) / "default-index"
     with embedding_cache_lock():
+        if (shared / INDEX_BUILT).exists():
+            shutil.copytree(shared / "index", settings.index_dir)
+            return settings
         if TEST_CACHE.exists():
             copy_sqlite(TEST_CACHE, cache)
         run_ingest(settings, progress=False)
         with contextlib.suppress(sqlite3.Error):  # another session holds it: next run
             copy_sqlite(cache, TEST_CACHE)
+        shutil.rmtree(shared, ignore_errors=True)
+        shutil.copytree(settings.index_dir, shared / "index")
+        (shared / INDEX_BUILT).touch()
     return settings
+
+
+INDEX_BUILT = "built"
+
+
+def shared_session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder all workers of this session see (pytest-xdist gives each worker its own
+    base temp folder inside a common one); a run without workers has it to itself."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def needs_session_index(item: pytest.Item) -> bool:
+    return "default_index_settings" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Test files that need no session index run first, slow ones first within each group.
+    On a clean clone the first worker to need the index embeds the corpus for about two
+    minutes; meanwhile the other runs these files instead of waiting for it, and the long
+    tests do not end the run on one worker while the other idles."""
+    files: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::")[0], []).append(item)
+
+    def key(group: list[pytest.Item]) -> tuple[bool, bool]:
+        index = any(needs_session_index(i) for i in group)
+        slow = any(i.get_closest_marker("slow") for i in group)
+        return index, not slow
+
+    items[:] = [i for group in sorted(files.values(), key=key) for i in group]
 
 
 @contextlib.contextmanager
