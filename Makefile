@@ -79,14 +79,13 @@ format: install
 	$(PY) -m ruff check --fix .
 
 # Two workers, one test file each at a time (a file's servers and fixtures stay on one worker):
-# the suite is mostly starting servers and embedding, so it takes both cores. Files are handed
-# out in the order tests/conftest.py sets (xdist would otherwise put the files with the most
-# tests first). TEST_WORKERS=0 runs it in one process.
+# the suite is mostly starting servers and embedding, so it takes both cores. TEST_WORKERS=0
+# runs it in one process.
 TEST_WORKERS ?= 2
 
 test: install
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The dev set in process with the naive LangChain baseline; refreshes the committed report.
 # Ingestion is incremental: it does nothing when corpus/ has not changed.

@@ -98,27 +98,20 @@ def needs_session_index(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The order files are handed out in (`make test` keeps it: --no-loadscope-reorder):
-    one slow file that needs the session index first, then the files that need none, then
-    the rest, slow files first within each group. On a clean clone the first worker embeds
-    the corpus for the session index (about two minutes) while the other runs files that do
-    not wait for it; the long tests do not end the run on one worker while the other idles."""
+    """Test files that need no session index run first, slow ones first within each group.
+    On a clean clone the first worker to need the index embeds the corpus for about two
+    minutes; meanwhile the other runs these files instead of waiting for it, and the long
+    tests do not end the run on one worker while the other idles."""
     files: dict[str, list[pytest.Item]] = {}
     for item in items:
         files.setdefault(item.nodeid.split("::")[0], []).append(item)
 
-    def slow(group: list[pytest.Item]) -> bool:
-        return any(i.get_closest_marker("slow") for i in group)
+    def key(group: list[pytest.Item]) -> tuple[bool, bool]:
+        index = any(needs_session_index(i) for i in group)
+        slow = any(i.get_closest_marker("slow") for i in group)
+        return index, not slow
 
-    def index(group: list[pytest.Item]) -> bool:
-        return any(needs_session_index(i) for i in group)
-
-    groups = sorted(files.values(), key=lambda g: (index(g), not slow(g)))
-    starter = next((g for g in groups if index(g) and slow(g)), None)
-    if starter is not None:
-        groups.remove(starter)
-        groups.insert(0, starter)
-    items[:] = [i for group in groups for i in group]
+    items[:] = [i for group in sorted(files.values(), key=key) for i in group]
 
 
 @contextlib.contextmanager
