@@ -27,17 +27,19 @@ from common.settings import PROJECT_ROOT, load_settings
 from index.schema import IndexPaths
 
 STARTUP_COMPLETE = "Application startup complete."
-TEST_CACHE = PROJECT_ROOT / ".emn" / "test-cache" / "embedding-cache.sqlite"
 # Passive failover: one failed attempt takes a host out for this long, then it is tried again.
 FAIL_TIMEOUT_S = 1
 
 
 # --- the shared index -------------------------------------------------------------------
 def seed_embedding_cache(index_dir: Path) -> str | None:
-    """Copy an existing embedding cache (the tests' or the default index's) into `index_dir`
-    so that ingesting embeds nothing already embedded; the source used, or None."""
+    """Copy an existing embedding cache (the default corpus's shipped vectors, else the
+    default index's) into `index_dir` so that ingesting embeds nothing already embedded; the
+    source used, or None."""
     target = IndexPaths(index_dir).embedding_cache
-    for source in (TEST_CACHE, IndexPaths(load_settings().index_dir).embedding_cache):
+    settings = load_settings()
+    shipped = [Path(settings.seed_vectors)] if settings.seed_vectors else []
+    for source in (*shipped, IndexPaths(settings.index_dir).embedding_cache):
         if copy_sqlite(source, target):
             return str(source)
     return None

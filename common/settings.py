@@ -49,6 +49,12 @@ class Settings(BaseSettings):
         description="Folder of the local index: Chroma data (embedded mode), chunk store, "
         "BM25 index, embedding cache and manifest.",
     )
+    seed_vectors: str = Field(
+        default=str(PROJECT_ROOT / "ingest" / "corpus_vectors.sqlite"),
+        description="Vectors of the default corpus's texts that ship with the code: an "
+        "ingest takes a text's vector from there when it comes from the same model and the "
+        "same text (a first ingest of corpus/ then embeds nothing). '' embeds every text.",
+    )
     collection: str = Field(
         default="emn_chunks",
         min_length=3,

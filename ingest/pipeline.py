@@ -39,7 +39,7 @@ from index.schema import (
 from ingest.blocks import Block, LoadError
 from ingest.catalog import file_sha256
 from ingest.chunking import chunk_blocks
-from ingest.embedding_cache import EmbeddingCache
+from ingest.embedding_cache import EmbeddingCache, seed_path
 from ingest.loaders import load_document
 from ingest.sources import Source, discover, shown
 
@@ -246,7 +246,7 @@ class Ingestor:
         embedder = embedder_from_settings(settings)
         model_id = embedder.model_id
         store = ChunkStore(self.paths.chunk_store)
-        cache = EmbeddingCache(self.paths.embedding_cache, model_id)
+        cache = EmbeddingCache(self.paths.embedding_cache, model_id, seed_path(settings))
         try:
             collection = self._collection(store, model_id, report)
             chroma_ids = collection_ids(collection)
@@ -573,7 +573,7 @@ class Ingestor:
         for chunk in todo:
             texts.append(embedding_text(chunk))
             texts.extend(chunk.text[a:b] for a, b in spans.get(chunk.id, []))
-        cache = EmbeddingCache(self.paths.embedding_cache, model.model_id)
+        cache = EmbeddingCache(self.paths.embedding_cache, model.model_id, seed_path(self.settings))
         try:
             vectors, embedded, seconds = self._embed(
                 cache, texts, model.embed_passages, "embed (multilingual)"

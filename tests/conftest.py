@@ -1,10 +1,10 @@
 """Session-wide fixtures shared by the test suites: the default corpus ingested once per
 session, and real API servers (uvicorn subprocesses on free loopback ports).
 
-Embedding is the slow part of ingestion (about a minute for the default corpus on two
-cores), so the session index starts from a persistent content-hash embedding cache in
-.emn/test-cache/: vectors are keyed by model and text hash, so the cache can only skip work,
-never change a result. Delete the folder to measure a cold ingest.
+Embedding is the slow part of ingestion (about a minute and a half for the default corpus on
+two cores), so the session index takes the corpus's vectors that ship with the code
+(ingest/corpus_vectors.sqlite, keyed by model and text hash: they can only skip work, never
+change a result); tests/test_seed_vectors.py fails when they miss one.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
     from rag.pipeline import Assistant
     from rag.verify import Verifier
 
-TEST_CACHE = PROJECT_ROOT / ".emn" / "test-cache" / "embedding-cache.sqlite"
 PYTHON = sys.executable
 
 
@@ -55,35 +54,37 @@ def copy_sqlite(source: Path, target: Path) -> None:
 def default_index_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings of an embedded index of the default corpus/, ingested once per session.
     Treat it as read-only; copy it (`copy_index`) to change it or to serve it."""
-    from ingest.pipeline import run_ingest
-
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         index_dir=tmp_path_factory.mktemp("default-index") / "index",
         corpus_dir=PROJECT_ROOT / "corpus",
         chroma_mode="embedded",
     )
-    cache = IndexPaths(settings.index_dir).embedding_cache
-    # Parallel workers (pytest -n 2) share one ingest: the first builds the index (from the
-    # persistent embedding cache where it can) while the others wait, then each starts from
-    # a copy of it (each worker's own files: Chroma writes beside its database on open).
+    # Parallel workers (pytest -n 2) share one ingest: the first builds the index while the
+    # others wait, then each starts from a copy of it (each worker's own files: Chroma writes
+    # beside its database on open). The corpus's vectors ship with the code
+    # (ingest/corpus_vectors.sqlite), so the build embeds nothing while they are current.
     shared = shared_session_dir(tmp_path_factory) / "default-index"
-    with embedding_cache_lock():
-        if (shared / INDEX_BUILT).exists():
-            shutil.copytree(shared / "index", settings.index_dir)
-            return settings
-        if TEST_CACHE.exists():
-            copy_sqlite(TEST_CACHE, cache)
-        run_ingest(settings, progress=False)
-        with contextlib.suppress(sqlite3.Error):  # another session holds it: next run
-            copy_sqlite(cache, TEST_CACHE)
-        shutil.rmtree(shared, ignore_errors=True)
-        shutil.copytree(settings.index_dir, shared / "index")
-        (shared / INDEX_BUILT).touch()
+    with session_index_lock(shared.parent):
+        if not (shared / INDEX_BUILT).exists():
+            from ingest.pipeline import run_ingest
+
+            report = run_ingest(settings.model_copy(update={"index_dir": shared / "index"}),
+                                progress=False)  # fmt: skip
+            assert report.ok, report.render()
+            embedded = report.texts_embedded + report.multilingual_texts_embedded
+            (shared / INDEX_BUILT).write_text(str(embedded), encoding="utf-8")
+        shutil.copytree(shared / "index", settings.index_dir)
     return settings
 
 
 INDEX_BUILT = "built"
+
+
+def texts_embedded_for_session_index(tmp_path_factory: pytest.TempPathFactory) -> int:
+    """How many texts the session's ingest of corpus/ embedded (0: every vector shipped)."""
+    built = shared_session_dir(tmp_path_factory) / "default-index" / INDEX_BUILT
+    return int(built.read_text(encoding="utf-8"))
 
 
 def shared_session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -93,32 +94,11 @@ def shared_session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
-def needs_session_index(item: pytest.Item) -> bool:
-    return "default_index_settings" in getattr(item, "fixturenames", ())
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Test files that need no session index run first, slow ones first within each group.
-    On a clean clone the first worker to need the index embeds the corpus for about two
-    minutes; meanwhile the other runs these files instead of waiting for it, and the long
-    tests do not end the run on one worker while the other idles."""
-    files: dict[str, list[pytest.Item]] = {}
-    for item in items:
-        files.setdefault(item.nodeid.split("::")[0], []).append(item)
-
-    def key(group: list[pytest.Item]) -> tuple[bool, bool]:
-        index = any(needs_session_index(i) for i in group)
-        slow = any(i.get_closest_marker("slow") for i in group)
-        return index, not slow
-
-    items[:] = [i for group in sorted(files.values(), key=key) for i in group]
-
-
 @contextlib.contextmanager
-def embedding_cache_lock() -> Iterator[None]:
-    """An exclusive lock on the shared embedding cache, across processes."""
-    TEST_CACHE.parent.mkdir(parents=True, exist_ok=True)
-    with (TEST_CACHE.parent / "cache.lock").open("w") as handle:
+def session_index_lock(folder: Path) -> Iterator[None]:
+    """An exclusive lock, across processes, on the session's shared index."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "default-index.lock").open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
