@@ -3,9 +3,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile 2>/dev/null | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml Makefile tools/uv_install.py 2>/dev/null | sha1sum | cut -c1-12)
 
 LLAMA_VERSION := 0.3.36
+UV := uv==0.13.10
 LLAMA_WHEELS := $(HOME)/.cache/emn-wheels/llama-portable-1
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF \
@@ -41,17 +42,23 @@ help:
 
 $(STAMP):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	# The CPU build of torch on local disk; an unpinned torch would pull a multi-GB CUDA build.
-	$(PY) -m pip install --quiet torch==2.13.0
+	# uv installs the packages, from the sources pip is configured with (tools/uv_install.py):
+	# about a minute where pip took about four. It compiles them to bytecode as pip did: where
+	# PYTHONDONTWRITEBYTECODE is set (as on this machine and in CI), no process would write
+	# the .pyc files, and every server and command the tests start would compile torch,
+	# chromadb and the rest again.
+	$(PY) -m pip install --quiet $(UV)
 	# llama.cpp (the tests' local model server) built for a portable x86-64 CPU, once per
 	# machine: a -march=native build used AVX-512/AMX instructions that a virtual CPU
 	# advertised but trapped on ("invalid opcode" at the first completion).
 	@ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
+		($(PY) -m pip install --quiet --upgrade pip && \
 		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PY) -m pip wheel --quiet --no-deps --no-cache-dir \
-		-w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION)
-	$(PY) -m pip install --quiet $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
-	$(PY) -m pip install --quiet -e ".[dev]"
+		-w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION))
+	# The CPU build of torch on local disk (pinned: an unpinned torch would pull a multi-GB
+	# CUDA build), the llama.cpp wheel, the project and its development tools, in one go.
+	$(PY) tools/uv_install.py --quiet --compile-bytecode torch==2.13.0 \
+		$(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl -e ".[dev]"
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
 
