@@ -203,6 +203,15 @@ def main(argv: list[str] | None = None) -> int:
         overrides["audit_checkpoint_file"] = args.checkpoints
     settings = load_settings(**overrides)
     log = AuditLog.from_settings(settings)
+    try:
+        return run_command(parser, args, settings, log)
+    finally:
+        log.engine.dispose()  # no connection outlives the command (PostgreSQL counts them)
+
+
+def run_command(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, settings: Settings, log: AuditLog
+) -> int:
     if args.command == "verify":
         return report_verify(log, allow_missing_checkpoint=args.allow_missing_checkpoint)
     if args.command == "checkpoint":

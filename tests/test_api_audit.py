@@ -4,10 +4,14 @@ writers never fork it; the live server's log verifies and detects tampering."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,19 +20,48 @@ import pytest
 from api_helpers import BUDGET_QUESTION
 from conftest import ApiServer, AuditDb, child_env, copy_sqlite, sqlite_db
 
+from api.audit import main as audit_main
 from api.audit import parse_duration
 from api.audit_chain import AuditLog
 from api.audit_checkpoints import CheckpointFile
 from api.db import make_engine
 
 
-def run_audit(db: AuditDb, *args: str, hmac_key: str | None = None) -> subprocess.CompletedProcess:
-    env = child_env({"EMN_AUDIT_HMAC_KEY": hmac_key} if hmac_key else {})
-    where = ["--db", db.url, "--checkpoints", str(db.checkpoints)]
-    return subprocess.run(
-        [sys.executable, "-m", "api.audit", *where, *args],
-        capture_output=True, text=True, env=env, timeout=60,
-    )  # fmt: skip
+def run_audit(
+    db: AuditDb, *args: str, hmac_key: str | None = None, process: bool = False
+) -> subprocess.CompletedProcess:
+    """`python -m api.audit --db URL --checkpoints FILE ARGS` with EMN_AUDIT_HMAC_KEY set to
+    `hmac_key` and no other EMN_ variable: in a child process, or (about 2 s faster, the
+    same `main`) in this one."""
+    emn = {"EMN_AUDIT_HMAC_KEY": hmac_key} if hmac_key else {}
+    argv = ["--db", db.url, "--checkpoints", str(db.checkpoints), *args]
+    if process:
+        return subprocess.run(
+            [sys.executable, "-m", "api.audit", *argv],
+            capture_output=True, text=True, env=child_env(emn), timeout=60,
+        )  # fmt: skip
+    out, err = io.StringIO(), io.StringIO()
+    with only_emn_variables(emn), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = audit_main(argv)
+        except SystemExit as exc:  # argparse errors
+            code = int(exc.code or 0)
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def only_emn_variables(emn: dict[str, str]) -> Iterator[None]:
+    """This process's EMN_ variables are `emn` while the block runs, as a child's would be."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("EMN_")}
+    for key in saved:
+        del os.environ[key]
+    os.environ.update(emn)
+    try:
+        yield
+    finally:
+        for key in [k for k in os.environ if k.startswith("EMN_")]:
+            del os.environ[key]
+        os.environ.update(saved)
 
 
 def checkpoint_file(db: AuditDb, hmac_key: bytes | None = None) -> CheckpointFile:
@@ -72,7 +105,7 @@ def sql(db: AuditDb, statement: str) -> None:
 def test_an_intact_chain_verifies(audit_db: AuditDb) -> None:
     log = build_log(audit_db)
     assert log.verify().ok and log.count() == 6
-    result = run_audit(audit_db, "verify")
+    result = run_audit(audit_db, "verify", process=True)  # `python -m api.audit` itself
     assert result.returncode == 0, result.stderr
     assert "audit chain OK: 6 records" in result.stdout
 
@@ -146,6 +179,8 @@ def test_purging_everything_leaves_a_verifiable_chain(audit_db: AuditDb) -> None
 
 def test_with_an_hmac_key_the_chain_does_not_verify_without_it(audit_db: AuditDb) -> None:
     build_log(audit_db, hmac_key=b"audit-secret")
+    # The key from EMN_AUDIT_HMAC_KEY, in a child process's environment and in this one's.
+    assert run_audit(audit_db, "verify", hmac_key="audit-secret", process=True).returncode == 0
     assert run_audit(audit_db, "verify", hmac_key="audit-secret").returncode == 0
     assert run_audit(audit_db, "verify", hmac_key="wrong-secret").returncode == 1
     assert run_audit(audit_db, "verify").returncode == 1

@@ -6,22 +6,18 @@ and the six-month retention applied by the service at startup."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy
-from conftest import AuditDb, child_env
+from conftest import AuditDb
 from db_helpers import stored_anywhere
 from fastapi.testclient import TestClient
+from test_api_audit import run_audit
 
 from api.answer_record import answer_record
-from api.audit import main as audit_main
 from api.audit_chain import AuditLog, canonical_json
 from api.conversation_store import SAVED_TABLES, ConversationStore
 from api.db import make_engine
@@ -32,23 +28,6 @@ from api.review_store import ReviewStore
 from api.state import Service
 from common.settings import Settings
 from rag.answer import Answer, Citation, Versions
-
-
-def run_audit(db: AuditDb, *args: str, process: bool = False) -> subprocess.CompletedProcess:
-    """`python -m api.audit --db URL ARGS`: in a child process, or (faster) in this one."""
-    argv = ["--db", db.url, "--checkpoints", str(db.checkpoints), *args]
-    if process:
-        return subprocess.run(
-            [sys.executable, "-m", "api.audit", *argv],
-            capture_output=True, text=True, env=child_env({}), timeout=60,
-        )  # fmt: skip
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = audit_main(argv)
-        except SystemExit as exc:  # argparse errors
-            code = int(exc.code or 0)
-    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
 def sql(db: AuditDb, statement: str, **params: object) -> None:
