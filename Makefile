@@ -16,8 +16,13 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# What make starts keeps the bytecode it compiles (in .venv and the project's __pycache__/,
+# which git ignores), even where PYTHONDONTWRITEBYTECODE is set, as on this machine and in
+# CI: otherwise each of the hundreds of servers and commands the tests start compiled torch,
+# chromadb and the project again. Python run directly still reads what was kept.
+unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help install bytecode run ingest test lint format eval tune calibrate train-ranker
+.PHONY: help install run ingest test lint format eval tune calibrate train-ranker
 
 help:
 	@echo "make run    install if needed, ingest corpus/ into the index if needed, start the API"
@@ -43,10 +48,9 @@ help:
 $(STAMP):
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# uv installs the packages, from the sources pip is configured with (tools/uv_install.py):
-	# about a minute where pip took about four. It compiles them to bytecode as pip did: where
-	# PYTHONDONTWRITEBYTECODE is set (as on this machine and in CI), no process would write
-	# the .pyc files, and every server and command the tests start would compile torch,
-	# chromadb and the rest again.
+	# about 30 s where pip took about four minutes, most of them compiling all 25,000 modules
+	# to bytecode. Here a module is compiled when a process first imports it (see
+	# PYTHONDONTWRITEBYTECODE above), so only the few thousand the service and tests use are.
 	$(PY) -m pip install --quiet $(UV)
 	# llama.cpp (the tests' local model server) built for a portable x86-64 CPU, once per
 	# machine: a -march=native build used AVX-512/AMX instructions that a virtual CPU
@@ -57,7 +61,7 @@ $(STAMP):
 		-w $(LLAMA_WHEELS) llama-cpp-python==$(LLAMA_VERSION))
 	# The CPU build of torch on local disk (pinned: an unpinned torch would pull a multi-GB
 	# CUDA build), the llama.cpp wheel, the project and its development tools, in one go.
-	$(PY) tools/uv_install.py --quiet --compile-bytecode torch==2.13.0 \
+	$(PY) tools/uv_install.py --quiet torch==2.13.0 \
 		$(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl -e ".[dev]"
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
@@ -73,7 +77,7 @@ install: $(STAMP)
 ingest: install
 	$(PY) -m ingest
 
-run: install bytecode
+run: install
 	$(PY) -m ingest
 	$(PY) -m ui.launch
 
@@ -90,17 +94,9 @@ format: install
 # runs it in one process.
 TEST_WORKERS ?= 2
 
-test: install bytecode
+test: install
 	$(PY) -m ruff check .
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
-
-# Where PYTHONDONTWRITEBYTECODE is set (this machine, CI), no process keeps the bytecode it
-# compiles, so every server and command the tests start compiled the project's modules again
-# (about 0.4 s each). Compiled here once (about a second; then only what changed), they are
-# read, never written, by those processes. The .pyc files sit in __pycache__/ (git ignores it).
-PROJECT_PACKAGES := common index ingest rag api ui evals bench tools tests
-bytecode: install
-	@$(PY) -m compileall -q -j 0 $(PROJECT_PACKAGES)
 
 # The dev set in process with the naive LangChain baseline; refreshes the committed report.
 # Ingestion is incremental: it does nothing when corpus/ has not changed.
