@@ -101,3 +101,18 @@ def test_uv_finds_a_package_that_only_a_folder_in_pips_find_links_holds(tmp_path
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "+ emn-uv-probe==1.0" in result.stderr + result.stdout
+
+
+def test_a_pip_configuration_that_cannot_be_read_stops_the_install_with_pips_error(
+    tmp_path: Path,
+) -> None:
+    broken = tmp_path / "pip.conf"
+    broken.write_text("[global\nfind-links = /nowhere\n", encoding="utf-8")
+    env = {**os.environ, "PIP_CONFIG_FILE": str(broken)}
+    result = subprocess.run(
+        [sys.executable, str(TOOL), "--dry-run", "emn-uv-probe"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "could not read pip's configuration" in result.stderr
+    assert "Traceback" not in result.stderr

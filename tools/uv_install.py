@@ -79,9 +79,12 @@ def main(argv: list[str]) -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     listed = subprocess.run(
-        [sys.executable, "-m", "pip", "config", "list"],
-        capture_output=True, text=True, check=True,
+        [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True
     )  # fmt: skip
+    if listed.returncode != 0:
+        print(f"could not read pip's configuration (`{sys.executable} -m pip config list`):\n"
+              f"{listed.stderr.strip()}", file=sys.stderr)  # fmt: skip
+        return 2
     settings = pip_settings(listed.stdout)
     command = [str(uv), "pip", "install", "--python", sys.executable,
                *uv_arguments(settings), *argv]  # fmt: skip
