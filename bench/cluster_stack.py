@@ -25,6 +25,7 @@ from bench.util import PYTHON, BenchError, child_env, copy_sqlite
 from common.local_servers import free_port, wait_http_ok
 from common.settings import PROJECT_ROOT, load_settings
 from index.schema import IndexPaths
+from ingest.embedding_cache import seed_path
 
 STARTUP_COMPLETE = "Application startup complete."
 # Passive failover: one failed attempt takes a host out for this long, then it is tried again.
@@ -38,9 +39,8 @@ def seed_embedding_cache(index_dir: Path) -> str | None:
     source used, or None."""
     target = IndexPaths(index_dir).embedding_cache
     settings = load_settings()
-    shipped = [Path(settings.seed_vectors)] if settings.seed_vectors else []
-    for source in (*shipped, IndexPaths(settings.index_dir).embedding_cache):
-        if copy_sqlite(source, target):
+    for source in (seed_path(settings), IndexPaths(settings.index_dir).embedding_cache):
+        if source is not None and copy_sqlite(source, target):
             return str(source)
     return None
 

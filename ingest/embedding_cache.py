@@ -17,6 +17,13 @@ if TYPE_CHECKING:
     from common.settings import Settings
 
 
+# One table, the same in an index's cache and in the shipped vectors (ingest/seed_vectors.py).
+VECTORS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS vectors (model TEXT, sha TEXT, vector BLOB, "
+    "PRIMARY KEY (model, sha))"
+)
+
+
 class EmbeddingCache:
     """An index's vectors by model and text hash. `seed`: a read-only cache of the same form
     (the default corpus's vectors, shipped with the code) consulted for what this one lacks;
@@ -26,10 +33,7 @@ class EmbeddingCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path))
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, sha TEXT, vector BLOB, "
-            "PRIMARY KEY (model, sha))"
-        )
+        self._db.execute(VECTORS_TABLE)
         self.model_id = model_id
         self._seed = None
         if seed is not None and seed.is_file() and seed.resolve() != path.resolve():

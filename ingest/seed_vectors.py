@@ -19,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 from common.settings import Settings
+from ingest.embedding_cache import VECTORS_TABLE
 
 
 def write_seed(settings: Settings, out: Path) -> tuple[int, int]:
@@ -38,9 +39,7 @@ def write_seed(settings: Settings, out: Path) -> tuple[int, int]:
         db = sqlite3.connect(str(written))
         try:
             db.execute(f"ATTACH DATABASE '{cache}' AS cache")
-            db.execute(
-                "CREATE TABLE vectors (model TEXT, sha TEXT, vector BLOB, PRIMARY KEY (model, sha))"
-            )
+            db.execute(VECTORS_TABLE)
             db.execute("INSERT INTO vectors SELECT * FROM cache.vectors ORDER BY model, sha")
             db.commit()
             db.execute("DETACH DATABASE cache")

@@ -15,7 +15,7 @@ from conftest import child_env, texts_embedded_for_session_index
 
 from common.settings import PROJECT_ROOT, Settings
 from index.schema import text_hash
-from ingest.embedding_cache import EmbeddingCache
+from ingest.embedding_cache import VECTORS_TABLE, EmbeddingCache
 
 
 def test_the_shipped_vectors_cover_the_default_corpus(
@@ -41,7 +41,7 @@ class Embedder:
 
 def seed_file(path: Path, model: str, vectors: dict[str, list[float]]) -> Path:
     db = sqlite3.connect(str(path))
-    db.execute("CREATE TABLE vectors (model TEXT, sha TEXT, vector BLOB, PRIMARY KEY (model, sha))")
+    db.execute(VECTORS_TABLE)
     db.executemany(
         "INSERT INTO vectors VALUES (?,?,?)",
         [(model, text_hash(t), np.array(v, np.float32).tobytes()) for t, v in vectors.items()],
