@@ -1,5 +1,6 @@
 """Answers that lead with what was asked: the first sentence holds the asked-for value, a
-sentence announcing a list brings the list, a document's title line is not an answer.
+sentence announcing a list brings the list, a document's title line or a footnote that only
+names an act is not an answer.
 
 Real default index, real embedding model, the extractive composer.
 """
@@ -8,10 +9,11 @@ from __future__ import annotations
 
 import re
 
-from rag_helpers import assert_answered, describe
+from rag_helpers import answer_sentences, assert_answered, describe
 
 from common.sentences import sentences
 from rag.pipeline import Assistant
+from rag.reference_line import is_reference_line
 
 
 def first_sentence(text: str) -> str:
@@ -100,3 +102,35 @@ def test_an_item_and_its_lead_in_read_as_one_list(assistant: Assistant) -> None:
     assert "28 200 000" in lines[0] and lines[0].rstrip().endswith(":"), describe(answer)
     assert lines[1].startswith("- (a) EUR 25 450 000"), describe(answer)
     assert lines[2].startswith("- (b) EUR 2 750 000"), describe(answer)
+
+
+def test_a_footnote_naming_an_act_is_not_quoted(assistant: Assistant) -> None:
+    # Was quoted as the third and fourth sentences: the strategy's footnotes "Article 8 of the
+    # Regulation (EU) 2024/1351 of the European Parliament ..." and "Article 7 of the Asylum
+    # and Migration Management Regulation." share the question's words and state nothing.
+    answer = assistant.ask(
+        "How many Member States handed in national asylum and migration strategies?"
+    )
+    assert_answered(answer)
+    assert "25 Member States" in answer_sentences(answer)[0], describe(answer)
+    quoted = [s for s in answer_sentences(answer) if is_reference_line(re.sub(r"\[\d+\]", "", s))]
+    assert not quoted, describe(answer)
+
+
+def test_an_acts_name_answers_which_act(assistant: Assistant) -> None:
+    answer = assistant.ask(
+        "Which regulation established the Asylum, Migration and Integration Fund?"
+    )
+    assert_answered(answer)
+    # The footnote that names the act, quoted first: here the name is the answer.
+    first = answer_sentences(answer)[0]
+    assert first.startswith("Regulation (EU) 2021/1147 of the European"), describe(answer)
+
+
+def test_a_name_holding_the_date_asked_for_answers(assistant: Assistant) -> None:
+    answer = assistant.ask(
+        "On what date did the Commission adopt the implementing decision financing the EMN for "
+        "2026-2027 (C(2026) 36)?"
+    )
+    assert_answered(answer)
+    assert "28.1.2026" in answer_sentences(answer)[0], describe(answer)

@@ -18,6 +18,7 @@ import numpy as np
 from index.lexical import tokenize
 from rag.asked_for import answers_kinds, asked_for
 from rag.composers.base import ComposeInput, Draft
+from rag.reference_line import is_reference_line
 from rag.sentence_ranker import SentenceRanker
 
 _FOOTNOTE_PREFIX = re.compile(r"^Footnote \((\w+)\):\s*")
@@ -94,6 +95,7 @@ class SentenceWeights:
     not_asked: float = 0.05  # penalty: the question asks for a kind of value it lacks
     no_digit: float = 0.1  # penalty: a question wanting numbers, a sentence without any
     title: float = 0.3  # penalty: the document's own title line
+    reference: float = 0.3  # penalty: only a document's name (a footnote), unless one is asked
     superseded: float = 0.15  # penalty: a superseded document (its replacement speaks first)
     unverified: float = 0.25  # penalty: no catalog entry (a catalogued source speaks first)
     length: float = 0.04  # penalty: per ten words beyond 35
@@ -110,6 +112,7 @@ class SentenceWeights:
             + self.asked * f["asked"]
             - self.not_asked * f["not_asked"]
             - self.title * f["title"]
+            - self.reference * f.get("reference", 0.0)
             - self.length * f["length"]
         )
 
@@ -138,6 +141,9 @@ class ExtractiveComposer:
         """Every sentence of the top passages, scored against the question."""
         out: list[_Sentence] = []
         kinds = asked_for(data.question, data.terms.language)
+        # "Which regulation ...?" is answered by an act's name; other questions are not.
+        act_asked = "legal" in kinds
+        date_asked = "date" in kinds
         passages = data.passages[: self.max_passages]
         for p_index, cand in enumerate(passages):
             chunk = cand.chunk
@@ -186,6 +192,11 @@ class ExtractiveComposer:
                     "asked": fit,
                     "not_asked": float(bool(kinds) and fit == 0),
                     "title": float(_is_title(text, chunk.doc.title)),
+                    # (An act's date is in its name: a name that holds the date asked
+                    # for does answer. Its numbers, 'Article 8', '2024/1351', count nothing.)
+                    "reference": float(
+                        not act_asked and not (date_asked and fit > 0) and is_reference_line(text)
+                    ),
                     "length": max(0, words - 35) / 10,
                     "words": min(words, 80) / 40,
                     "position": min(position, 20) / 10,
