@@ -51,10 +51,13 @@ def _period_key(period: str) -> str:
     return f"{start}-{start[: 4 - len(end)]}{end}"
 
 
-# "Article 4(5)", "No 516/2014", "(9)", "20 May 2025": numbers that are not quantities.
+# "Article 4(5)", "Articles 1 and 2", "Protocol No 22", "No 516/2014", "(9)", "20 May 2025",
+# "COM(2026) 45", "OJ L 131, ..., p. 7": numbers that are not quantities.
 _NOT_QUANTITIES = re.compile(
     r"(?i)\b(articles?|art\.|no\.?|nos\.?|points?|paragraphs?|protocol|annex|recital)\s*"
-    r"[\d()/.a-z]*|\(\d{1,3}\)|\b\d{2,4}/\d{1,4}(/\w+)?\b|\[\d+\]"
+    r"(no\.?\s*)?[\d()/.a-z]*((\s*,\s*|\s+(and|or|to)\s+)\d[\d()/.a-z]*)*"
+    r"|\(\d{1,3}\)|\b\d{2,4}/\d{1,4}(/\w+)?\b|\[\d+\]"
+    r"|\b(com|c|swd|join)\s?\(\d{4}\)\s?\d+|\boj\s+[lc]\s+\d+|\bpp?\.\s?\d+([-\u2013]\d+)?"
     r"|\b\d{1,2}\s+(january|february|march|april|may|june|july|august|september|october|"
     r"november|december)\b|" + YEAR.pattern + r"|\b\d{1,2}\.\d{1,2}\.\d{4}\b"
 )
@@ -131,6 +134,10 @@ _EVENTS: tuple[frozenset[str], ...] = (
 # What a "what ... Member States" phrase asks for when it is not the countries.
 _NOT_COUNTRIES = re.compile(r"(?i)\b(share|percentage|proportion|rate|much|many)\b")
 QUANTITY_COVERAGE = 0.15
+# "How many applications ...?" asks for a number of things: a percentage ("a decreasing
+# trend (-21%)") counts none of them.
+HOW_MANY = re.compile(r"(?i)\bhow\s+many\b")
+_SHARE_VALUE = re.compile(r"(?i)[-+\u2212\u2013]?\d+(?:[.,]\d+)?\s?(%|per\s?cent\b)")
 QUANTITY_KINDS = frozenset({"amount", "percentage", "count", "duration"})
 
 
@@ -180,8 +187,13 @@ def unanswered_constraints(
         context = _context(cited)
         kinds = asked_for(question, terms.language) & QUANTITY_KINDS
 
+        counts = bool(HOW_MANY.search(question)) and "percentage" not in kinds
+
+        def quantity(sentence: str) -> bool:
+            return has_quantity(_SHARE_VALUE.sub(" ", sentence) if counts else sentence)
+
         def gives_figure(sentence: str) -> bool:
-            if not has_quantity(sentence):
+            if not quantity(sentence):
                 return False
             coverage = content.coverage(set(tokenize(sentence)) | context)
             # A value of the very kind asked for (an amount for "how much money") needs less
@@ -193,7 +205,7 @@ def unanswered_constraints(
         if not any(gives_figure(s) for s in sentences):
             missing.append("the figure asked for")
         elif (counted := counted_noun(question)) and not any(
-            has_quantity(s) and recognised(counted, set(tokenize(s)) | context) for s in sentences
+            quantity(s) and recognised(counted, set(tokenize(s)) | context) for s in sentences
         ):
             missing.append("the number asked for")
         # A figure dated to other years is not the figure for the year asked ("declined by

@@ -11,6 +11,7 @@ from rag.answerability import (
     event_dated,
     gives_full_date,
     gives_share,
+    has_quantity,
     list_items,
 )
 from rag.asked_for import asked_for, holds_value
@@ -110,3 +111,17 @@ def test_a_date_answers_only_for_the_event_asked_about() -> None:
     assert not event_dated("By what date will the EES be fully rolled out?", started)
     # A question that names no event is left to the other checks.
     assert event_dated("What is the deadline for the strategy?", started)
+
+
+def test_a_legal_references_numbers_are_no_quantity() -> None:
+    # The recital of the EMN decision that names Denmark was read as a figure ("2", "22").
+    assert not has_quantity(
+        "(9) In accordance with Articles 1 and 2 of Protocol No 22 on the position of Denmark, "
+        "Denmark did not take part in the adoption of Regulation (EU) No 2021/1147."
+    )
+    assert not has_quantity("As laid down in Articles 5, 6 and 7 of that Regulation.")
+    assert not has_quantity("Delegations will find attached document COM(2026) 45 final.")
+    assert not has_quantity("Council Decision 2008/381/EC (OJ L 131, 21.5.2008, p. 7).")
+    assert has_quantity("25 Member States submitted their national strategies.")
+    assert has_quantity("Each National Contact Point shall be composed of at least three experts.")
+    assert has_quantity("Articles 1 and 2 apply to 1 200 applicants.")

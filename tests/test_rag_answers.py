@@ -373,6 +373,9 @@ def test_oversized_question_is_declined(assistant: Assistant) -> None:
         ("Since when has Albania been an EMN observer country?", "date"),
         # A person by name: the documents give the role, not who holds it.
         ("Who is the current EU Return Coordinator?", "person asked for"),
+        # A trend (-21%) counts no applications, nor do "Articles 1 and 2 of Protocol No 22
+        # on the position of Denmark" (evals/datasets/dev.jsonl).
+        ("How many asylum applications did Denmark register in 2023?", "figure asked for"),
     ],
 )
 def test_a_near_miss_abstains_naming_what_is_missing(
