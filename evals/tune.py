@@ -80,6 +80,8 @@ def grid() -> dict[str, dict[str, Any]]:
         "no not-asked penalty": w(not_asked=0.0),
         "not-asked penalty 0.1": w(not_asked=0.1),
         "no title penalty": w(title=0.0),
+        "no reference-line penalty": w(reference=0.0),
+        "reference-line penalty 0.15": w(reference=0.15),
         "document order (no lead)": {"lead_with_best": False},
         "3 sentences": {"max_sentences": 3},
         "5 sentences": {"max_sentences": 5},
