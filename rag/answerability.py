@@ -34,7 +34,14 @@ import re
 from dataclasses import replace
 
 from index.lexical import tokenize
-from rag.asked_for import MONTHS, answers_kinds, asked_for, holds_value, new_values
+from rag.asked_for import (
+    MONTHS,
+    answers_kinds,
+    asked_for,
+    holds_value,
+    new_values,
+    without_values,
+)
 from rag.countries import countries_in
 from rag.figures import numbers_in
 from rag.question import COUNTRIES_QUESTION, PERIOD, QUANTITY_QUESTION, YEAR
@@ -137,7 +144,6 @@ QUANTITY_COVERAGE = 0.15
 # "How many applications ...?" asks for a number of things: a percentage ("a decreasing
 # trend (-21%)") counts none of them.
 HOW_MANY = re.compile(r"(?i)\bhow\s+many\b")
-_SHARE_VALUE = re.compile(r"(?i)[-+\u2212\u2013]?\d+(?:[.,]\d+)?\s?(%|per\s?cent\b)")
 QUANTITY_KINDS = frozenset({"amount", "percentage", "count", "duration"})
 
 
@@ -190,7 +196,7 @@ def unanswered_constraints(
         counts = bool(HOW_MANY.search(question)) and "percentage" not in kinds
 
         def quantity(sentence: str) -> bool:
-            return has_quantity(_SHARE_VALUE.sub(" ", sentence) if counts else sentence)
+            return has_quantity(without_values("percentage", sentence) if counts else sentence)
 
         def gives_figure(sentence: str) -> bool:
             if not quantity(sentence):

@@ -141,6 +141,13 @@ def holds_value(kind: str, text: str) -> bool:
     return pattern is not None and pattern.search(text) is not None
 
 
+def without_values(kind: str, text: str) -> str:
+    """`text` with its values of `kind` blanked ("a decreasing trend (-21%)" without its
+    percentage holds no figure)."""
+    pattern = _VALUES.get(kind)
+    return text if pattern is None else pattern.sub(" ", text)
+
+
 @lru_cache(maxsize=65536)
 def values_in(kind: str, text: str) -> tuple[str, ...]:
     """Every value of `kind` in `text`. Cached: retrieval asks it of the same passages for

@@ -12,6 +12,7 @@ import re
 from rag_helpers import answer_sentences, assert_answered, describe
 
 from common.sentences import sentences
+from evals.metrics import strip_markers
 from rag.pipeline import Assistant
 from rag.reference_line import is_reference_line
 
@@ -113,7 +114,7 @@ def test_a_footnote_naming_an_act_is_not_quoted(assistant: Assistant) -> None:
     )
     assert_answered(answer)
     assert "25 Member States" in answer_sentences(answer)[0], describe(answer)
-    quoted = [s for s in answer_sentences(answer) if is_reference_line(re.sub(r"\[\d+\]", "", s))]
+    quoted = [s for s in answer_sentences(answer) if is_reference_line(strip_markers(s))]
     assert not quoted, describe(answer)
 
 

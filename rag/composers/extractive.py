@@ -112,7 +112,7 @@ class SentenceWeights:
             + self.asked * f["asked"]
             - self.not_asked * f["not_asked"]
             - self.title * f["title"]
-            - self.reference * f.get("reference", 0.0)
+            - self.reference * f["reference"]
             - self.length * f["length"]
         )
 
