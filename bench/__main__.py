@@ -37,6 +37,7 @@ from common.settings import PROJECT_ROOT
 
 PARTS = ("ingest", "scale", "inproc", "http")
 DEV_SET = PROJECT_ROOT / "evals" / "datasets" / "dev.jsonl"
+LANGUAGES_SET = PROJECT_ROOT / "evals" / "datasets" / "multilingual-dev.jsonl"
 QUALITY = PROJECT_ROOT / "evals" / "reports" / "latest" / "results.json"
 
 
@@ -92,6 +93,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds per level of the in-process throughput runs",
     )
     run.add_argument("--limit", type=int, help="first N questions only")
+    run.add_argument(
+        "--languages-dataset",
+        type=Path,
+        default=LANGUAGES_SET,
+        help="questions in the 24 official languages timed over HTTP (JSONL with `language`)",
+    )
+    run.add_argument(
+        "--per-language",
+        type=int,
+        default=10,
+        help="questions per language timed over HTTP, one at a time (0: none)",
+    )
     run.add_argument(
         "--workers",
         type=int,
@@ -213,6 +226,18 @@ def _questions(dataset: Path, limit: int | None = None) -> list[str]:
     return [item.question for item in (items[:limit] if limit else items)]
 
 
+def language_questions(dataset: Path, per_language: int) -> dict[str, list[str]]:
+    """The first `per_language` questions of each language in the set, English first."""
+    from evals.dataset import load_dataset
+
+    out: dict[str, list[str]] = {}
+    for item in load_dataset(dataset) if per_language > 0 else []:
+        code = item.language or "en"
+        if len(out.setdefault(code, [])) < per_language:
+            out[code].append(item.question)
+    return dict(sorted(out.items(), key=lambda kv: (kv[0] != "en", kv[0])))
+
+
 def noop_reingest_cli(index_dir: Path, corpus_dir: Path) -> float:
     """Wall time of `python -m ingest` on an up-to-date index (process start included)."""
     t0 = time.perf_counter()
@@ -302,6 +327,8 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         "parts": parts,
         "dataset": str(args.dataset),
         "questions": len(questions),
+        "languages_dataset": str(args.languages_dataset),
+        "per_language": args.per_language,
         "sizes": args.sizes,
         "clients": args.clients,
         "duration_s": args.duration,
@@ -416,6 +443,7 @@ def cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
                     args.duration,
                     workers=workers,
                     torch_threads=server_threads,
+                    languages=language_questions(args.languages_dataset, args.per_language),
                 )
             except (BenchError, subprocess.TimeoutExpired) as exc:
                 bench["errors"]["http"] = str(exc)

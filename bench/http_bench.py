@@ -173,6 +173,36 @@ def sequential(server: Server, questions: list[str]) -> dict[str, Any]:
     return out
 
 
+def by_language(server: Server, questions: dict[str, list[str]]) -> dict[str, Any]:
+    """/v1/ask, one request at a time, per language: a question not in English takes two
+    more query embeddings than an English one (the multilingual model's), so its latency is
+    its own figure. `other` pools every language but English."""
+    import httpx
+
+    out: dict[str, Any] = {}
+    others: list[float] = []
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        for code, texts in questions.items():
+            wall: list[float] = []
+            errors = 0
+            for question in texts:
+                t0 = time.perf_counter()
+                try:
+                    status = client.post(
+                        "/v1/ask", json={"question": question, "composer": "extractive"}
+                    ).status_code
+                except httpx.HTTPError:
+                    status = 0
+                wall.append((time.perf_counter() - t0) * 1000)
+                errors += status != 200
+            out[code] = {"requests": len(texts), "errors": errors, "wall_ms": summary(wall)}
+            if code != "en":
+                others += wall
+    if others:
+        out["other"] = {"requests": len(others), "wall_ms": summary(others)}
+    return out
+
+
 @dataclass
 class LocustRun:
     """A headless Locust process under way; `wait()` returns its per-request samples."""
@@ -313,6 +343,7 @@ def run(
     seconds: float,
     workers: int = 1,
     torch_threads: int | None = None,
+    languages: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     from common.settings import load_settings
 
@@ -333,6 +364,10 @@ def run(
         log(f"HTTP: sequential /v1/search and /v1/ask over {len(questions)} questions")
         out["sequential"] = sequential(server, questions)
         out["rss_after_sequential_mb"] = server.rss()
+        if languages:
+            count = sum(map(len, languages.values()))
+            log(f"HTTP: sequential /v1/ask over {count} questions in {len(languages)} languages")
+            out["languages"] = by_language(server, languages)
         out["load"] = []
         for n in clients:
             log(f"HTTP: load with {n} client(s) for {seconds:g} s (locust)")

@@ -422,8 +422,13 @@ def check_rewritten(query: str, language: str = "en") -> str:
     return ""
 
 
-def depersonalise(question: str) -> str:
-    """The general policy question inside a personal one, for the information we can give."""
+def depersonalise(question: str, language: str = "en") -> str:
+    """The general policy question inside a personal one, for the information we can give.
+    English pronouns only: in another language the words are other words ("i" is "and" in
+    Polish, Czech, Slovak and Croatian, "the" in Italian), and the multilingual model reads a
+    question by its meaning, pronouns or not."""
+    if language != "en":
+        return question
     text = re.sub(r"(?i)\b(i|we)\b", "a person", question)
     text = re.sub(r"(?i)\b(my|our)\b", "their", text)
     text = re.sub(r"(?i)\b(me|us)\b", "them", text)

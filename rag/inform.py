@@ -116,7 +116,7 @@ def verify_draft(draft: dict[str, Any], key: bytes) -> tuple[bool, str]:
 
 # The steps that decide whether a topic may be drafted at all: its language, the guards on
 # what is asked, and the scope check (which reads the passages retrieved for the topic).
-GATE_STEPS = ("language", "guard_in", "rewrite", "retrieve", "scope")
+GATE_STEPS = ("language", "prefetch", "guard_in", "rewrite", "retrieve", "scope")
 
 
 def _gate(assistant: Assistant, topic: str, filters: Filters | None) -> Context:

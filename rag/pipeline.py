@@ -10,6 +10,7 @@ import importlib.metadata
 import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -52,6 +53,7 @@ from rag.steps import (
     GuardIn,
     GuardOut,
     Language,
+    Prefetch,
     Rerank,
     Retrieve,
     Rewrite,
@@ -108,6 +110,8 @@ class Assistant:
             else None,
         )
         self.generation = settings.generation == "on"
+        # A question not in English embeds its keywords here while the guards run (Prefetch).
+        self.prefetch_pool = ThreadPoolExecutor(2, thread_name_prefix="prefetch")
         assert settings.data_dir is not None
         self.provenance_key = load_or_create_key(
             settings.data_dir / "provenance.key", settings.provenance_key.get_secret_value()
@@ -120,6 +124,7 @@ class Assistant:
     def steps(self) -> list[Step]:
         return [
             Language(),
+            Prefetch(self.embedder, self.retriever, self.multilingual, self.prefetch_pool),
             GuardIn(self.semantic_guard),
             Rewrite(),
             Retrieve(self.embedder, self.retriever, self.multilingual),

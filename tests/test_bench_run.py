@@ -78,6 +78,8 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dic
         "4",
         "--scale-queries",
         "4",
+        "--per-language",
+        "1",
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return out, work, json.loads((out / "bench.json").read_text(encoding="utf-8"))
@@ -104,7 +106,7 @@ def test_run_writes_every_part(bench_run: tuple[Path, Path, dict]) -> None:
     for name in ("bench.json", "report.md", *files, *bench["plots"]):
         assert (out / name).stat().st_size > 0, name
     assert {"scale.png", "steps.png", "throughput.png", "ingest.png"} == set(bench["plots"])
-    assert len(bench["targets"]) == 6
+    assert len(bench["targets"]) == 7  # with the latency of questions not in English
     assert all(t["status"] in ("met", "not met", "not measured") for t in bench["targets"])
 
 
@@ -154,6 +156,15 @@ def test_http_part(bench_run: tuple[Path, Path, dict]) -> None:
     for level in http["load"]:
         assert level["requests"] > 0 and level["errors"] == 0, level
     assert http["rss_after_start_mb"] and http["rss_after_load_mb"]
+    # One question of each of the 24 languages, answered without error, and the languages
+    # other than English pooled for their own p95 target.
+    languages = http["languages"]
+    assert len(languages) == 25 and next(iter(languages)) == "en", list(languages)
+    for code, timed in languages.items():
+        assert timed["requests"] == (23 if code == "other" else 1)
+        assert timed.get("errors", 0) == 0 and timed["wall_ms"]["p95"] is not None, code
+    report = (bench_run[0] / "report.md").read_text(encoding="utf-8")
+    assert "questions not in English" in report and "| all but English |" in report
     # As `make run` would run it with EMN_API_WORKERS=1: one process on every core, and no
     # query-vector cache, since the load repeats the questions.
     assert http["workers"] == 1 and http["query_cache_size"] == 0

@@ -9,6 +9,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from common.language import EU_LANGUAGES, detect_language
@@ -511,3 +512,114 @@ def test_the_shipped_example_vectors_are_the_models_own_and_stale_ones_are_ignor
     assert shipped_vectors(model.model_id, other) is not None
     assert shipped_vectors("another-model", other) is None
     assert shipped_vectors(model.model_id, tmp_path / "missing.npz") is None
+
+
+# --- the query embeddings of a question not in English ----------------------------------------
+
+
+def test_two_multilingual_queries_run_on_two_engines_at_once() -> None:
+    """The C engine keeps state per model: a second call while one is busy gets an engine of
+    its own (up to the pool's size), and the vectors are the same as one at a time."""
+    import threading
+
+    from common.multilingual import MultilingualEmbedder
+
+    model = MultilingualEmbedder(query_cache_size=0, engines=2)
+    alone = model.embed_query("budget du REM")
+    got: list = []
+    with model._engine():  # one call busy
+        worker = threading.Thread(target=lambda: got.append(model.embed_query("budget du REM")))
+        worker.start()
+        worker.join(timeout=30)
+        assert not worker.is_alive() and model.engines_made == 2
+    assert np.allclose(got[0], alone, atol=1e-6)
+
+    single = MultilingualEmbedder(query_cache_size=0, engines=1)
+    single.embed_query("warm")
+    with single._engine():  # with one engine, a second call waits for it
+        worker = threading.Thread(target=lambda: got.append(single.embed_query("budget du REM")))
+        worker.start()
+        worker.join(timeout=0.5)
+        assert worker.is_alive() and single.engines_made == 1
+    worker.join(timeout=30)
+    assert not worker.is_alive() and np.allclose(got[1], alone, atol=1e-6)
+
+
+class _Recording:
+    """An executor that records what it is given and runs it in its own threads."""
+
+    def __init__(self) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool = ThreadPoolExecutor(2)
+        self.texts: list[str] = []
+
+    def submit(self, fn, *args):  # type: ignore[no-untyped-def]
+        self.texts.extend(a for a in args if isinstance(a, str))
+        return self.pool.submit(fn, *args)
+
+
+def _run_steps(assistant, question: str, skip: str = "", history=None):  # type: ignore[no-untyped-def]
+    """The pipeline's steps over one question, as `Assistant.run` runs them, less `skip`."""
+    ctx = assistant._context(question, history, None, None)
+    for step in assistant.steps():
+        if step.name != skip and (not ctx.done or step.always_runs):
+            step.run(ctx)
+    return ctx
+
+
+def test_a_question_not_in_english_embeds_its_keywords_while_the_guards_run(assistant) -> None:
+    """Both models' vectors of the keywords start before the guards (in other threads) and
+    retrieval uses them: the same passages and answer as when retrieval embeds them itself."""
+    question = QUESTIONS["de"]
+    keywords = english_keywords(question, "de")
+    recording, kept = _Recording(), assistant.prefetch_pool
+    assistant.prefetch_pool = recording
+    try:
+        ctx = _run_steps(assistant, question)
+    finally:
+        assistant.prefetch_pool = kept
+    assert keywords and recording.texts == [keywords, keywords]  # the multilingual and English
+    assert ctx.prefetched is not None and ctx.keywords == keywords
+    itself = _run_steps(assistant, question, skip="prefetch")
+    assert itself.prefetched is None
+    assert [c.id for c in ctx.passages] == [c.id for c in itself.passages]
+    assert ctx.answer == itself.answer and ctx.behaviour == itself.behaviour == "answered"
+
+
+def test_a_rewritten_follow_up_is_searched_with_its_own_keywords(assistant) -> None:
+    """The keywords started before the rewrite are those of the words asked; a follow-up
+    rewritten from the history is searched with the rewritten question's keywords."""
+    from rag.answer import Turn
+
+    history = [
+        Turn(role="user", content="Quel est le budget du REM pour 2026-2027 ?"),
+        Turn(role="assistant", content="EUR 28 200 000 [1]."),
+    ]
+    ctx = _run_steps(assistant, "et pour 2027 ?", history=history)
+    assert ctx.language == "fr" and ctx.query != ctx.question, ctx.notes
+    assert ctx.keywords == english_keywords(ctx.query, "fr")
+    assert ctx.prefetched is not None and ctx.prefetched.english != ctx.keywords
+
+
+def test_only_an_english_personal_case_has_its_pronouns_replaced() -> None:
+    from rag.guards import depersonalise
+
+    assert depersonalise("Can I appeal my transfer?") == "Can a person appeal their transfer?"
+    polish = "Mój brat i ja złożyliśmy wnioski o azyl: jak długo trwa procedura?"
+    assert depersonalise(polish, "pl") == polish  # "i" is "and"
+    italian = "Quali sono i termini per i ricorsi contro il mio trasferimento?"
+    assert depersonalise(italian, "it") == italian  # "i" is "the"
+
+
+def test_a_personal_case_not_in_english_is_searched_as_asked(assistant) -> None:
+    """Its words are not rewritten, so the keywords' vectors started before the guards are
+    the ones retrieval uses."""
+    question = (
+        "Złożyłem wniosek o azyl w Polsce i dostałem decyzję odmowną. Czy mogę się odwołać "
+        "i jak długo mam na to czas?"
+    )
+    ctx = _run_steps(assistant, question)
+    assert ctx.language == "pl" and ctx.individual_case, ctx.guards
+    assert ctx.query == ctx.question
+    assert ctx.prefetched is not None and ctx.keywords == ctx.prefetched.english
