@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -35,17 +36,25 @@ def specificity(stem: str) -> int:
     return len(_SYNTAX.sub("", required)) + len(re.findall(r"\[[^\]]*\]", required))
 
 
-def literal(stem: str) -> str | None:
-    """The longest run of letters every match of a stem contains, case-folded ('hilfe' for
-    '\\w*hilfe\\w*', 'κρ' for 'κρ[αά]τ(?:...)'), or None when the stem promises none (a
+def literal(stem: str, letter_classes: bool = True) -> str | None:
+    """The longest run of letters every match of a stem contains, case-folded and without
+    accents ('hilfe' for '\\w*hilfe\\w*', 'κρατ' for 'κρ[αά]τ(?:...)': a class of one
+    letter's accented forms is that letter), or None when the stem promises none (a
     top-level alternative, or nothing but syntax). A question without it cannot match the
     stem, so the stem's pattern need not be compiled or run for that question: compiling
-    every language's 1,400 terms took about 9 s of a host's start."""
+    every language's 1,400 terms took about 9 s of a host's start. Greek stems spell most
+    vowels as such classes; while a class ended the run, nearly every Greek term was a
+    candidate for every question (784 of 1,313), and a Greek question took 36 ms here
+    (the first in a process 674 ms, compiling them). `letter_classes=False`: such a class
+    ends the run and accents stay (the letters `Glossary.anchors` places a stem by)."""
     runs, run, i = [], "", 0
     while i < len(stem):
         char = stem[i]
         if char == "|":
             return None
+        if letter_classes and char == "[" and (accented := _one_letter_class(stem, i)):
+            char, after = accented  # read as that letter, quantifier and all: the letter
+            i = after - 1  # path below steps past it
         if char == "\\" or char in "[(.^$":
             if char == "\\":  # one character however it is spelled ('\\u012b' is 'ī')
                 kind = stem[i + 1]
@@ -90,12 +99,32 @@ def literal(stem: str) -> str | None:
             run += char
     runs.append(run)
     best = max(runs, key=len)
-    return fold(best) or None
+    return (plain(best) if letter_classes else fold(best)) or None
+
+
+def _one_letter_class(stem: str, start: int) -> tuple[str, int] | None:
+    """A character class at `start` that holds one letter's forms only ('[αά]', '[υύϋΰ]'):
+    that letter without accents, and where the class ends; None for any other class."""
+    end = stem.index("]", start + 2)  # ']' right after '[' is a member
+    members = stem[start + 1 : end]
+    if members.startswith("^") or "\\" in members or "-" in members:
+        return None
+    letters = {plain(m) for m in members}
+    if len(letters) != 1:
+        return None
+    letter = letters.pop()
+    return (letter, end + 1) if len(letter) == 1 and letter.isalpha() else None
 
 
 def fold(text: str) -> str:
     """Case-folded as `re.IGNORECASE` compares letters (it also takes dotless 'ı' for 'i')."""
     return text.casefold().replace("ı", "i")
+
+
+def plain(text: str) -> str:
+    """Case-folded and without accents: what a stem's letters (`literal`) are compared in."""
+    decomposed = unicodedata.normalize("NFD", fold(text))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def _past_quantifier(stem: str, i: int) -> int:
@@ -111,16 +140,24 @@ def _past_quantifier(stem: str, i: int) -> int:
 @dataclass(frozen=True)
 class Glossary:
     """A language's terms. A term's pattern is compiled the first time a question holds one
-    of its stems' letters (`literals`), not when the glossary loads."""
+    of its stems' letters (`literals`), not when the glossary loads. `anchors`: the letters
+    that place a stem inside a compound (`english_terms`), read as before accented letter
+    classes counted as letters, so that which parts a compound says stays as it was."""
 
     code: str
     stems: dict[str, tuple[str, ...]]  # per English term, in the documents' frequency order
     literals: dict[str, tuple[str | None, ...]] = field(init=False, compare=False, repr=False)
+    anchors: dict[str, tuple[str | None, ...]] = field(init=False, compare=False, repr=False)
     _patterns: dict[str, re.Pattern[str]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         literals = {term: tuple(map(literal, stems)) for term, stems in self.stems.items()}
+        anchors = {
+            term: tuple(literal(s, letter_classes=False) for s in stems)
+            for term, stems in self.stems.items()
+        }
         object.__setattr__(self, "literals", literals)
+        object.__setattr__(self, "anchors", anchors)
 
     @property
     def terms(self) -> tuple[str, ...]:
@@ -141,7 +178,7 @@ class Glossary:
     def candidates(self, question: str) -> list[tuple[int, str]]:
         """The terms whose stems' letters the question holds, with their place in the
         glossary's order."""
-        folded = fold(question)
+        folded = plain(question)
         return [
             (order, term)
             for order, (term, literals) in enumerate(self.literals.items())
@@ -150,12 +187,12 @@ class Glossary:
 
     def _longest(self, term: str, question: str, start: int, words: str) -> tuple[int, int, int]:
         """The longest of the term's stems at `start`, how much of it that stem spells out,
-        and where in the question that stem's letters (`literal`) stand (-1: unknown): the
+        and where in the question that stem's letters (`anchors`) stand (-1: unknown): the
         combined pattern stops at the first stem that matches ('riscontro' before 'riscontro
         positivo')."""
         found = []
         for (n, stem), letters in zip(
-            map(_stem, self.stems.get(term, ())), self.literals.get(term, ()), strict=True
+            map(_stem, self.stems.get(term, ())), self.anchors.get(term, ()), strict=True
         ):
             if m := stem.match(question, start):
                 at = fold(m.group(0)).find(letters) if letters else -1
