@@ -193,7 +193,9 @@ class GuardIn(Step):
         if self.semantic is None:
             return
         if ctx.language != "en":
-            kind = self.semantic.kind(ctx.question)
+            pre = ctx.prefetched  # the keywords' vector, being computed meanwhile
+            future = pre.keyword_vector if pre is not None else None
+            kind = self.semantic.kind(ctx.question, keywords=future.result() if future else None)
         elif guards.only_ambiguous_domain(ctx.question):  # English: only the other senses
             kind = self.semantic.kind(ctx.question, ("out_of_scope",))
         else:

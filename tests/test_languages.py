@@ -641,3 +641,21 @@ def test_a_personal_case_not_in_english_is_searched_as_asked(assistant) -> None:
     assert ctx.language == "pl" and ctx.individual_case, ctx.guards
     assert ctx.query == ctx.question
     assert ctx.prefetched is not None and ctx.keywords == ctx.prefetched.english
+
+
+def test_a_look_alike_is_read_through_its_english_keywords_too(assistant) -> None:
+    """Swallows migrating from Malta to Africa: in Maltese the question is not close enough
+    to the other senses' examples, its English keywords are; the keywords are the vector
+    retrieval computes anyway. An ordinary question's keywords stay far from them."""
+    guard, model = assistant.semantic_guard, assistant.multilingual
+    question = "Meta jemigraw il-ħuttafa minn Malta lejn l-Afrika?"
+    keywords = model.embed_query(english_keywords(question, "mt"))
+    assert guard.kind(question) is None
+    assert guard.kind(question, keywords=keywords) == "out_of_scope"
+    answer = assistant.ask(question)
+    assert answer.behaviour == "declined" and answer.reason == "out of scope", answer.reason
+    assert answer.language == "mt" and answer.answer == text(
+        "mt", "messages", "decline_out_of_scope"
+    )
+    budget = QUESTIONS["pl"]
+    assert guard.kind(budget, keywords=model.embed_query(english_keywords(budget, "pl"))) is None
