@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -138,16 +139,20 @@ class SemanticGuard:
             return self._vectors
 
     def kind(self, question: str, kinds: tuple[str, ...] = KINDS,
-             keywords: np.ndarray | None = None) -> str | None:  # fmt: skip
+             keywords: np.ndarray | Future[np.ndarray] | None = None) -> str | None:  # fmt: skip
         """One of `kinds` ('profiling', 'individual_case', 'out_of_scope'), or None (an
         ordinary question). `keywords`: the model's vector of the question's English
-        glossary keywords, read for the other senses (`KEYWORD_MARGIN`)."""
+        glossary keywords, read for the other senses (`KEYWORD_MARGIN`); a future of it is
+        waited for only once the question's own vector is there (both are computed at once,
+        rag.steps.Prefetch)."""
         vector = self.model.embed_query(question)
         margins = self.margins_of(vector, kinds)
         over = {
             kind: m - self.margins[kind] for kind, m in margins.items() if m > self.margins[kind]
         }
         if keywords is not None and "out_of_scope" in kinds and "out_of_scope" not in over:
+            if isinstance(keywords, Future):
+                keywords = keywords.result()
             margin = self.margins_of(keywords, ("out_of_scope",))["out_of_scope"]
             if margin > KEYWORD_MARGIN:
                 over["out_of_scope"] = margin - KEYWORD_MARGIN

@@ -194,8 +194,8 @@ class GuardIn(Step):
             return
         if ctx.language != "en":
             pre = ctx.prefetched  # the keywords' vector, being computed meanwhile
-            future = pre.keyword_vector if pre is not None else None
-            kind = self.semantic.kind(ctx.question, keywords=future.result() if future else None)
+            keywords = pre.keyword_vector if pre is not None else None
+            kind = self.semantic.kind(ctx.question, keywords=keywords)
         elif guards.only_ambiguous_domain(ctx.question):  # English: only the other senses
             kind = self.semantic.kind(ctx.question, ("out_of_scope",))
         else:
