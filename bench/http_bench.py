@@ -20,6 +20,7 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,40 @@ def start_server(
     return server
 
 
+def _timed(client: Any, endpoint: str, body: Callable[[str], dict[str, Any]],
+           questions: list[str]) -> tuple[list[float], list[float], Counter[int]]:  # fmt: skip
+    """Each question posted in turn: wall times, the times the pipeline reports (/v1/search
+    `took_ms`, /v1/ask `timings.total`) and the status counts (0: no response)."""
+    import httpx
+
+    wall: list[float] = []
+    server_ms: list[float] = []
+    statuses: Counter[int] = Counter()
+    for question in questions:
+        t0 = time.perf_counter()
+        try:
+            response = client.post(endpoint, json=body(question))
+            status = response.status_code
+        except httpx.HTTPError:
+            status = 0
+        wall.append((time.perf_counter() - t0) * 1000)
+        statuses[status] += 1
+        if status == 200:
+            data = response.json()
+            took = data.get("took_ms") or (data.get("timings") or {}).get("total")
+            if took is not None:
+                server_ms.append(float(took))
+    return wall, server_ms, statuses
+
+
+def _errors(statuses: Counter[int]) -> int:
+    return sum(n for s, n in statuses.items() if s != 200)
+
+
+def _ask(question: str) -> dict[str, Any]:
+    return {"question": question, "composer": "extractive"}
+
+
 def sequential(server: Server, questions: list[str]) -> dict[str, Any]:
     """One client, one request at a time: /v1/search (k=10) then /v1/ask per question."""
     import httpx
@@ -140,32 +175,15 @@ def sequential(server: Server, questions: list[str]) -> dict[str, Any]:
     with httpx.Client(base_url=server.url, timeout=60) as client:
         for question in questions[:WARM_UP]:
             client.post("/v1/search", json={"query": question, "k": 10})
-            client.post("/v1/ask", json={"question": question, "composer": "extractive"})
+            client.post("/v1/ask", json=_ask(question))
         for endpoint, body in (
             ("/v1/search", lambda q: {"query": q, "k": 10}),
-            ("/v1/ask", lambda q: {"question": q, "composer": "extractive"}),
+            ("/v1/ask", _ask),
         ):
-            wall: list[float] = []
-            server_ms: list[float] = []
-            statuses: Counter[int] = Counter()
-            for question in questions:
-                t0 = time.perf_counter()
-                try:
-                    response = client.post(endpoint, json=body(question))
-                    status = response.status_code
-                except httpx.HTTPError:
-                    status = 0
-                wall.append((time.perf_counter() - t0) * 1000)
-                statuses[status] += 1
-                if status == 200:
-                    data = response.json()
-                    took = data.get("took_ms") or (data.get("timings") or {}).get("total")
-                    if took is not None:
-                        server_ms.append(float(took))
-            errors = sum(n for s, n in statuses.items() if s != 200)
+            wall, server_ms, statuses = _timed(client, endpoint, body, questions)
             out[endpoint] = {
                 "requests": len(questions),
-                "errors": errors,
+                "errors": _errors(statuses),
                 "statuses": {str(s): n for s, n in sorted(statuses.items())},
                 "wall_ms": summary(wall),
                 "pipeline_ms": summary(server_ms),
@@ -183,19 +201,9 @@ def by_language(server: Server, questions: dict[str, list[str]]) -> dict[str, An
     others: list[float] = []
     with httpx.Client(base_url=server.url, timeout=60) as client:
         for code, texts in questions.items():
-            wall: list[float] = []
-            errors = 0
-            for question in texts:
-                t0 = time.perf_counter()
-                try:
-                    status = client.post(
-                        "/v1/ask", json={"question": question, "composer": "extractive"}
-                    ).status_code
-                except httpx.HTTPError:
-                    status = 0
-                wall.append((time.perf_counter() - t0) * 1000)
-                errors += status != 200
-            out[code] = {"requests": len(texts), "errors": errors, "wall_ms": summary(wall)}
+            wall, _, statuses = _timed(client, "/v1/ask", _ask, texts)
+            out[code] = {"requests": len(texts), "errors": _errors(statuses),
+                         "wall_ms": summary(wall)}  # fmt: skip
             if code != "en":
                 others += wall
     if others:

@@ -127,7 +127,7 @@ class Assistant:
             Prefetch(self.embedder, self.retriever, self.multilingual, self.prefetch_pool),
             GuardIn(self.semantic_guard),
             Rewrite(),
-            Retrieve(self.embedder, self.retriever, self.multilingual),
+            Retrieve(self.embedder, self.retriever, self.prefetch_pool, self.multilingual),
             Scope(),
             Rerank(self.settings.retrieval_k),
             Compose(self.composers, self.generation, self.verifiers),

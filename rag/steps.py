@@ -47,13 +47,23 @@ INDIVIDUAL_INFO_CONFIDENCE = 0.7
 @dataclass
 class KeywordVectors:
     """A question's English keywords (rag/glossary.py) and their two vectors, being computed
-    in other threads (`Prefetch`): the English model's, and the multilingual model's (None
-    when its weight is 0)."""
+    in other threads: the English model's, and the multilingual model's (None when its
+    weight is 0); both None when the glossary recognised nothing."""
 
     question: str
     english: str
-    english_vector: Future[np.ndarray]
+    english_vector: Future[np.ndarray] | None
     keyword_vector: Future[np.ndarray] | None
+
+    @classmethod
+    def start(cls, question: str, language: str, embedder: Embedder,
+              multilingual: MultilingualEmbedder, keyword_weight: float,
+              pool: Executor) -> KeywordVectors:  # fmt: skip
+        english = english_keywords(question, language)
+        if not english:
+            return cls(question, "", None, None)
+        keyword_vector = pool.submit(multilingual.embed_query, english) if keyword_weight else None
+        return cls(question, english, pool.submit(embedder.embed_query, english), keyword_vector)
 
 
 @dataclass
@@ -149,17 +159,9 @@ class Prefetch(Step):
     def run(self, ctx: Context) -> None:
         if self.multilingual is None or not cross_lingual(ctx, self.multilingual, self.retriever):
             return
-        english = english_keywords(ctx.question, ctx.language)
-        if not english:
-            return
-        keyword_vector = (
-            self.pool.submit(self.multilingual.embed_query, english)
-            if self.retriever.cross_weights.keywords
-            else None
-        )
-        ctx.prefetched = KeywordVectors(
-            ctx.question, english, self.pool.submit(self.embedder.embed_query, english),
-            keyword_vector,
+        ctx.prefetched = KeywordVectors.start(
+            ctx.question, ctx.language, self.embedder, self.multilingual,
+            self.retriever.cross_weights.keywords, self.pool,
         )  # fmt: skip
 
 
@@ -246,10 +248,11 @@ class Retrieve(Step):
 
     name = "retrieve"
 
-    def __init__(self, embedder: Embedder, retriever: HybridRetriever,
+    def __init__(self, embedder: Embedder, retriever: HybridRetriever, pool: Executor,
                  multilingual: MultilingualEmbedder | None = None) -> None:  # fmt: skip
         self.embedder = embedder
         self.retriever = retriever
+        self.pool = pool
         self.multilingual = multilingual
 
     def run(self, ctx: Context) -> None:
@@ -297,25 +300,20 @@ class Retrieve(Step):
 
     def cross(self, ctx: Context, multilingual: MultilingualEmbedder) -> CrossLingual:
         """The question's vectors across languages: its keywords' from `Prefetch` when it
-        was not rewritten since, else computed here."""
+        was not rewritten since, else started here."""
         weights = self.retriever.cross_weights
-        vector = multilingual.embed_query(ctx.query)  # the semantic guard's, usually
         pre = ctx.prefetched
-        if pre is not None and pre.question == ctx.query:
-            return CrossLingual(
-                vector,
-                pre.english,
-                pre.english_vector.result(),
-                weights,
-                pre.keyword_vector.result() if pre.keyword_vector is not None else None,
-            )
-        english = english_keywords(ctx.query, ctx.language)
+        if pre is None or pre.question != ctx.query:
+            pre = KeywordVectors.start(ctx.query, ctx.language, self.embedder, multilingual,
+                                       weights.keywords, self.pool)  # fmt: skip
+        vector = multilingual.embed_query(ctx.query)  # the semantic guard's, usually
+        english_vector, keyword_vector = pre.english_vector, pre.keyword_vector
         return CrossLingual(
             vector,
-            english,
-            self.embedder.embed_query(english) if english else None,
+            pre.english,
+            english_vector.result() if english_vector is not None else None,
             weights,
-            multilingual.embed_query(english) if english and weights.keywords else None,
+            keyword_vector.result() if keyword_vector is not None else None,
         )
 
 
