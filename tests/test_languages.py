@@ -513,7 +513,10 @@ def test_the_shipped_example_vectors_are_the_models_own_and_stale_ones_are_ignor
 ) -> None:
     """rag/semantic_guard_vectors.npz saves every start embedding the examples: it must be
     what the model gives for the current examples (rewrite it with
-    `python -m rag.semantic_guard`), and a file made from other examples is not used."""
+    `python -m rag.semantic_guard`), and a file made from other examples is not used.
+    The C engine's vectors differ in the third decimal from one machine to another (up to
+    0.0022 on one, whatever its thread count; the file was made on another): the same
+    vector by cosine, 0.9999, where a one-word edit of an example gives about 0.95."""
     import numpy as np
 
     from common.multilingual import MultilingualEmbedder
@@ -524,7 +527,8 @@ def test_the_shipped_example_vectors_are_the_models_own_and_stale_ones_are_ignor
     assert shipped is not None, "stale: run python -m rag.semantic_guard"
     fresh = embed_examples(model)
     for kind, vectors in fresh.items():
-        assert np.allclose(shipped[kind], vectors, atol=1e-4), kind
+        assert shipped[kind].shape == vectors.shape, kind
+        assert float(np.einsum("ij,ij->i", shipped[kind], vectors).min()) > 0.999, kind
     other = tmp_path / "vectors.npz"
     write_vectors(model, other)
     assert shipped_vectors(model.model_id, other) is not None
